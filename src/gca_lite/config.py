@@ -69,6 +69,92 @@ class ModelConfig:
         return f"GCA[{points}]-{self.gca_gate},{self.gca_layernorm}"
 
 
+NEG_MODES = ("shared", "per_position")
+TIE_RULES = ("expected", "optimistic")
+PROTOCOLS = ("full", "sampled")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which interactions a run sees. ``data_dir`` is where to find files, not part of identity."""
+
+    dataset: str = "synthetic-small"
+    synthetic_seed: int = 0  # generator seed of synthetic datasets (ignored for real data)
+    tie_shuffle_seed: int | None = None  # shuffle items within equal timestamps (ablation)
+
+    def validate(self) -> None:
+        if not isinstance(self.dataset, str) or not self.dataset:
+            raise ConfigError(f"data.dataset must be a non-empty name, got {self.dataset!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation. ABXI's own values: lr 1e-4, weight_decay 3.0 (afk) / 2.0 (abe), warm-up 10."""
+
+    epochs: int = 60  # upper bound; early stopping usually ends sooner
+    patience: int = 8  # epochs without validation improvement before stopping
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.1
+    temperature: float = 0.75
+    n_neg: int = 128  # negatives per domain
+    neg_mode: str = "shared"
+    warmup_epochs: int = 0  # linear warm-up, stepped per epoch as in ABXI; no validation meanwhile
+    plateau_patience: int = 0  # 0 = no plateau decay; else multiply lr by plateau_factor
+    plateau_factor: float = 0.3162
+    seed: int = 0
+
+    def validate(self) -> None:
+        _positive(self, "epochs", "batch_size", "n_neg")
+        _non_negative(self, "patience", "warmup_epochs", "plateau_patience", "seed")
+        for n in ("lr", "temperature", "plateau_factor"):
+            if not getattr(self, n) > 0:
+                raise ConfigError(f"train.{n} must be > 0, got {getattr(self, n)!r}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"train.weight_decay must be >= 0, got {self.weight_decay}")
+        if self.neg_mode not in NEG_MODES:
+            raise ConfigError(f"train.neg_mode must be one of {NEG_MODES}, got {self.neg_mode!r}")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Evaluation protocols: full ranking (primary) and ABXI's 999 sampled negatives."""
+
+    n_candidates: int = 999  # sampled negatives per user (ABXI: 999)
+    candidate_seed: int = 0  # same candidates for every model and training seed
+    tie_rule: str = "expected"
+    select_protocol: str = "full"  # protocol of the validation MRR_A + MRR_B used for selection
+    batch_size: int = 1024
+    probe_users: int = 512  # validation users used for the per-epoch orthogonality trajectory
+
+    def validate(self) -> None:
+        _positive(self, "n_candidates", "batch_size")
+        _non_negative(self, "candidate_seed", "probe_users")
+        if self.tie_rule not in TIE_RULES:
+            raise ConfigError(f"eval.tie_rule must be one of {TIE_RULES}, got {self.tie_rule!r}")
+        if self.select_protocol not in PROTOCOLS:
+            raise ConfigError(f"eval.select_protocol must be one of {PROTOCOLS}, got {self.select_protocol!r}")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a run's result (and hence its content hash)."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def validate(self) -> "RunConfig":
+        for part in (self.data, self.model, self.train, self.eval):
+            part.validate()
+        return self
+
+    @property
+    def name(self) -> str:
+        return f"{self.data.dataset}/{self.model.variant_name}/seed{self.train.seed}"
+
+
 def _positive(cfg: Any, *names: str) -> None:
     for n in names:
         v = getattr(cfg, n)

@@ -1,0 +1,86 @@
+"""Score a model on a validation/test set under both protocols and turn ranks into metrics.
+
+Both protocols are computed from the same ``score_all`` pass, so they always describe the same
+model state: *full* ranks the target against every item of its domain (the user's other history
+items of that domain excluded); *sampled* ranks it against saved, seeded 999-negative candidate
+sets (ABXI's protocol). What is kept per user is the pair (g, e) = (#candidates scored above,
+#scored equal), from which every metric under either tie rule can be recomputed later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .candidates import evaluate_batch_full, evaluate_batch_sampled
+from .data.splits import EvalSet
+from .metrics import metrics_from_counts, summarize
+
+PROTOCOL_NAMES = ("full", "sampled")
+
+
+@dataclass
+class RankCounts:
+    """Per-user (g, e, number of candidates) for one protocol."""
+
+    greater: np.ndarray
+    equal: np.ndarray
+    n_candidates: np.ndarray
+
+    def metrics(self, tie_rule: str = "expected", ks=(1, 5, 10)) -> dict[str, np.ndarray]:
+        return metrics_from_counts(self.greater, self.equal, self.n_candidates, ks=ks, tie_rule=tie_rule)
+
+
+def trim_left(arrays: dict[str, np.ndarray], seq_keys: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    """Drop leading columns that are padding in every row of every sequence (left padding)."""
+    nonpad = np.zeros(arrays[seq_keys[0]].shape[1], dtype=bool)
+    for k in seq_keys:
+        nonpad |= (arrays[k] > 0).any(0)
+    start = int(np.argmax(nonpad)) if nonpad.any() else nonpad.size - 1
+    out = {}
+    for k, v in arrays.items():
+        out[k] = torch.from_numpy(np.ascontiguousarray(v[:, start:] if v.ndim == 2 else v))
+    return out
+
+
+def eval_batch(evalset: EvalSet, rows: np.ndarray) -> dict[str, torch.Tensor]:
+    arrays = {k: getattr(evalset, k)[rows] for k in ("seq_x", "seq_a", "seq_b", "order_a", "order_b")}
+    arrays["target_domain"] = evalset.target_domain[rows].astype(np.int64)
+    return trim_left(arrays, ("seq_x", "seq_a", "seq_b"))
+
+
+def _history_rows(evalset: EvalSet, rows: np.ndarray) -> list[np.ndarray]:
+    offsets, items = evalset.history
+    return [items[offsets[r]:offsets[r + 1]] for r in rows]
+
+
+@torch.no_grad()
+def rank_evalset(model, evalset: EvalSet, n_items_a: int, candidates: np.ndarray | None,
+                 batch_size: int = 1024, rows: np.ndarray | None = None) -> dict[str, RankCounts]:
+    """(g, e, n) per user under the full protocol and, if ``candidates`` is given, the sampled one."""
+    model.eval()
+    rows = np.arange(len(evalset)) if rows is None else rows
+    parts: dict[str, list] = {p: [] for p in PROTOCOL_NAMES}
+    for lo in range(0, len(rows), batch_size):
+        r = rows[lo:lo + batch_size]
+        h = model.encode_eval(eval_batch(evalset, r))
+        scores = model.score_all(h).float()
+        targets = torch.from_numpy(evalset.target[r])
+        domains = torch.from_numpy(evalset.target_domain[r].astype(np.int64))
+        parts["full"].append(evaluate_batch_full(scores, targets, domains, _history_rows(evalset, r),
+                                                 n_items_a))
+        if candidates is not None:
+            parts["sampled"].append(evaluate_batch_sampled(scores, targets, torch.from_numpy(candidates[r])))
+    out = {}
+    for protocol, chunks in parts.items():
+        if chunks:
+            g, e, n = (np.concatenate([np.asarray(c[i]) for c in chunks]) for i in range(3))
+            out[protocol] = RankCounts(g.astype(np.int64), e.astype(np.int64), n.astype(np.int64))
+    return out
+
+
+def summarize_counts(counts: dict[str, RankCounts], domain: np.ndarray, tie_rule: str) -> dict:
+    """``{protocol: {"A/NDCG@10": ..., "B/AUC": ..., ...}}`` means per domain."""
+    return {p: summarize(c.metrics(tie_rule), domain) for p, c in counts.items()}

@@ -1,0 +1,44 @@
+"""The console script: --help everywhere, clear errors, and `data stats` on real and synthetic data."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from gca_lite.cli import build_parser, main
+
+
+def _subcommand_paths(parser, prefix=()):
+    for action in parser._actions:
+        if action.__class__.__name__ == "_SubParsersAction":
+            for name, sub in action.choices.items():
+                yield prefix + (name,)
+                yield from _subcommand_paths(sub, prefix + (name,))
+
+
+def test_every_subcommand_has_help(capsys):
+    paths = list(_subcommand_paths(build_parser()))
+    assert ("data", "stats") in paths and ("train",) in paths
+    for path in paths:
+        with pytest.raises(SystemExit) as e:
+            main([*path, "--help"])
+        assert e.value.code == 0
+        assert "usage: gca-lite" in capsys.readouterr().out
+
+
+def test_console_script_help_runs():
+    out = subprocess.run([sys.executable, "-m", "gca_lite.cli", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "data" in out.stdout
+
+
+def test_unknown_dataset_is_a_clear_error(capsys):
+    assert main(["data", "stats", "no-such-dataset"]) == 2
+    err = capsys.readouterr().err
+    assert "no-such-dataset" in err and "afk" in err
+
+
+def test_stats_synthetic_json(capsys):
+    assert main(["data", "stats", "synthetic-tiny", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["users"] > 0 and stats["interactions"] == stats["interactions_a"] + stats["interactions_b"]
