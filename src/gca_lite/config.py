@@ -41,6 +41,8 @@ class ModelConfig:
     gca_alpha_per_channel: bool = False
     gca_ffn: bool = False
     gca_heads: int = 2
+    # Set on a base model widened to the size of a GCA variant (that variant's name).
+    matched_to: str = ""
 
     def validate(self) -> None:
         _positive(self, "d", "n_heads", "ffn_hidden", "max_len", "gca_heads")
@@ -57,6 +59,8 @@ class ModelConfig:
         if bad or len(set(self.gca_points)) != len(self.gca_points):
             raise ConfigError(f"model.gca_points must be distinct values from {GCA_POINTS}, "
                               f"got {list(self.gca_points)}")
+        if self.matched_to and self.gca_points:
+            raise ConfigError("model.matched_to marks a widened base model; it cannot have gca_points")
         if list(self.gca_points) != sorted(self.gca_points):
             raise ConfigError(f"model.gca_points must be sorted, got {list(self.gca_points)}")
 
@@ -64,7 +68,7 @@ class ModelConfig:
     def variant_name(self) -> str:
         """The paper's label, e.g. ``GCA[1]-sigmoid,True``; ``base`` without GCA."""
         if not self.gca_points:
-            return "base"
+            return f"base~{self.matched_to}" if self.matched_to else "base"
         points = ",".join(str(p) for p in self.gca_points)
         return f"GCA[{points}]-{self.gca_gate},{self.gca_layernorm}"
 
@@ -177,3 +181,35 @@ def config_hash(cfg: Any) -> str:
     """Stable content hash (sorted JSON of all fields)."""
     blob = json.dumps(to_dict(cfg), sort_keys=True, default=list)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------------------- presets
+PRESETS = ("paper", "lite")
+
+
+def preset(name: str, dataset: str = "synthetic-small") -> RunConfig:
+    """Named starting points; override single fields with ``dataclasses.replace``.
+
+    ``paper``: ABXI's demo.sh dimensions and optimisation for afk/abe (d 256, 2 heads, FFN 680,
+    ranks 16/64 on afk and 64/64 on abe, lr 1e-4, weight decay 3.0/2.0, 10 warm-up epochs, plateau
+    decay after 30 stale epochs, early stop after 61). Comparable with ABXI's published numbers, but
+    about an hour per run on a 2-core CPU.
+    ``lite``: the laptop preset (d 64, FFN 170, ranks 8/16, lr 1e-3, no warm-up, patience 8):
+    minutes per run; its numbers are below ABXI's and are meant for paired GCA-vs-base comparisons.
+    """
+    if name == "paper":
+        abe = dataset.startswith("abe")
+        return RunConfig(
+            data=DataConfig(dataset=dataset),
+            model=ModelConfig(d=256, n_heads=2, ffn_hidden=680, rank_d=64 if abe else 16, rank_i=64,
+                              dropout=0.5),
+            train=TrainConfig(epochs=500, patience=61, lr=1e-4, weight_decay=2.0 if abe else 3.0,
+                              warmup_epochs=10, plateau_patience=30),
+        )
+    if name == "lite":
+        return RunConfig(
+            data=DataConfig(dataset=dataset),
+            model=ModelConfig(d=64, n_heads=2, ffn_hidden=170, rank_d=8, rank_i=16, dropout=0.3),
+            train=TrainConfig(epochs=60, patience=8, lr=1e-3, weight_decay=0.1),
+        )
+    raise ConfigError(f"unknown preset {name!r}; choose one of {PRESETS}")

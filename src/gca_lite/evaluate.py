@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .candidates import evaluate_batch_full, evaluate_batch_sampled
+from .candidates import evaluate_batch_full, evaluate_batch_sampled, pad_history
 from .data.splits import EvalSet
 from .metrics import metrics_from_counts, summarize
 
@@ -51,11 +51,6 @@ def eval_batch(evalset: EvalSet, rows: np.ndarray) -> dict[str, torch.Tensor]:
     return trim_left(arrays, ("seq_x", "seq_a", "seq_b"))
 
 
-def _history_rows(evalset: EvalSet, rows: np.ndarray) -> list[np.ndarray]:
-    offsets, items = evalset.history
-    return [items[offsets[r]:offsets[r + 1]] for r in rows]
-
-
 @torch.no_grad()
 def rank_evalset(model, evalset: EvalSet, n_items_a: int, candidates: np.ndarray | None,
                  batch_size: int = 1024, rows: np.ndarray | None = None) -> dict[str, RankCounts]:
@@ -69,7 +64,7 @@ def rank_evalset(model, evalset: EvalSet, n_items_a: int, candidates: np.ndarray
         scores = model.score_all(h).float()
         targets = torch.from_numpy(evalset.target[r])
         domains = torch.from_numpy(evalset.target_domain[r].astype(np.int64))
-        parts["full"].append(evaluate_batch_full(scores, targets, domains, _history_rows(evalset, r),
+        parts["full"].append(evaluate_batch_full(scores, targets, domains, pad_history(evalset.history, r),
                                                  n_items_a))
         if candidates is not None:
             parts["sampled"].append(evaluate_batch_sampled(scores, targets, torch.from_numpy(candidates[r])))

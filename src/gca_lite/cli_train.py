@@ -1,0 +1,98 @@
+"""``gca-lite train``: flags -> RunConfig -> one run -> record.json + ranks.npz."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+from .config import GATES, NEG_MODES, PRESETS, ConfigError, RunConfig, preset
+
+
+def _points(text: str) -> tuple[int, ...]:
+    text = text.strip().strip("[]")
+    if text.lower() in ("", "none", "base"):
+        return ()
+    try:
+        return tuple(sorted(int(p) for p in text.split(",")))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--gca expects comma-separated points such as 0,1,2, got {text!r}")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train one configuration and write its result record",
+                       description="Train the ABXI base model or a GCA variant; writes record.json "
+                                   "(config, metrics, orthogonality, provenance) and ranks.npz "
+                                   "(per-user test ranks) into --out.")
+    p.add_argument("dataset", help="afk, abe, or synthetic[-tiny|-small|-afk_like][-nocross]")
+    p.add_argument("--data-dir", default=None, help="folder with the real data files")
+    p.add_argument("--preset", choices=PRESETS, default="lite", help="starting configuration (lite)")
+    p.add_argument("--out", default=None, help="output folder (default: runs/<dataset>/<variant>/seed<N>)")
+    g = p.add_argument_group("GCA variant")
+    g.add_argument("--gca", type=_points, default=None, metavar="POINTS",
+                   help="insertion points, e.g. 1 or 0,1,2 (none = base model)")
+    g.add_argument("--gate", choices=GATES, default=None, help="gate activation")
+    g.add_argument("--layernorm", action=argparse.BooleanOptionalAction, default=None,
+                   help="LayerNorm inside the GCA module (the True/False of the paper's names)")
+    g.add_argument("--alpha-init", type=float, default=None, help="initial gate parameter alpha")
+    g.add_argument("--match-params", action="store_true",
+                   help="train a base model widened to the GCA variant's parameter count instead")
+    m = p.add_argument_group("model dimensions")
+    for flag, field, typ in (("--d", "d", int), ("--heads", "n_heads", int), ("--ffn", "ffn_hidden", int),
+                             ("--rank-d", "rank_d", int), ("--rank-i", "rank_i", int),
+                             ("--dropout", "dropout", float)):
+        m.add_argument(flag, dest=f"model.{field}", type=typ, default=None)
+    m.add_argument("--abxi-compat", dest="model.abxi_compat", action="store_true", default=None,
+                   help="reproduce the official code's quirks (no key-padding mask)")
+    t = p.add_argument_group("training")
+    for flag, field, typ in (("--epochs", "epochs", int), ("--patience", "patience", int),
+                             ("--lr", "lr", float), ("--weight-decay", "weight_decay", float),
+                             ("--batch-size", "batch_size", int), ("--warmup", "warmup_epochs", int),
+                             ("--seed", "seed", int)):
+        t.add_argument(flag, dest=f"train.{field}", type=typ, default=None)
+    t.add_argument("--neg-mode", dest="train.neg_mode", choices=NEG_MODES, default=None)
+    e = p.add_argument_group("data and evaluation")
+    e.add_argument("--tie-shuffle", dest="data.tie_shuffle_seed", type=int, default=None, metavar="SEED",
+                   help="shuffle items within equal timestamps (ablation)")
+    e.add_argument("--candidate-seed", dest="eval.candidate_seed", type=int, default=None)
+    e.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=_cmd_train)
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    cfg = preset(args.preset, args.dataset)
+    parts = {"data": cfg.data, "model": cfg.model, "train": cfg.train, "eval": cfg.eval}
+    for key, value in vars(args).items():
+        if "." in key and value is not None:
+            section, field = key.split(".", 1)
+            parts[section] = dataclasses.replace(parts[section], **{field: value})
+    gca = {k: v for k, v in (("gca_points", args.gca), ("gca_gate", args.gate),
+                             ("gca_layernorm", args.layernorm), ("gca_alpha_init", args.alpha_init))
+           if v is not None}
+    parts["model"] = dataclasses.replace(parts["model"], **gca)
+    cfg = RunConfig(**parts).validate()
+    if args.match_params:
+        if not cfg.model.gca_points:
+            raise ConfigError("--match-params needs a GCA variant (--gca) whose size the base model matches")
+        from .data import load_dataset
+        from .model.params import matched_base_config
+
+        ds = load_dataset(cfg.data.dataset, args.data_dir, seed=cfg.data.synthetic_seed)
+        matched = matched_base_config(cfg.model, ds.n_items_a, ds.n_items_b)
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(matched, matched_to=cfg.model.variant_name))
+    return cfg
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .results import write_run
+    from .train import run
+
+    cfg = config_from_args(args)
+    out = Path(args.out or f"runs/{cfg.data.dataset}/{cfg.model.variant_name}/seed{cfg.train.seed}")
+    result = run(cfg, args.data_dir, progress=not args.quiet)
+    write_run(out, result.record, result.test_counts, result.test_domain)
+    print(json.dumps({"out": str(out), "variant": result.record["variant"],
+                      "n_parameters": result.record["n_parameters"], "test": result.record["test"]},
+                     indent=1))
+    return 0
