@@ -54,7 +54,8 @@ def read_item_map(path: Path) -> tuple[int, int]:
         raise DataError(f"{path}: expected a JSON object 'raw id -> [index, domain]'")
     index_domain = {}
     for raw, value in mapping.items():
-        if (not isinstance(value, list) or len(value) != 2 or not all(isinstance(v, int) for v in value)
+        if (not isinstance(value, list) or len(value) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)
                 or value[1] not in (0, 1)):
             raise DataError(f"{path}: entry {raw!r} must be [index, domain] with domain 0 or 1, "
                             f"got {value!r}")
@@ -110,7 +111,7 @@ def read_abxi(folder: str | Path, name: str, *, sequences: Path | None = None,
         text = raw.decode("ascii")
     except UnicodeDecodeError as e:
         raise DataError(f"{seq_path}: non-ASCII byte at offset {e.start}; not an ABXI sequence file") from None
-    lines = text.splitlines()
+    lines = text.rstrip("\n").split("\n")  # trailing newlines end the file; inner blank lines are errors
     all_items, all_stamps = [], []
     offsets = np.zeros(len(lines) + 1, dtype=np.int64)
     for lineno, line in enumerate(lines, start=1):
@@ -145,6 +146,9 @@ def write_abxi(ds: CDSRDataset, folder: str | Path, *, item_ids: list[str] | Non
     if item_ids is not None and len(item_ids) != ds.n_items:
         raise ValueError(f"item_ids has {len(item_ids)} entries, dataset has {ds.n_items} items")
     ids = item_ids if item_ids is not None else [str(i) for i in range(1, ds.n_items + 1)]
+    for kind, raw in (("item", ids), ("user", user_ids or [])):
+        if len(set(raw)) != len(raw):
+            raise ValueError(f"{kind}_ids contains duplicate raw ids; each must map to one index")
     seq_path, map_path = sequence_file(folder, ds.name), map_file(folder)
     with open(seq_path, "w", encoding="ascii", newline="\n") as f:
         for u in range(ds.n_users):
