@@ -55,7 +55,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     e = p.add_argument_group("data and evaluation")
     e.add_argument("--tie-shuffle", dest="data.tie_shuffle_seed", type=int, default=None, metavar="SEED",
                    help="shuffle items within equal timestamps (ablation)")
-    e.add_argument("--candidate-seed", dest="eval.candidate_seed", type=int, default=None)
+    e.add_argument("--candidate-seed", dest="eval.candidate_seed", type=int, default=None,
+                   help="seed of the saved sampled-protocol candidates (shared by all models)")
+    e.add_argument("--n-candidates", dest="eval.n_candidates", type=int, default=None,
+                   help="sampled negatives per user (ABXI: 999)")
     e.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=_cmd_train)
 

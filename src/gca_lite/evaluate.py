@@ -45,10 +45,17 @@ def trim_left(arrays: dict[str, np.ndarray], seq_keys: tuple[str, ...]) -> dict[
     return out
 
 
-def eval_batch(evalset: EvalSet, rows: np.ndarray) -> dict[str, torch.Tensor]:
+def eval_batch(evalset: EvalSet, rows: np.ndarray, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
     arrays = {k: getattr(evalset, k)[rows] for k in ("seq_x", "seq_a", "seq_b", "order_a", "order_b")}
     arrays["target_domain"] = evalset.target_domain[rows].astype(np.int64)
-    return trim_left(arrays, ("seq_x", "seq_a", "seq_b"))
+    return {k: v.to(device) for k, v in trim_left(arrays, ("seq_x", "seq_a", "seq_b")).items()}
+
+
+def iter_eval_batches(evalset: EvalSet, rows: np.ndarray, batch_size: int,
+                      device: str | torch.device = "cpu"):
+    """Evaluation batches over ``rows`` (e.g. for the orthogonality probe)."""
+    for lo in range(0, len(rows), batch_size):
+        yield eval_batch(evalset, rows[lo:lo + batch_size], device)
 
 
 @torch.no_grad()
@@ -56,18 +63,19 @@ def rank_evalset(model, evalset: EvalSet, n_items_a: int, candidates: np.ndarray
                  batch_size: int = 1024, rows: np.ndarray | None = None) -> dict[str, RankCounts]:
     """(g, e, n) per user under the full protocol and, if ``candidates`` is given, the sampled one."""
     model.eval()
+    device = next(model.parameters()).device
     rows = np.arange(len(evalset)) if rows is None else rows
     parts: dict[str, list] = {p: [] for p in PROTOCOL_NAMES}
     for lo in range(0, len(rows), batch_size):
         r = rows[lo:lo + batch_size]
-        h = model.encode_eval(eval_batch(evalset, r))
+        h = model.encode_eval(eval_batch(evalset, r, device))
         scores = model.score_all(h).float()
-        targets = torch.from_numpy(evalset.target[r])
-        domains = torch.from_numpy(evalset.target_domain[r].astype(np.int64))
+        targets = torch.from_numpy(evalset.target[r]).to(device)
+        domains = evalset.target_domain[r].astype(np.int64)
         parts["full"].append(evaluate_batch_full(scores, targets, domains, pad_history(evalset.history, r),
                                                  n_items_a))
         if candidates is not None:
-            parts["sampled"].append(evaluate_batch_sampled(scores, targets, torch.from_numpy(candidates[r])))
+            parts["sampled"].append(evaluate_batch_sampled(scores, targets, torch.from_numpy(candidates[r]).to(device)))
     out = {}
     for protocol, chunks in parts.items():
         if chunks:

@@ -26,7 +26,7 @@ from .candidates import cached_candidates
 from .config import RunConfig, config_hash, to_dict
 from .data import load_dataset
 from .data.splits import Splits, TrainSet, make_splits, shuffle_within_ties
-from .evaluate import RankCounts, rank_evalset, summarize_counts, trim_left
+from .evaluate import RankCounts, iter_eval_batches, rank_evalset, summarize_counts, trim_left
 from .model import ABXI
 from .model.params import count_parameters
 from .probe import orthogonality
@@ -59,9 +59,9 @@ def length_buckets(lengths: np.ndarray, batch_size: int, rng: np.random.Generato
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def train_batch(train: TrainSet, rows: np.ndarray) -> dict[str, torch.Tensor]:
+def train_batch(train: TrainSet, rows: np.ndarray, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
     arrays = {k: getattr(train, k)[rows] for k in ("seq_x", "seq_a", "seq_b", "target")}
-    return trim_left(arrays, ("seq_x",))
+    return {k: v.to(device) for k, v in trim_left(arrays, ("seq_x",)).items()}
 
 
 class NegativeSampler:
@@ -100,6 +100,15 @@ class NegativeSampler:
         return tuple(out)
 
 
+def default_cache_dir() -> Path:
+    """Where evaluation candidates are kept: ``$GCA_LITE_CACHE`` or the user cache folder."""
+    import os
+
+    import platformdirs
+
+    return Path(os.environ.get("GCA_LITE_CACHE") or platformdirs.user_cache_dir("gca-lite")) / "candidates"
+
+
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -111,8 +120,12 @@ def _selection_score(summary: dict, protocol: str) -> float:
 
 def run(config: RunConfig, data_dir: str | Path | None = None, *, progress: bool = True,
         cache_dir: str | Path | None = None, keep_model: bool = False, splits: Splits | None = None,
-        dataset=None) -> RunResult:
-    """Train ``config`` and evaluate it; returns the result record (see module docstring)."""
+        dataset=None, device: str = "cpu") -> RunResult:
+    """Train ``config`` and evaluate it; returns the result record (see module docstring).
+
+    ``device`` other than cpu is for lent accelerators only; results then record the device and are
+    not bit-identical to CPU runs.
+    """
     cfg = config.validate()
     t_start = time.perf_counter()
     ds = dataset if dataset is not None else load_dataset(cfg.data.dataset, data_dir, seed=cfg.data.synthetic_seed)
@@ -123,10 +136,11 @@ def run(config: RunConfig, data_dir: str | Path | None = None, *, progress: bool
     torch.manual_seed(_int_seed(streams["shuffle"]))  # dropout uses torch's global generator
     shuffle_rng = np.random.default_rng(streams["shuffle"])
     init_gen = torch.Generator().manual_seed(_int_seed(streams["init"]))
-    model = ABXI(cfg.model, ds.n_items_a, ds.n_items_b, generator=init_gen)
+    model = ABXI(cfg.model, ds.n_items_a, ds.n_items_b, generator=init_gen).to(device)
     n_params = count_parameters(model)
     sampler = NegativeSampler(cfg.train.neg_mode, cfg.train.n_neg, ds.n_items_a, ds.n_items_b, sp.train,
                               np.random.default_rng(streams["negatives"]))
+    cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     cand = {s.split: cached_candidates(cache_dir, ds, s, cfg.eval.n_candidates, cfg.eval.candidate_seed)
             for s in (sp.valid, sp.test)}
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
@@ -144,8 +158,8 @@ def run(config: RunConfig, data_dir: str | Path | None = None, *, progress: bool
         loss_a = loss_b = 0.0
         batches = length_buckets(sp.train.lengths, cfg.train.batch_size, shuffle_rng)
         for rows in tqdm(batches, desc=f"epoch {epoch}", disable=not progress, leave=False):
-            batch = train_batch(sp.train, rows)
-            neg_a, neg_b = sampler(rows, tuple(batch["target"].shape))
+            batch = train_batch(sp.train, rows, device)
+            neg_a, neg_b = (n.to(device) for n in sampler(rows, tuple(batch["target"].shape)))
             loss, parts = model.loss(batch, neg_a, neg_b, temperature=cfg.train.temperature)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -158,7 +172,8 @@ def run(config: RunConfig, data_dir: str | Path | None = None, *, progress: bool
             t1 = time.perf_counter()
             valid_counts = rank_evalset(model, sp.valid, ds.n_items_a, cand["valid"], cfg.eval.batch_size)
             entry["valid"] = summarize_counts(valid_counts, sp.valid.target_domain, cfg.eval.tie_rule)
-            entry["orthogonality"] = orthogonality(model, sp.valid, probe_rows)
+            entry["orthogonality"] = orthogonality(
+                model, iter_eval_batches(sp.valid, probe_rows, cfg.eval.batch_size, device))
             entry["eval_seconds"] = time.perf_counter() - t1
             score = _selection_score(entry["valid"], cfg.eval.select_protocol)
             if score > best:
@@ -193,7 +208,8 @@ def run(config: RunConfig, data_dir: str | Path | None = None, *, progress: bool
         "epochs_run": len(history),
         "test": summarize_counts(test_counts, sp.test.target_domain, cfg.eval.tie_rule),
         "valid": next((h["valid"] for h in history if h["epoch"] == best_state["epoch"] and "valid" in h), None),
-        "orthogonality": orthogonality(model, sp.test, np.arange(len(sp.test))),
+        "orthogonality": orthogonality(
+            model, iter_eval_batches(sp.test, np.arange(len(sp.test)), cfg.eval.batch_size, device)),
         "history": history,
         "n_parameters": n_params,
         "epoch_seconds_mean": float(np.mean([h["train_seconds"] for h in history])),
@@ -202,6 +218,6 @@ def run(config: RunConfig, data_dir: str | Path | None = None, *, progress: bool
         "code_version": code_version(),
         "data_checksum": ds.checksum,
         "machine": machine_description(),
-        "device": "cpu",
+        "device": device if device == "cpu" else f"{device} ({torch.cuda.get_device_name()})",
     }
     return RunResult(record, test_counts, sp.test.target_domain, model if keep_model else None)

@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""Execute the book's notebooks with papermill, then render the book with Jupyter Book 1.x.
+
+    python scripts/build_book.py                                   # all notebooks + book
+    python scripts/build_book.py --only data --param dataset=afk --param data_dir=../shared/data
+    python scripts/build_book.py --no-build                        # notebooks only
+    python scripts/build_book.py --no-execute                      # re-render existing outputs
+
+Steps:
+
+1. install the ``gca-lite`` Jupyter kernelspec into this interpreter's prefix if it is missing or
+   points at another interpreter (never committed: it holds an absolute path);
+2. run papermill on every notebook of :data:`NOTEBOOKS` into ``<root>/book/generated/<name>.ipynb``.
+   ``--param KEY=VALUE`` values are parsed as YAML and passed to every notebook that declares
+   ``KEY`` in its ``parameters`` cell (a key no notebook declares is an error, to catch typos);
+   notebooks run with the repository root as working directory, so relative paths given on the
+   command line mean what they mean in your shell;
+3. tag the ``parameters`` and ``injected-parameters`` cells ``remove-cell`` (hidden in the book);
+4. ``jupyter-book build <root> --warningiserror --keep-going --all`` (skipped with ``--no-build``;
+   ``--incremental`` drops ``--all``).
+
+Exits non-zero, naming the failing notebook, if any step fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: Notebooks executed for the book, in order (paths relative to the repository root).
+NOTEBOOKS: list[str] = [
+    "notebooks/data.ipynb",
+]
+
+KERNEL_NAME = "gca-lite"
+KERNEL_DISPLAY_NAME = "Python (gca-lite)"
+HIDDEN_TAGS = ("parameters", "injected-parameters")
+
+
+class BuildError(RuntimeError):
+    """A step failed; the message says which one and why."""
+
+
+# ----------------------------------------------------------------------------- arguments
+def parse_param(text: str) -> tuple[str, object]:
+    """``key=value`` -> (key, YAML-parsed value); an empty value is the empty string."""
+    import yaml
+
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"--param expects KEY=VALUE with KEY a Python name, got {text!r}")
+    if raw == "":
+        return key, ""
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as e:
+        raise argparse.ArgumentTypeError(f"--param {key}: value {raw!r} is not valid YAML ({e})") from None
+    return key, raw if value is None else value  # "null"/"~" stay strings; use the default instead
+
+
+def notebook_name(path: str) -> str:
+    return Path(path).stem
+
+
+def select(only: list[str] | None) -> list[str]:
+    if not only:
+        return list(NOTEBOOKS)
+    by_name = {notebook_name(p): p for p in NOTEBOOKS}
+    unknown = [n for n in only if notebook_name(n) not in by_name]
+    if unknown:
+        raise BuildError(f"--only: unknown notebook(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(by_name)}")
+    wanted = {notebook_name(n) for n in only}
+    return [p for p in NOTEBOOKS if notebook_name(p) in wanted]
+
+
+# ----------------------------------------------------------------------------- kernel
+def ensure_kernel() -> None:
+    """Install the gca-lite kernelspec for this interpreter unless an identical one exists."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(KERNEL_NAME)
+        argv0 = Path(spec.argv[0])
+        if argv0.exists() and argv0.resolve() == Path(sys.executable).resolve():
+            return
+    except NoSuchKernel:
+        pass
+    print(f"installing kernelspec {KERNEL_NAME!r} for {sys.executable}", flush=True)
+    cmd = [sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", KERNEL_NAME,
+           "--display-name", KERNEL_DISPLAY_NAME]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode:
+        raise BuildError(f"kernel install failed ({' '.join(cmd)}):\n{proc.stderr.strip()}")
+
+
+# ----------------------------------------------------------------------------- papermill
+def coerce(value: object, declared_type: str) -> object:
+    """A YAML-parsed value for a parameter annotated ``str`` stays the literal text (``seed=1``
+    is 1, but ``dataset=123`` is "123")."""
+    if declared_type == "str" and not isinstance(value, str):
+        return value if value is None else (json.dumps(value) if isinstance(value, bool) else str(value))
+    return value
+
+
+def plan_parameters(paths: list[str], params: dict[str, object]) -> dict[str, dict[str, object]]:
+    """Per notebook, the subset of ``params`` it declares; unknown keys are an error."""
+    import papermill as pm
+
+    plan: dict[str, dict[str, object]] = {}
+    used: set[str] = set()
+    for path in paths:
+        declared = pm.inspect_notebook(str(REPO / path))
+        if not declared:
+            print(f"warning: {path} has no cell tagged 'parameters'", file=sys.stderr)
+        mine = {}
+        for key, value in params.items():
+            if key in declared:
+                mine[key] = coerce(value, declared[key].get("inferred_type_name", ""))
+                used.add(key)
+        plan[path] = mine
+    unused = sorted(set(params) - used)
+    if unused:
+        raise BuildError(f"--param {', '.join(unused)}: not a parameter of "
+                         f"{', '.join(paths)} (check the notebooks' 'parameters' cells)")
+    return plan
+
+
+def hide_parameter_cells(path: Path) -> int:
+    """Add the ``remove-cell`` tag to parameter cells; returns how many were tagged."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    n = 0
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if any(t in tags for t in HIDDEN_TAGS) and "remove-cell" not in tags:
+            tags.append("remove-cell")
+            n += 1
+    nbformat.write(nb, path)
+    return n
+
+
+def execute(path: str, out: Path, parameters: dict[str, object], kernel: str) -> float:
+    import papermill as pm
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    try:
+        pm.execute_notebook(str(REPO / path), str(out), parameters=parameters, kernel_name=kernel,
+                            cwd=str(REPO), progress_bar=False, log_output=False)
+    except pm.PapermillExecutionError as e:
+        raise BuildError(f"{path} failed in cell {e.exec_count} ({e.ename}: {e.evalue}); "
+                         f"the partial output is in {out}") from None
+    except Exception as e:  # kernel died, missing kernelspec, bad notebook file ...
+        raise BuildError(f"{path} failed: {type(e).__name__}: {e}") from None
+    hide_parameter_cells(out)
+    return time.perf_counter() - t0
+
+
+# ----------------------------------------------------------------------------- jupyter-book
+def jupyter_book_exe() -> str:
+    exe = Path(sys.executable).parent / "jupyter-book"
+    if exe.exists():
+        return str(exe)
+    found = shutil.which("jupyter-book")
+    if not found:
+        raise BuildError("jupyter-book not found; install the book extra: pip install -e '.[book]'")
+    return found
+
+
+def check_toc_sources(root: Path) -> None:
+    """Fail early (with a useful message) when a generated chapter is missing."""
+    import yaml
+
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    files = [toc["root"]]
+    stack = list(toc.get("chapters", [])) + [c for p in toc.get("parts", []) for c in p.get("chapters", [])]
+    while stack:
+        entry = stack.pop()
+        if "file" in entry:
+            files.append(entry["file"])
+        stack.extend(entry.get("sections", []))
+    missing = [f for f in files
+               if not any((root / f"{f}{ext}").exists() for ext in ("", ".md", ".ipynb"))]
+    if missing:
+        raise BuildError(f"chapters missing: {', '.join(missing)}; run scripts/build_book.py "
+                         "without --only/--no-execute first")
+
+
+def build_book(root: Path, incremental: bool = False) -> float:
+    """``jupyter-book build``; a full rebuild (``--all``) unless ``incremental``, because Sphinx's
+    incremental mode does not recopy changed static files (CSS, vendored JS) when no page changed."""
+    check_toc_sources(root)
+    cmd = [jupyter_book_exe(), "build", str(root), "--warningiserror", "--keep-going"]
+    if not incremental:
+        cmd.append("--all")
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    if proc.returncode:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-40:])
+        raise BuildError(f"jupyter-book build failed (exit {proc.returncode}):\n{tail}")
+    return dt
+
+
+# ----------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--param", "-p", action="append", default=[], type=parse_param, metavar="KEY=VALUE",
+                    help="notebook parameter (YAML value), passed to every notebook declaring KEY; repeatable")
+    ap.add_argument("--only", action="append", metavar="NAME",
+                    help="execute only this notebook (name without .ipynb, e.g. data); repeatable")
+    ap.add_argument("--no-build", action="store_true", help="execute notebooks but do not build the book")
+    ap.add_argument("--no-execute", action="store_true",
+                    help="do not execute notebooks; build from the existing book/generated/")
+    ap.add_argument("--incremental", action="store_true",
+                    help="let Sphinx rebuild only changed pages (faster; static files may stay stale)")
+    ap.add_argument("--root", type=Path, default=REPO,
+                    help="book root holding _config.yml/_toc.yml/book/ (default: the repository); "
+                         "outputs go to ROOT/book/generated and ROOT/_build")
+    ap.add_argument("--kernel", default=KERNEL_NAME, help=f"kernel name (default {KERNEL_NAME})")
+    ap.add_argument("--list", action="store_true", help="list the notebooks and their parameters, then exit")
+    args = ap.parse_args(argv)
+    root = args.root.resolve()
+    params = dict(args.param)
+
+    try:
+        paths = select(args.only)
+        if args.list:
+            import papermill as pm
+
+            for p in paths:
+                declared = pm.inspect_notebook(str(REPO / p))
+                desc = ", ".join(f"{k}: {v['inferred_type_name']} = {v['default']}" for k, v in declared.items())
+                print(f"{notebook_name(p)}  ({p})  {desc}")
+            return 0
+        total = time.perf_counter()
+        if not args.no_execute:
+            plan = plan_parameters(paths, params)
+            if args.kernel == KERNEL_NAME:
+                ensure_kernel()
+            failures = []
+            for path in paths:
+                out = root / "book" / "generated" / f"{notebook_name(path)}.ipynb"
+                shown = ", ".join(f"{k}={v!r}" for k, v in plan[path].items()) or "defaults"
+                print(f"[papermill] {path} ({shown}) ...", flush=True)
+                try:
+                    dt = execute(path, out, plan[path], args.kernel)
+                except BuildError as e:
+                    failures.append(str(e))
+                    print(f"[papermill] FAILED {e}", file=sys.stderr, flush=True)
+                    continue
+                print(f"[papermill] {path} -> {out.relative_to(root) if out.is_relative_to(root) else out}"
+                      f"  {dt:.1f} s", flush=True)
+            if failures:
+                raise BuildError(f"{len(failures)} notebook(s) failed: "
+                                 + "; ".join(f.split(' failed')[0] for f in failures) + " (book not built)")
+        elif params:
+            raise BuildError("--param has no effect with --no-execute")
+        if not args.no_build:
+            print(f"[jupyter-book] building {root} ...", flush=True)
+            dt = build_book(root, incremental=args.incremental)
+            print(f"[jupyter-book] {root / '_build' / 'html' / 'index.html'}  {dt:.1f} s", flush=True)
+        print(f"done in {time.perf_counter() - total:.1f} s", flush=True)
+        return 0
+    except BuildError as e:
+        print(f"build_book: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

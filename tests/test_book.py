@@ -1,0 +1,275 @@
+"""The book pipeline end to end: papermill -> Jupyter Book -> pages in a headless browser.
+
+One module-scoped build (in a temporary copy of the book sources, so the working tree's
+``book/generated`` and ``_build`` are left alone) feeds three kinds of checks:
+
+1. the executed ``notebooks/data.ipynb`` records the numbers the library computes directly;
+2. ``jupyter-book build --warningiserror`` succeeds and the HTML loads nothing from the internet;
+3. every chapter opens in Chromium (Playwright driving the system browser): plotly figures render,
+   math is typeset, no page errors, and no request leaves the local server.
+
+The browser test is skipped without ``chromium`` unless ``GCA_LITE_REQUIRE_BROWSER=1``.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BUILD_SCRIPT = REPO / "scripts" / "build_book.py"
+VENDOR_FILES = ("plotly.min.js", "require.js", "jupyter-widgets/embed-amd.js", "mathjax/tex-svg.js")
+TINY = {"dataset": "synthetic-tiny", "seed": 0}
+
+# Known harmless console errors (shared/reference/TOOLING.md section 8).
+WHITELISTED_ERRORS = (
+    "Identifier 'THEBE_JS_URL' has already been declared",  # JB1 emits sphinx-thebe's config twice
+    "Cannot read properties of undefined (reading 'Queue')",  # html-manager calls the MathJax 2 API
+)
+
+
+def _load_build_module():
+    spec = importlib.util.spec_from_file_location("build_book", BUILD_SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(BUILD_SCRIPT), *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO)
+
+
+def _toc_pages(root: Path) -> list[str]:
+    """Document names in _toc.yml order (root first)."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    pages = [toc["root"]]
+
+    def walk(entries):
+        for e in entries:
+            if "file" in e:
+                pages.append(e["file"])
+            walk(e.get("sections", []))
+
+    walk(toc.get("chapters", []))
+    for part in toc.get("parts", []):
+        walk(part.get("chapters", []))
+    return pages
+
+
+# ----------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def book_root(tmp_path_factory) -> Path:
+    """A copy of the book sources with the vendored JS, and data.ipynb executed on synthetic-tiny."""
+    if not all((REPO / "book" / "_vendor" / f).is_file() for f in VENDOR_FILES):
+        proc = subprocess.run(["bash", str(REPO / "scripts" / "vendor_assets.sh")], cwd=REPO,
+                              capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
+        assert proc.returncode == 0, f"scripts/vendor_assets.sh failed:\n{proc.stdout}\n{proc.stderr}"
+    root = tmp_path_factory.mktemp("book")
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(REPO / name, root / name)
+    shutil.copytree(REPO / "book", root / "book",
+                    ignore=shutil.ignore_patterns("generated", "_build", ".ipynb_checkpoints"))
+    params = [a for k, v in TINY.items() for a in ("--param", f"{k}={v}")]
+    proc = _run("--root", str(root), "--no-build", *params)
+    assert proc.returncode == 0, f"build_book.py (execute) failed:\n{proc.stdout}\n{proc.stderr}"
+    return root
+
+
+@pytest.fixture(scope="module")
+def built_html(book_root: Path) -> Path:
+    proc = _run("--root", str(book_root), "--no-execute")
+    assert proc.returncode == 0, f"jupyter-book build failed:\n{proc.stdout}\n{proc.stderr}"
+    html = book_root / "_build" / "html"
+    assert (html / "index.html").is_file()
+    return html
+
+
+# ----------------------------------------------------------------------------- 1. notebook
+def test_build_script_parses_params():
+    bb = _load_build_module()
+    assert bb.parse_param("seed=3") == ("seed", 3)
+    assert bb.parse_param("dataset=afk") == ("dataset", "afk")
+    assert bb.parse_param("data_dir=") == ("data_dir", "")
+    assert bb.parse_param("data_dir=../shared/data") == ("data_dir", "../shared/data")
+    assert bb.coerce(123, "str") == "123" and bb.coerce(3, "int") == 3
+    assert "notebooks/data.ipynb" in bb.NOTEBOOKS
+
+
+def test_build_script_rejects_unknown_param_and_notebook():
+    proc = _run("--no-build", "--param", "no_such_param=1")
+    assert proc.returncode == 1 and "no_such_param" in proc.stderr
+    proc = _run("--no-build", "--only", "no_such_notebook")
+    assert proc.returncode == 1 and "no_such_notebook" in proc.stderr
+
+
+def test_data_notebook_records_library_numbers(book_root: Path):
+    from gca_lite.book import read_record
+    from gca_lite.data.stats import dataset_stats
+    from gca_lite.data.synthetic import load_synthetic
+
+    out = book_root / "book" / "generated" / "data.ipynb"
+    rec = read_record(out)
+    ds = load_synthetic(TINY["dataset"], seed=TINY["seed"])
+    stats = dataset_stats(ds)
+
+    assert rec["dataset"] == TINY["dataset"] and rec["seed"] == TINY["seed"]
+    assert rec["users"] > 0 and rec["interactions"] > rec["users"]
+    for key, value in stats.items():
+        if key != "name":
+            assert rec[key] == value, f"{key}: notebook recorded {rec[key]!r}, library gives {value!r}"
+    assert rec["checksum"] == ds.checksum
+    # the notebook's own computations agree with the library's
+    assert rec["length_histogram_users"] == ds.n_users
+    same_day = rec["same_day_transitions"]
+    assert sum(same_day.values()) == stats["same_timestamp_pairs"]
+    assert same_day["A -> B"] == stats["same_timestamp_a_to_b"]
+    assert same_day["B -> A"] == stats["same_timestamp_b_to_a"]
+    lengths = ds.lengths
+    switches = sum(int((ds.domains[lo + 1:hi] != ds.domains[lo:hi - 1]).sum())
+                   for lo, hi in zip(ds.offsets[:-1], ds.offsets[1:]))
+    assert rec["switches_per_user_mean"] == pytest.approx(switches / len(lengths), abs=1e-4)
+
+    nb = json.loads(out.read_text(encoding="utf-8"))
+    outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    html = "".join("".join(o.get("data", {}).get("text/html", "")) for o in outputs)
+    for div_id in rec["figures"]:
+        assert f'id="{div_id}"' in html, f"figure {div_id} missing from the notebook outputs"
+    assert "cdn.plot.ly" not in html and "<script src=" not in html  # plotly.js is vendored, not inlined
+    tagged = [c["metadata"].get("tags", []) for c in nb["cells"]]
+    assert any("injected-parameters" in t and "remove-cell" in t for t in tagged)
+    assert all("remove-cell" in t for t in tagged if "parameters" in t)
+
+
+# ----------------------------------------------------------------------------- 2. book build
+def test_book_builds_offline(built_html: Path, book_root: Path):
+    for page in _toc_pages(book_root):
+        assert (built_html / f"{page}.html").is_file(), f"{page}.html not built"
+    for path in built_html.rglob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        remote = re.findall(r'<(?:script|link|img)\b[^>]*\b(?:src|href)="(https?:)?//[^"]*"', text)
+        assert not remote, f"{path.relative_to(built_html)} loads remote resources"
+    data = (built_html / "book" / "generated" / "data.html").read_text(encoding="utf-8")
+    assert "injected-parameters" not in data and "dataset: str =" not in data
+    assert 'dataset = "synthetic-tiny"' not in data  # the injected parameter cell is removed
+    assert "plotly.min.js" in data and 'id="fig-data-lengths"' in data
+    assert "synthetic-tiny" in data  # the page was rendered from this run, not a stale notebook
+
+
+# ----------------------------------------------------------------------------- 3. browser
+def _chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        reason = "chromium not found on PATH (install Debian's chromium: make chromium)"
+        if os.environ.get("GCA_LITE_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"GCA_LITE_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    return path
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+
+@pytest.fixture(scope="module")
+def served(built_html: Path):
+    handler = functools.partial(_QuietHandler, directory=str(built_html))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.browser
+def test_pages_render_in_chromium(served: str, book_root: Path):
+    chromium = _chromium()
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import sync_playwright
+
+    pages = _toc_pages(book_root)
+    external: list[str] = []
+    problems: list[str] = []
+    n_figures = n_math = 0
+    with sync_playwright() as p:
+        try:
+            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        except Exception as e:  # a broken browser install is a skip unless required
+            if os.environ.get("GCA_LITE_REQUIRE_BROWSER") == "1":
+                raise
+            pytest.skip(f"chromium at {chromium} does not start under Playwright: {e}")
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+
+        def route(r):  # record and block everything not addressed to the local server
+            url = r.request.url
+            if url.startswith(served + "/") or url.startswith(("data:", "blob:")):
+                r.continue_()
+            else:
+                external.append(url)
+                r.abort()
+
+        context.route("**/*", route)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+        page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
+        page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+
+        # the landing page redirects to the root chapter
+        page.goto(f"{served}/index.html")
+        page.wait_for_url(f"**/{pages[0]}.html", timeout=10_000)
+
+        for name in pages:
+            errors.clear()
+            page.goto(f"{served}/{name}.html", wait_until="load")
+            fig_ids = page.eval_on_selector_all(".plotly-graph-div", "els => els.map(e => e.id)")
+            for fid in fig_ids:
+                try:
+                    page.wait_for_selector(f"#{fid} .main-svg", timeout=10_000)
+                except PlaywrightTimeout:
+                    problems.append(f"{name}: plotly figure {fid} did not render (no .main-svg)")
+                    continue
+                if not page.evaluate(f"(document.getElementById('{fid}').data || []).length"):
+                    problems.append(f"{name}: figure {fid} has no traces")
+            n_figures += len(fig_ids)
+            if page.locator(".math").count():
+                n_math += 1
+                try:
+                    page.wait_for_function(
+                        "() => [...document.querySelectorAll('.math')].every(e => e.querySelector('mjx-container svg'))",
+                        timeout=10_000)
+                except PlaywrightTimeout:
+                    problems.append(f"{name}: math not typeset by MathJax")
+            page.wait_for_timeout(200)  # let late console errors arrive
+            bad = [e for e in errors if not any(w in e for w in WHITELISTED_ERRORS)]
+            problems.extend(f"{name}: {e}" for e in bad)
+        browser.close()
+
+    assert not external, f"requests left the local server: {external}"
+    assert not problems, "\n".join(problems)
+    data_record = _load_record(book_root)
+    assert n_figures >= len(data_record["figures"]) > 0
+    assert n_math >= 1  # the landing page has formulas
+
+
+def _load_record(book_root: Path) -> dict:
+    from gca_lite.book import read_record
+
+    return read_record(book_root / "book" / "generated" / "data.ipynb")
