@@ -93,9 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--len-max", type=int, default=50, help="keep each user's last N interactions (50)")
     p.set_defaults(func=_cmd_data_preprocess)
 
-    from . import cli_train
+    from . import cli_experiments, cli_train
 
     cli_train.register(sub)
+    cli_experiments.register(sub)
     return parser
 
 

@@ -83,7 +83,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
         ds = load_dataset(cfg.data.dataset, args.data_dir, seed=cfg.data.synthetic_seed)
         matched = matched_base_config(cfg.model, ds.n_items_a, ds.n_items_b)
-        cfg = dataclasses.replace(cfg, model=dataclasses.replace(matched, matched_to=cfg.model.variant_name))
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(matched, matched_to=cfg.model.size_name))
     return cfg
 
 

@@ -65,6 +65,14 @@ class ModelConfig:
             raise ConfigError(f"model.gca_points must be sorted, got {list(self.gca_points)}")
 
     @property
+    def size_name(self) -> str:
+        """The variant name without the gate activation, which does not change the parameter
+        count: a parameter-matched base is shared by ``GCA[1]-sigmoid,True`` and ``GCA[1]-tanh,True``."""
+        points = ",".join(str(p) for p in self.gca_points)
+        extras = ("+ffn" if self.gca_ffn else "") + ("+channel" if self.gca_alpha_per_channel else "")
+        return f"GCA[{points}],{self.gca_layernorm}{extras}"
+
+    @property
     def variant_name(self) -> str:
         """The paper's label, e.g. ``GCA[1]-sigmoid,True``; ``base`` without GCA."""
         if not self.gca_points:
@@ -74,7 +82,7 @@ class ModelConfig:
 
 
 NEG_MODES = ("shared", "per_position")
-TIE_RULES = ("expected", "optimistic")
+TIE_RULES = ("expected", "optimistic", "pessimistic")
 PROTOCOLS = ("full", "sampled")
 
 

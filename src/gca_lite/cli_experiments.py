@@ -1,0 +1,98 @@
+"""``gca-lite sweep`` and ``gca-lite report``: grids -> results store -> paper-style tables."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DEFAULT_STORE = "runs/store"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sweep", help="run the missing configs of a YAML grid into a results store",
+        description="Expand a YAML grid into configs and train every config not yet in --store, on a "
+                    "local process pool (default) or an existing Dask cluster (--scheduler). Resumable: "
+                    "re-running trains only what is missing (corrupt records are re-run with a warning); "
+                    "a lock file per config keeps two workers off the same config. Failed configs are "
+                    "recorded (failed.json) and make the exit status 1; the others still run.",
+        epilog="Dask: start a cluster whose workers see --store on a shared file system, e.g. "
+               "`dask scheduler` + `dask worker tcp://HOST:8786 --nworkers 4 --nthreads 1` (LocalCluster "
+               "or SSH: `dask ssh host1 host2`; Slurm: dask_jobqueue.SLURMCluster(...).scale(jobs=N)), "
+               "then pass --scheduler tcp://HOST:8786.")
+    p.add_argument("grid", help="grid file, e.g. experiments/smoke_grid.yaml")
+    p.add_argument("--store", default=DEFAULT_STORE, help=f"results store folder ({DEFAULT_STORE})")
+    p.add_argument("--workers", type=int, default=None,
+                   help="local worker processes (default: one per available core, 1 torch thread each)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads per run (default: cores // workers locally, 1 on Dask)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="Dask scheduler address (tcp://host:8786) instead of the local pool")
+    p.add_argument("--data-dir", default=None, help="folder with the real data files")
+    p.add_argument("--max-runs", type=int, default=None, metavar="N",
+                   help="train at most N missing configs this time (the rest stay for later)")
+    p.add_argument("--dry-run", action="store_true", help="list the configs and their state; train nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_sweep)
+
+    r = sub.add_parser(
+        "report", help="paper-style tables from a results store",
+        description="One row per dataset x variant: NDCG@1/5/10, HR@10, MRR and AUC per domain, the "
+                    "mean over seeds with a 95%% bootstrap CI over test users, and the paired difference "
+                    "vs the base model (same users and seeds) with a sign-flip p-value, under both "
+                    "evaluation protocols.")
+    r.add_argument("--store", default=DEFAULT_STORE, help=f"results store folder ({DEFAULT_STORE})")
+    r.add_argument("--format", choices=("md", "csv"), default="md",
+                   help="md: markdown tables; csv: the long table (one row per metric)")
+    r.add_argument("--out", default=None, help="write to this file instead of stdout")
+    r.add_argument("--tie-rule", choices=("expected", "optimistic", "pessimistic"), default=None,
+                   help="tie rule for the metrics (default: each run's own eval.tie_rule)")
+    r.add_argument("--n-boot", type=int, default=1000, help="bootstrap / permutation resamples (1000)")
+    r.add_argument("--export", default=None, metavar="PATH",
+                   help="also write the per-run tidy table (with provenance) as PATH.parquet and PATH.csv")
+    r.set_defaults(func=_cmd_report)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .experiments import ResultsStore, load_grid, sweep
+    from .experiments.grid import grid_name
+
+    configs = load_grid(args.grid, args.data_dir)
+    store = ResultsStore(args.store)
+    if args.dry_run:
+        for cfg in configs:
+            state = "done" if store.has(cfg) else "failed" if store.failure(cfg) else "missing"
+            print(f"{state:8} {store.key(cfg)}  {cfg.name}")
+        return 0
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    try:
+        summary = sweep(configs, store, workers=args.workers, scheduler=args.scheduler, data_dir=args.data_dir,
+                        max_runs=args.max_runs, threads=args.threads, progress=not args.quiet,
+                        desc=grid_name(args.grid))
+    except KeyboardInterrupt:
+        print("\ninterrupted: finished runs are stored; run the same command again to resume",
+              file=sys.stderr)
+        return 130
+    print(summary)
+    return 0 if summary.ok else 1
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .experiments import ResultsStore, report_frame, to_markdown
+
+    store = ResultsStore(args.store)
+    if not store.root.is_dir():
+        raise FileNotFoundError(f"--store {args.store}: no such folder")
+    frame = report_frame(store, tie_rule=args.tie_rule, n_boot=args.n_boot)
+    text = to_markdown(frame) if args.format == "md" else frame.to_csv(index=False)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text)
+    else:
+        sys.stdout.write(text)
+    if args.export:
+        pq, csv = store.export(args.export)
+        print(f"wrote {pq} and {csv}", file=sys.stderr)
+    return 0

@@ -1,0 +1,117 @@
+"""One lock file per config, so two workers (processes, hosts) never train the same config.
+
+The lock is a file created with ``O_CREAT | O_EXCL`` (atomic on local file systems and on NFSv3+),
+holding the owner's host, pid, a random token and the time. A lock is *stale*, and is broken, when
+it is older than ``stale_after`` seconds (default 24 h: longer than any single run), or when it was
+taken on this host by a process that no longer exists (a killed sweep). An unreadable lock (its
+owner died between creating and writing it) is stale after a minute.
+
+Breaking renames the stale file to a unique name before deleting it, so two processes breaking the
+same stale lock cannot delete a fresh lock that a third one just took.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from pathlib import Path
+
+DEFAULT_STALE_AFTER = 24 * 3600.0
+_UNREADABLE_GRACE = 60.0
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:  # never probe 0 / -1: they address process groups, not one process
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: existence check only
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    except OSError:
+        return True  # unknown: assume alive rather than risk a double run
+    try:  # a killed worker whose parent died too may linger as a zombie if nobody reaps it
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+class RunLock:
+    """``with RunLock(path) as got:`` -> ``got`` is True if this process now holds the lock."""
+
+    def __init__(self, path: str | Path, stale_after: float = DEFAULT_STALE_AFTER):
+        self.path = Path(path)
+        self.stale_after = stale_after
+        self.token = uuid.uuid4().hex
+        self.held = False
+
+    # -------------------------------------------------------------------- inspection
+    def owner(self) -> dict | None:
+        """The lock's content, ``{}`` if unreadable, ``None`` if there is no lock."""
+        try:
+            return json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError):
+            return {}
+
+    def is_stale(self) -> bool:
+        info = self.owner()
+        if info is None:
+            return False
+        try:
+            age = time.time() - self.path.stat().st_mtime
+        except FileNotFoundError:
+            return False
+        if not info:
+            return age > _UNREADABLE_GRACE
+        if age > self.stale_after:
+            return True
+        try:
+            pid = int(info.get("pid", -1))
+        except (TypeError, ValueError):
+            pid = -1
+        return info.get("host") == socket.gethostname() and not _pid_alive(pid)
+
+    # -------------------------------------------------------------------- acquire / release
+    def acquire(self) -> bool:
+        """Take the lock if free or stale; never blocks. Returns whether it is now held."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):  # second try only after breaking a stale lock
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if self.is_stale() and self._break():
+                    continue
+                return False
+            with os.fdopen(fd, "w") as f:
+                json.dump({"host": socket.gethostname(), "pid": os.getpid(), "token": self.token,
+                           "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, f)
+            self.held = True
+            return True
+        return False
+
+    def _break(self) -> bool:
+        aside = self.path.with_name(f"{self.path.name}.stale-{uuid.uuid4().hex[:8]}")
+        try:
+            os.rename(self.path, aside)
+        except FileNotFoundError:
+            return True  # someone else broke it first; try to take it
+        aside.unlink(missing_ok=True)
+        return True
+
+    def release(self) -> None:
+        """Delete the lock file if (and only if) it is still ours."""
+        if self.held and (self.owner() or {}).get("token") == self.token:
+            self.path.unlink(missing_ok=True)
+        self.held = False
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()

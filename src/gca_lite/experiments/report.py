@@ -1,0 +1,232 @@
+"""Paper-style tables from a results store: variant rows, per-domain metrics, CIs, paired tests.
+
+Statistics (per dataset x variant x protocol x domain x metric):
+
+* ``mean``: mean over seeds of the per-seed test means (= the mean of the seed-averaged per-user
+  values, since every seed is scored on the same test users).
+* ``ci_lo, ci_hi``: 95 % percentile bootstrap over *test users* of the seed-averaged per-user
+  values (:func:`gca_lite.metrics.bootstrap_ci`). We pool seeds per user rather than bootstrap the
+  2-3 per-seed means, because a bootstrap over three numbers is degenerate. The interval therefore
+  reflects which users happen to be in the test set, given the trained seeds; the spread caused by
+  training seeds is reported separately as ``seed_sd`` (sample SD of the per-seed means).
+* ``vs_base_*``: paired comparison with the base model of the same setting (same dataset, data,
+  training and evaluation settings and backbone dimensions) on the same users and the same seeds
+  (seeds present in both): per-user differences averaged over those seeds, then
+  :func:`gca_lite.metrics.paired_comparison` (paired bootstrap CI, sign-flip permutation p-value).
+* ``vs_matched_*``: the same against the parameter-matched base ``base~<variant>``, when stored.
+
+A parameter-matched base (``base~GCA[..]``) belongs to the setting of the GCA variant it was
+widened for, so it is compared with that variant's base.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..config import GATES, ModelConfig, RunConfig
+from ..metrics import bootstrap_ci, paired_comparison
+from .store import ResultsStore, record_config, setting_hash
+
+METRICS = ("NDCG@1", "NDCG@5", "NDCG@10", "HR@10", "MRR", "AUC")
+DOMAINS = ("A", "B")
+PROTOCOL_TITLES = {"full": "full ranking", "sampled": "sampled (999 negatives, ABXI)"}
+
+
+@dataclass
+class _Group:
+    """All seeds of one (dataset, setting family, variant)."""
+
+    dataset: str
+    family: str
+    variant: str
+    order: tuple = ()
+    n_parameters: list[int] = field(default_factory=list)
+    provenance: set[tuple[str, str]] = field(default_factory=set)  # (code version, data SHA-256)
+    # seed -> protocol -> (domain array, {metric: per-user values})
+    seeds: dict[int, dict[str, tuple[np.ndarray, dict[str, np.ndarray]]]] = field(default_factory=dict)
+
+
+def _family(cfg: RunConfig) -> str:
+    """Setting hash of the run's plain base counterpart (GCA removed, seed 0)."""
+    plain = dataclasses.replace(cfg.model, gca_points=(), matched_to="")
+    return setting_hash(dataclasses.replace(cfg, model=plain))
+
+
+def _nonmodel(cfg: RunConfig) -> str:
+    return setting_hash(dataclasses.replace(cfg, model=ModelConfig()))
+
+
+def collect(store: ResultsStore, tie_rule: str | None = None) -> dict[tuple[str, str, str], _Group]:
+    """Per-user metrics of every stored run, grouped by (dataset, family, variant)."""
+    runs = []
+    for folder, record, counts, domain in store.iter_runs():
+        cfg = record_config(folder, record)
+        if cfg is not None:
+            runs.append((cfg, record, counts, domain))
+    # Matched bases join the family of the GCA variant they were widened for.
+    gca_family = {(c.data.dataset, _nonmodel(c), c.model.variant_name): _family(c)
+                  for c, *_ in runs if c.model.gca_points}
+    gca_order = {c.model.variant_name: _variant_order(c) for c, *_ in runs if c.model.gca_points}
+    groups: dict[tuple[str, str, str], _Group] = {}
+    for cfg, record, counts, domain in runs:
+        fam, order = _family(cfg), _variant_order(cfg)
+        if cfg.model.matched_to:
+            fam = gca_family.get((cfg.data.dataset, _nonmodel(cfg), cfg.model.matched_to), fam)
+            order = (2, *gca_order.get(cfg.model.matched_to, (9, cfg.model.matched_to)))
+        key = (cfg.data.dataset, fam, cfg.model.variant_name)
+        g = groups.setdefault(key, _Group(*key, order=order))
+        g.n_parameters.append(int(record.get("n_parameters") or 0))
+        g.provenance.add((str(record.get("code_version")), str(record.get("data_checksum"))))
+        rule = tie_rule or cfg.eval.tie_rule
+        g.seeds[cfg.train.seed] = {p: (domain, c.metrics(rule)) for p, c in counts.items()}
+    return groups
+
+
+def _seed_avg(g: _Group, seeds: list[int], protocol: str, dom: int, metric: str) -> np.ndarray | None:
+    """Per-user values of ``metric`` for domain ``dom`` averaged over ``seeds`` (None if unavailable)."""
+    arrays = []
+    for s in seeds:
+        if protocol not in g.seeds[s]:
+            return None
+        domain, per_user = g.seeds[s][protocol]
+        arrays.append(per_user[metric][domain == dom])
+    if not arrays or len({len(a) for a in arrays}) != 1 or len(arrays[0]) == 0:
+        return None
+    return np.mean(arrays, axis=0)
+
+
+def _compare(g: _Group, ref: _Group | None, protocol: str, dom: int, metric: str, n_boot: int,
+             seed: int) -> dict[str, float]:
+    nan = {"diff": math.nan, "lo": math.nan, "hi": math.nan, "p": math.nan}
+    if ref is None:
+        return nan
+    common = sorted(set(g.seeds) & set(ref.seeds))
+    a, b = _seed_avg(g, common, protocol, dom, metric), _seed_avg(ref, common, protocol, dom, metric)
+    if a is None or b is None or a.shape != b.shape:
+        return nan
+    r = paired_comparison(a, b, n_boot=n_boot, seed=seed)
+    return {"diff": r["mean_diff"], "lo": r["ci_lo"], "hi": r["ci_hi"], "p": r["p_value"]}
+
+
+def _variant_order(cfg: RunConfig) -> tuple:
+    """Paper order: base, GCA by insertion points ([0], [1], [2], [0,1,2]), gate, LN; matched last."""
+    m = cfg.model
+    if not m.gca_points:
+        return (2, m.matched_to) if m.matched_to else (0,)  # collect() refines the matched ones
+    gate = GATES.index(m.gca_gate) if m.gca_gate in GATES else len(GATES)
+    return (1, len(m.gca_points), m.gca_points, gate, not m.gca_layernorm)
+
+
+def report_frame(store: ResultsStore | str, metrics=METRICS, tie_rule: str | None = None,
+                 n_boot: int = 1000, seed: int = 0):
+    """Long table: one row per protocol x dataset x variant x domain x metric (see module doc)."""
+    import pandas as pd
+
+    store = store if isinstance(store, ResultsStore) else ResultsStore(store)
+    groups = collect(store, tie_rule)
+    rows = []
+    for (dataset, fam, variant), g in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[1].order)):
+        seeds = sorted(g.seeds)
+        base = groups.get((dataset, fam, "base")) if variant != "base" else None
+        matched = groups.get((dataset, fam, f"base~{variant}"))
+        protocols = sorted({p for s in seeds for p in g.seeds[s]})
+        for protocol in protocols:
+            for dom, dname in enumerate(DOMAINS):
+                for metric in metrics:
+                    v = _seed_avg(g, seeds, protocol, dom, metric)
+                    if v is None:
+                        continue
+                    mean, lo, hi = bootstrap_ci(v, n_boot=n_boot, seed=seed)
+                    per_seed = [float(np.mean(_seed_avg(g, [s], protocol, dom, metric))) for s in seeds]
+                    vb = _compare(g, base, protocol, dom, metric, n_boot, seed)
+                    vm = _compare(g, matched, protocol, dom, metric, n_boot, seed)
+                    rows.append({
+                        "protocol": protocol, "dataset": dataset, "variant": variant, "setting": fam[:8],
+                        "domain": dname, "metric": metric, "n_seeds": len(seeds),
+                        "seeds": ",".join(map(str, seeds)), "n_users": len(v),
+                        "n_parameters": int(np.mean(g.n_parameters)), "mean": mean, "ci_lo": lo, "ci_hi": hi,
+                        "code_versions": " ".join(sorted({c for c, _ in g.provenance})),
+                        "data_sha256": " ".join(sorted({d for _, d in g.provenance})),
+                        "seed_sd": float(np.std(per_seed, ddof=1)) if len(seeds) > 1 else math.nan,
+                        **{f"vs_base_{k}": x for k, x in vb.items()},
+                        **{f"vs_matched_{k}": x for k, x in vm.items()},
+                    })
+    return pd.DataFrame(rows)
+
+
+# -------------------------------------------------------------------------------- rendering
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A GitHub-flavoured markdown table (no dependency on ``tabulate``)."""
+    def line(cells):
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    return "\n".join([line(header), "|" + "|".join("---" for _ in header) + "|", *map(line, rows)])
+
+
+def _fmt_p(p: float) -> str:
+    return "" if math.isnan(p) else f"{p:.3f}" if p >= 0.001 else f"{p:.0e}"
+
+
+def wide(frame, protocol: str, kind: str = "mean"):
+    """One row per dataset x variant, one column per domain x metric, formatted strings.
+
+    ``kind``: ``mean`` (``mean ± CI half-width``), ``vs_base`` or ``vs_matched`` (``Δ (p)``).
+    """
+    import pandas as pd
+
+    sub = frame[frame["protocol"] == protocol]
+    if kind != "mean":
+        sub = sub[sub[f"{kind}_diff"].notna()]
+    keys = ["dataset", "setting", "variant"]
+    out = []
+    for (dataset, setting, variant), part in sub.groupby(keys, sort=False):
+        row = {"dataset": dataset, "setting": setting, "variant": variant,
+               "seeds": int(part["n_seeds"].iloc[0]), "params": int(part["n_parameters"].iloc[0])}
+        for r in part.itertuples():
+            col = f"{r.domain} {r.metric}"
+            if kind == "mean":
+                row[col] = f"{r.mean:.4f} ± {(r.ci_hi - r.ci_lo) / 2:.4f}"
+            else:
+                d, p = getattr(r, f"{kind}_diff"), getattr(r, f"{kind}_p")
+                row[col] = f"{d:+.4f} ({_fmt_p(p)})"
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def to_markdown(frame) -> str:
+    """Markdown report: per protocol, metric means with CIs, then paired differences."""
+    if frame.empty:
+        return "_The store holds no complete runs._\n"
+    parts = []
+    for protocol in sorted(frame["protocol"].unique(), key=lambda p: (p != "full", p)):
+        title = PROTOCOL_TITLES.get(protocol, protocol)
+        for kind, caption in (("mean", "mean over seeds ± half-width of the 95 % bootstrap CI over test users"),
+                              ("vs_base", "paired difference vs the base model (sign-flip p-value)"),
+                              ("vs_matched", "paired difference vs the parameter-matched base (p-value)")):
+            table = wide(frame, protocol, kind)
+            if table.empty:
+                continue
+            if table.groupby("dataset")["setting"].nunique().max() <= 1:
+                table = table.drop(columns="setting")  # only needed when a dataset has several settings
+            if kind != "mean":
+                table = table.drop(columns=["seeds", "params"])
+            parts.append(f"### {title}: {caption}\n\n"
+                         + markdown_table(list(table.columns), table.astype(str).values.tolist()))
+    return "\n\n".join(parts) + "\n\n" + _provenance_note(frame) + "\n"
+
+
+def _provenance_note(frame) -> str:
+    """Which code and data the runs came from; warns when a table mixes code versions."""
+    versions = sorted({v for cell in frame["code_versions"] for v in cell.split()})
+    lines = [f"Code version{'s' if len(versions) > 1 else ''}: {', '.join(versions)}."]
+    for dataset, part in frame.groupby("dataset"):
+        shas = sorted({v for cell in part["data_sha256"] for v in cell.split()})
+        lines.append(f"{dataset} data SHA-256: {', '.join(s[:16] for s in shas)}.")
+    if len(versions) > 1:
+        lines.append("**Warning:** the runs come from several code versions; the store is keyed by the "
+                     "configuration only, so delete stale runs (or use a fresh --store) after changing the code.")
+    return " ".join(lines)

@@ -1,0 +1,380 @@
+"""Experiments layer: config dicts, YAML grids, the results store, locks, sweeps (local pool and
+Dask), resumption after a kill, corruption handling, and the report.
+
+The training tests (marked ``slow``; about 80 s in all on 2 cores) share one smoke sweep
+(experiments/smoke_grid.yaml, 10 tiny runs) made once per module through the command line; every
+other store built here is compared with it, metric for metric.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gca_lite.config import ConfigError, ModelConfig, RunConfig, config_hash, preset, to_dict
+from gca_lite.experiments import (GridError, ResultsStore, RunLock, StoreWarning, config_from_dict, expand,
+                                  load_grid, normalize, report_frame, run_or_load, sweep, to_markdown)
+from gca_lite.experiments.sweep import run_task
+
+REPO = Path(__file__).resolve().parents[1]
+SMOKE = REPO / "experiments" / "smoke_grid.yaml"
+PAPER = REPO / "experiments" / "paper_grid.yaml"
+METRIC_COLS = ["NDCG@1", "NDCG@5", "NDCG@10", "HR@10", "MRR", "AUC"]
+
+def _cli(*args: str, **kw) -> subprocess.CompletedProcess:
+    """The real console entry point in a child process (as a user would run it)."""
+    return subprocess.run([sys.executable, "-m", "gca_lite.cli", *args], capture_output=True, text=True,
+                          cwd=REPO, **kw)
+
+
+def _summary(text: str) -> dict[str, int]:
+    m = re.search(r"(\d+) configs: (\d+) already stored, (\d+) trained, (\d+) finished elsewhere, "
+                  r"(\d+) busy .*?, (\d+) failed", text)
+    assert m, text
+    return dict(zip(("total", "already", "trained", "loaded", "busy", "failed"), map(int, m.groups())))
+
+
+def _mtimes(root: Path) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.glob("*/*/record.json")}
+
+
+def _metrics(store: ResultsStore):
+    frame = store.to_frame()
+    return frame[["config_hash", "protocol", "domain", *METRIC_COLS]].sort_values(
+        ["config_hash", "protocol", "domain"], ignore_index=True)
+
+
+# ------------------------------------------------------------------------------ config dicts
+def test_config_from_dict_round_trips_a_record_config():
+    cfg = preset("lite", "synthetic-tiny")
+    cfg = RunConfig(cfg.data, ModelConfig(gca_points=(0, 2), gca_gate="tanh"), cfg.train, cfg.eval)
+    back = config_from_dict(json.loads(json.dumps(to_dict(cfg))))  # tuples became lists in JSON
+    assert back == cfg and config_hash(back) == config_hash(cfg)
+    assert isinstance(back.model.gca_points, tuple)
+
+
+def test_config_from_dict_coerces_yaml_types():
+    cfg = config_from_dict({"dataset": "synthetic-tiny", "model": {"gca_points": [1]}, "train.lr": 1})
+    assert cfg.model.gca_points == (1,) and cfg.train.lr == 1.0 and isinstance(cfg.train.lr, float)
+    assert cfg.model.d == preset("lite").model.d  # "dataset" alone starts from the lite preset
+
+
+@pytest.mark.parametrize("bad, needle", [
+    ({"model": {"gca_pointz": [1]}}, "model.gca_pointz"),
+    ({"model.gca_pointz": [1]}, "gca_points"),  # suggestion
+    ({"modle": {"d": 16}}, "'modle.d'"),
+    ({"model": {"d": "16"}}, "model.d must be an integer"),
+    ({"model": {"gca_layernorm": "yes"}}, "model.gca_layernorm must be true or false"),
+    ({"model": {"gca_gate": "relu", "gca_points": [1]}}, "gca_gate"),
+    ({"model": {"gca_points": [1], "matched_to": "x"}}, "matched_to"),  # impossible combination
+    ({"model": {"d": 15}}, "divisible"),
+    ({"train": {"seed": -1}}, "seed"),
+])
+def test_config_from_dict_errors_name_the_key(bad, needle):
+    with pytest.raises(GridError, match=re.escape(needle)) as e:
+        config_from_dict(bad, where="my.yaml")
+    assert "my.yaml" in str(e.value) and isinstance(e.value, ConfigError)
+
+
+# ------------------------------------------------------------------------------ grids
+def _spec(**extra):
+    spec = {"base": {"preset": "lite", "dataset": "synthetic-tiny", "model": {"d": 16}},
+            "grid": {"model.gca_points": [[], [1]], "model.gca_gate": ["sigmoid", "tanh"],
+                     "model.gca_layernorm": [True, False], "train.seed": [0, 1]}}
+    spec.update(extra)
+    return spec
+
+
+def test_grid_cartesian_product_dedupes_base_models():
+    configs = expand(_spec())
+    names = [c.name for c in configs]
+    assert len(names) == len(set(names)) == 2 + 1 * 2 * 2 * 2  # base once per seed, not per gate/LN
+    assert sum(n.startswith("synthetic-tiny/base/") for n in names) == 2
+    base = next(c for c in configs if not c.model.gca_points)
+    assert base.model.gca_gate == "sigmoid" and base.model.gca_layernorm is True  # normalised
+    assert all(c.model.d == 16 for c in configs)
+    assert len({config_hash(c) for c in configs}) == len(configs)
+
+
+def test_grid_include_entries_cross_the_axes_they_do_not_set():
+    spec = _spec(grid={"train.seed": [0, 1, 2]},
+                 include=[{"model.gca_points": [2], "model.gca_gate": "identity"},
+                          {"model.gca_points": [2], "model.gca_gate": "identity", "train.seed": 7}])
+    names = sorted(c.name for c in expand(spec))
+    assert names == sorted([f"synthetic-tiny/base/seed{s}" for s in (0, 1, 2)]
+                           + [f"synthetic-tiny/GCA[2]-identity,True/seed{s}" for s in (0, 1, 2, 7)])
+
+
+def test_grid_list_of_products_and_dataset_axis_applies_preset_per_dataset():
+    spec = {"base": {"preset": "paper"},
+            "grid": [{"dataset": ["afk", "abe"]}, {"dataset": ["afk"], "train.seed": [5]}]}
+    configs = expand(spec)
+    by = {(c.data.dataset, c.train.seed): c for c in configs}
+    assert set(by) == {("afk", 0), ("abe", 0), ("afk", 5)}
+    assert by["afk", 0].model.rank_d == 16 and by["abe", 0].model.rank_d == 64  # paper preset per dataset
+
+
+@pytest.mark.parametrize("spec, needle", [
+    ({"base": {"dataset": "x"}, "gird": {}}, "unknown top-level key 'gird'"),
+    ({"base": {"dataset": "x"}, "grid": {"train.seed": 3}}, "grid.train.seed must be a non-empty list"),
+    ({"grid": {"train.seed": [0]}}, "no dataset given"),
+    ({"base": {"dataset": "x", "model.gca_pointz": [1]}}, "model.gca_pointz"),
+    ({"base": {"dataset": "x"}, "grid": {"model.gca_points": [[5]]}}, "gca_points"),
+    ({"base": {"dataset": "x", "preset": "huge"}}, "unknown preset 'huge'"),
+    ({"base": {"dataset": "x"}, "matched_bases": "yes"}, "matched_bases must be true or false"),
+])
+def test_grid_errors_name_file_and_key(tmp_path, spec, needle):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(GridError, match=re.escape(needle)) as e:
+        load_grid(path)
+    assert str(path) in str(e.value)
+
+
+def test_grid_file_errors(tmp_path):
+    with pytest.raises(GridError, match="cannot read grid file"):
+        load_grid(tmp_path / "missing.yaml")
+    (tmp_path / "broken.yaml").write_text("base: [unclosed\n")
+    with pytest.raises(GridError, match="broken.yaml: invalid YAML"):
+        load_grid(tmp_path / "broken.yaml")
+
+
+def test_shipped_grids_expand():
+    paper = yaml.safe_load(PAPER.read_text())
+    assert paper["matched_bases"] is True
+    configs = expand({**paper, "matched_bases": False}, str(PAPER))  # matching needs the real data
+    assert len(configs) == 2 * (1 + 4 * 2 * 2) * 3
+    variants = {c.model.variant_name for c in configs}
+    assert {"base", "GCA[0]-sigmoid,True", "GCA[0,1,2]-tanh,False", "GCA[2]-tanh,True"} <= variants
+    smoke = load_grid(SMOKE)
+    assert len(smoke) == 10 and sum(bool(c.model.matched_to) for c in smoke) == 4
+
+
+# ------------------------------------------------------------------------------ locks
+def test_lock_is_exclusive_and_released_only_by_its_owner(tmp_path):
+    a, b = RunLock(tmp_path / "lock"), RunLock(tmp_path / "lock")
+    assert a.acquire() and not b.acquire()
+    b.release()  # not b's lock: must not remove it
+    assert (tmp_path / "lock").exists() and not b.acquire()
+    a.release()
+    assert not (tmp_path / "lock").exists()
+    with b as got:
+        assert got and not a.acquire()
+    assert a.acquire()
+
+
+def test_stale_locks_are_broken(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    path = tmp_path / "lock"
+    path.write_text(json.dumps({"host": socket.gethostname(), "pid": dead.pid, "token": "x"}))
+    assert RunLock(path).acquire()  # owner process no longer exists
+
+    path.write_text(json.dumps({"host": "some-other-host", "pid": 1, "token": "x"}))
+    assert not RunLock(path).acquire()  # cannot check another host's pids: respected while fresh
+    old = time.time() - 2 * 3600
+    os.utime(path, (old, old))
+    assert not RunLock(path, stale_after=3 * 3600).acquire()
+    assert RunLock(path, stale_after=3600).acquire()  # older than stale_after
+
+    path.write_text("")  # owner died between create and write
+    assert not RunLock(path).acquire()
+    os.utime(path, (old, old))
+    assert RunLock(path).acquire()
+
+
+# ------------------------------------------------------------------------------ sweeps
+@pytest.fixture(scope="module")
+def smoke_store(tmp_path_factory) -> ResultsStore:
+    """Acceptance: the smoke sweep through the CLI finishes in under 3 minutes on 2 cores."""
+    root = tmp_path_factory.mktemp("smoke") / "store"
+    t0 = time.perf_counter()
+    out = _cli("sweep", str(SMOKE), "--store", str(root), "--workers", "2", "--threads", "1", timeout=300)
+    seconds = time.perf_counter() - t0
+    assert out.returncode == 0, out.stdout + out.stderr
+    s = _summary(out.stdout)
+    assert s == {"total": 10, "already": 0, "trained": 10, "loaded": 0, "busy": 0, "failed": 0}
+    assert seconds < 180, f"smoke sweep took {seconds:.0f} s"
+    print(f"smoke sweep: {seconds:.1f} s")
+    return ResultsStore(root)
+
+
+@pytest.mark.slow
+def test_rerun_trains_nothing_and_is_fast(smoke_store):
+    before = _mtimes(smoke_store.root)
+    assert len(before) == 10
+    t0 = time.perf_counter()
+    out = _cli("sweep", str(SMOKE), "--store", str(smoke_store.root), "--workers", "2", timeout=120)
+    seconds = time.perf_counter() - t0
+    assert out.returncode == 0, out.stderr
+    assert _summary(out.stdout)["already"] == 10 and _summary(out.stdout)["trained"] == 0
+    assert _mtimes(smoke_store.root) == before
+    assert seconds < 30, f"re-running a complete sweep took {seconds:.0f} s"
+
+
+@pytest.mark.slow
+def test_killed_sweep_resumes_with_only_the_rest(tmp_path, smoke_store):
+    root = tmp_path / "store"
+    proc = subprocess.Popen([sys.executable, "-c", _CLI, "sweep", str(SMOKE), "--store", str(root),
+                             "--workers", "1", "--threads", "1", "--quiet"], cwd=REPO, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not list(root.glob("*/*/record.json")):
+        assert proc.poll() is None and time.time() < deadline, "sweep ended before its first record"
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its worker, mid-run, leaving a lock behind
+    proc.wait()
+    done = _mtimes(root)
+    assert 0 < len(done) < 10
+    summary = sweep(load_grid(SMOKE), root, workers=2, threads=1, progress=False)
+    assert summary.ok and summary.already == len(done)
+    assert summary.counts["trained"] == 10 - len(done) and summary.counts["busy"] == 0
+    now = _mtimes(root)
+    assert len(now) == 10 and all(now[k] == v for k, v in done.items())  # nothing re-trained
+    assert not list(root.glob("*/*/lock"))
+    assert _metrics(ResultsStore(root)).equals(_metrics(smoke_store))  # deterministic results
+
+
+@pytest.mark.slow
+def test_max_runs_leaves_the_rest_for_later(tmp_path):
+    configs = load_grid(SMOKE)[:2]
+    first = sweep(configs, tmp_path, max_runs=1, progress=False)
+    assert first.counts["trained"] == 1 and first.not_submitted == 1
+    second = sweep(configs, tmp_path, progress=False)
+    assert second.already == 1 and second.counts["trained"] == 1
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_gives_identical_metrics(tmp_path, smoke_store):
+    distributed = pytest.importorskip("distributed")
+    store = ResultsStore(tmp_path / "dask")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        summary = sweep(load_grid(SMOKE), store, scheduler=client, threads=1, progress=False)
+    assert summary.ok and summary.counts["trained"] == 10
+    assert _metrics(store).equals(_metrics(smoke_store))
+
+
+# ------------------------------------------------------------------------------ store
+@pytest.mark.slow
+def test_corrupt_and_partial_records_warn_and_are_rerun(tmp_path, smoke_store):
+    root = tmp_path / "store"
+    shutil.copytree(smoke_store.root, root)
+    store = ResultsStore(root)
+    configs = load_grid(SMOKE)
+    broken = [store.path(c) for c in configs[:3]]
+    ranks = (broken[0] / "ranks.npz").read_bytes()
+    (broken[0] / "ranks.npz").write_bytes(ranks[: len(ranks) // 2])  # truncated ranks
+    (broken[1] / "record.json").unlink()  # partial: ranks without the record that vouches for them
+    (broken[2] / "record.json").write_text("{not json")  # garbage record
+    for c in configs[:3]:
+        with pytest.warns(StoreWarning, match="corrupt or partial"):
+            assert not store.has(c)
+    failing = normalize(preset("lite", "synthetic-tiny"))
+    failing = config_from_dict({"train": {"n_neg": 10_000, "epochs": 1}}, base=failing)  # > items per domain
+    with pytest.warns(StoreWarning):
+        summary = sweep([*configs, failing], store, workers=1, threads=1, progress=False)
+    assert summary.counts["trained"] == 3 and summary.already == 10 - 3
+    assert not summary.ok and summary.failures[0][0] == failing.name and "n_neg" in summary.failures[0][1]
+    assert "Traceback" in store.failure(failing)["traceback"]
+    assert _metrics(store).equals(_metrics(smoke_store))  # the re-runs reproduce the lost results
+
+
+@pytest.mark.slow
+def test_failed_sweep_exits_nonzero(tmp_path):
+    (tmp_path / "g.yaml").write_text(yaml.safe_dump(
+        {"base": {"dataset": "synthetic-tiny", "train": {"n_neg": 10_000, "epochs": 1}}}))
+    out = _cli("sweep", str(tmp_path / "g.yaml"), "--store", str(tmp_path / "s"), "--quiet", timeout=120)
+    assert out.returncode == 1 and "FAILED synthetic-tiny/base/seed0" in out.stdout
+
+
+@pytest.mark.slow
+def test_run_or_load_loads_without_training(smoke_store, monkeypatch):
+    import gca_lite.train
+
+    def boom(*a, **k):
+        raise AssertionError("must not train a stored config")
+
+    monkeypatch.setattr(gca_lite.train, "run", boom)
+    cfg = load_grid(SMOKE)[3]
+    result = run_or_load(cfg, store=smoke_store.root)
+    assert result.record["config_hash"] == smoke_store.key(cfg) == smoke_store.path(cfg).name
+    assert set(result.test_counts) == {"full", "sampled"}
+
+
+def test_locked_config_is_not_trained_twice(tmp_path):
+    cfg = load_grid(SMOKE)[0]
+    store = ResultsStore(tmp_path)
+    with store.lock(cfg) as got:  # "another worker" holds it
+        assert got
+        out = run_task(cfg, str(tmp_path))
+    assert out["status"] == "busy" and not store.has(cfg)
+
+
+@pytest.mark.slow
+def test_tidy_table_and_export(smoke_store, tmp_path):
+    import pandas as pd
+
+    frame = smoke_store.to_frame()
+    assert len(frame) == 10 * 2 * 2  # runs x protocols x domains
+    for col in ("dataset", "variant", "seed", "protocol", "domain", *METRIC_COLS, "code_version",
+                "data_sha256", "wall_seconds", "machine", "config_hash", "setting", "cfg.model.gca_points"):
+        assert col in frame.columns, col
+    assert frame["data_sha256"].nunique() == 1 and frame["wall_seconds"].gt(0).all()
+    pq, csv = smoke_store.export(tmp_path / "runs")
+    assert pd.read_parquet(pq).shape == frame.shape and pd.read_csv(csv).shape == frame.shape
+
+
+# ------------------------------------------------------------------------------ report
+@pytest.mark.slow
+def test_report_tables(smoke_store):
+    frame = report_frame(smoke_store, n_boot=200)
+    variants = ["base", "GCA[1]-sigmoid,True", "GCA[0,1,2]-tanh,False",
+                "base~GCA[1]-sigmoid,True", "base~GCA[0,1,2]-tanh,False"]
+    assert list(dict.fromkeys(frame["variant"])) == variants
+    assert len(frame) == len(variants) * 2 * 2 * len(METRIC_COLS)  # variants x protocols x domains x metrics
+    assert (frame["ci_lo"] <= frame["mean"]).all() and (frame["mean"] <= frame["ci_hi"]).all()
+    assert (frame["n_seeds"] == 2).all()
+    is_base = frame["variant"] == "base"
+    assert frame.loc[is_base, "vs_base_p"].isna().all() and frame.loc[~is_base, "vs_base_p"].between(0, 1).all()
+    has_matched = frame["variant"].str.startswith("GCA")
+    assert frame.loc[has_matched, "vs_matched_p"].notna().all()
+    text = to_markdown(frame)
+    assert text.count("### ") == 6  # (means, vs base, vs matched) x 2 protocols
+    assert "| synthetic-tiny | GCA[1]-sigmoid,True | 2 |" in text and "A NDCG@10" in text
+    assert "Code version: " in text and "synthetic-tiny data SHA-256: " in text and "Warning" not in text
+
+
+@pytest.mark.slow
+def test_report_and_sweep_cli(smoke_store, tmp_path):
+    out = _cli("report", "--store", str(smoke_store.root), "--n-boot", "100", "--format", "csv",
+               "--export", str(tmp_path / "runs"), timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("protocol,dataset,variant") and (tmp_path / "runs.parquet").exists()
+    dry = _cli("sweep", str(SMOKE), "--store", str(smoke_store.root), "--dry-run", timeout=60)
+    assert dry.stdout.count("done ") == 10
+    missing = _cli("report", "--store", str(tmp_path / "nope"), timeout=60)
+    assert missing.returncode == 2 and "no such folder" in missing.stderr
+
+
+def test_cli_help(capsys):
+    from gca_lite import cli
+
+    parser = cli.build_parser()
+    for name in ("sweep", "report"):
+        with pytest.raises(SystemExit) as e:
+            parser.parse_args([name, "--help"])
+        assert e.value.code == 0
+        assert "--store" in capsys.readouterr().out
