@@ -143,7 +143,8 @@ def run(config: RunConfig, data_dir: str | Path | None = None, *, progress: bool
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     cand = {s.split: cached_candidates(cache_dir, ds, s, cfg.eval.n_candidates, cfg.eval.candidate_seed)
             for s in (sp.valid, sp.test)}
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay,
+                            fused=True)  # one kernel per step: ~10x faster than the loop on CPU
     probe_rows = np.arange(min(cfg.eval.probe_users, len(sp.valid)))
 
     history, best, best_state, stale, lr_scale, plateau = [], -math.inf, None, 0, 1.0, 0
