@@ -50,6 +50,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=None, help="override the epoch budget")
     p.add_argument("--patience", type=int, default=None, help="override early-stopping patience")
     p.add_argument("--neg-mode", default=None, help="override the negative mode")
+    p.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget per run")
     p.add_argument("--variants", default="base,1", help="quality: comma list, 'base' or GCA points like 1")
     p.add_argument("--out", default=None)
     p.add_argument("--store", default="runs/afk_reference")
@@ -70,7 +71,7 @@ def main() -> None:
             configs.append(dataclasses.replace(base, model=model,
                                                train=dataclasses.replace(base.train, seed=args.seed)))
     overrides = {k: v for k, v in (("epochs", args.epochs), ("patience", args.patience),
-                                   ("neg_mode", args.neg_mode)) if v is not None}
+                                   ("neg_mode", args.neg_mode), ("max_minutes", args.max_minutes)) if v is not None}
     configs = [dataclasses.replace(c, train=dataclasses.replace(c.train, **overrides)) for c in configs]
 
     out = {"what": args.what, "command": "python " + " ".join(sys.argv), "machine": machine_description(),
@@ -88,7 +89,7 @@ def main() -> None:
         write_run(Path(args.store) / rec["config_hash"], rec, result.test_counts, result.test_domain)
         out["runs"].append({
             "variant": rec["variant"], "config_hash": rec["config_hash"], "neg_mode": cfg.train.neg_mode,
-            "best_epoch": rec["best_epoch"], "epochs_run": rec["epochs_run"],
+            "best_epoch": rec["best_epoch"], "epochs_run": rec["epochs_run"], "stop_reason": rec["stop_reason"],
             "wall_seconds": round(time.perf_counter() - t0, 1),
             "epoch_seconds_mean": round(rec["epoch_seconds_mean"], 2), "n_parameters": rec["n_parameters"],
             "test_sampled": _pick(rec["test"]["sampled"]), "test_full": _pick(rec["test"]["full"]),

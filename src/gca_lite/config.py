@@ -115,6 +115,8 @@ class TrainConfig:
     plateau_patience: int = 0  # 0 = no plateau decay; else multiply lr by plateau_factor
     plateau_factor: float = 0.3162
     seed: int = 0
+    max_minutes: float = 0.0  # wall-clock budget for training (0 = none); the record says if it hit
+
 
     def validate(self) -> None:
         _positive(self, "epochs", "batch_size", "n_neg")
@@ -122,6 +124,8 @@ class TrainConfig:
         for n in ("lr", "temperature", "plateau_factor"):
             if not getattr(self, n) > 0:
                 raise ConfigError(f"train.{n} must be > 0, got {getattr(self, n)!r}")
+        if self.max_minutes < 0:
+            raise ConfigError(f"train.max_minutes must be >= 0 (0 = no limit), got {self.max_minutes}")
         if self.weight_decay < 0:
             raise ConfigError(f"train.weight_decay must be >= 0, got {self.weight_decay}")
         if self.neg_mode not in NEG_MODES:

@@ -104,9 +104,11 @@ def default_cache_dir() -> Path:
     """Where evaluation candidates are kept: ``$GCA_LITE_CACHE`` or the user cache folder."""
     import os
 
+    if os.environ.get("GCA_LITE_CACHE"):
+        return Path(os.environ["GCA_LITE_CACHE"]) / "candidates"
     import platformdirs
 
-    return Path(os.environ.get("GCA_LITE_CACHE") or platformdirs.user_cache_dir("gca-lite")) / "candidates"
+    return Path(platformdirs.user_cache_dir("gca-lite")) / "candidates"
 
 
 def _peak_rss_mb() -> float:
@@ -148,6 +150,7 @@ def run(config: RunConfig, data_dir: str | Path | None = None, *, progress: bool
     probe_rows = np.arange(min(cfg.eval.probe_users, len(sp.valid)))
 
     history, best, best_state, stale, lr_scale, plateau = [], -math.inf, None, 0, 1.0, 0
+    stop_reason = "max_epochs"
     for epoch in range(1, cfg.train.epochs + 1):
         warm = epoch <= cfg.train.warmup_epochs
         # ABXI's LinearLR warm-up, stepped per epoch: epoch 1 starts near zero.
@@ -194,6 +197,10 @@ def run(config: RunConfig, data_dir: str | Path | None = None, *, progress: bool
                 msg += f"  valid MRR A {v['A/MRR']:.4f} B {v['B/MRR']:.4f}"
             tqdm.write(msg)
         if stale >= cfg.train.patience > 0:
+            stop_reason = "early_stopping"
+            break
+        if cfg.train.max_minutes and time.perf_counter() - t_start > 60 * cfg.train.max_minutes:
+            stop_reason = "time_budget"
             break
     if best_state is None:  # every epoch was warm-up: select the last one
         best_state = {"epoch": history[-1]["epoch"], "weights": copy.deepcopy(model.state_dict())}
@@ -207,6 +214,7 @@ def run(config: RunConfig, data_dir: str | Path | None = None, *, progress: bool
         "seed": cfg.train.seed,
         "best_epoch": best_state["epoch"],
         "epochs_run": len(history),
+        "stop_reason": stop_reason,
         "test": summarize_counts(test_counts, sp.test.target_domain, cfg.eval.tie_rule),
         "valid": next((h["valid"] for h in history if h["epoch"] == best_state["epoch"] and "valid" in h), None),
         "orthogonality": orthogonality(
