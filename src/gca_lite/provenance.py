@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import subprocess
@@ -14,16 +15,29 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @lru_cache(maxsize=1)
+def source_hash() -> str:
+    """SHA-256 (12 hex) over the package's Python sources: identifies the code even without git
+    (a copy on another machine) and even with uncommitted changes."""
+    h = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:12]
+
+
 def code_version() -> str:
-    """``<package version>+g<short sha>[.dirty]`` from git when available, else the package version."""
+    """``<version>+src.<source hash>``: equal strings mean the same package code."""
+    return f"{__version__}+src.{source_hash()}"
+
+
+@lru_cache(maxsize=1)
+def git_commit() -> str:
+    """The checkout's commit (informational: the source hash decides equality); '' without git."""
     try:
-        sha = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short=12", "HEAD"],
-                             capture_output=True, text=True, check=True, timeout=5).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no",
-                                "--", "src"], capture_output=True, text=True, timeout=5).stdout.strip()
+        return subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short=12", "HEAD"],
+                              capture_output=True, text=True, check=True, timeout=5).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        return __version__
-    return f"{__version__}+g{sha}" + (".dirty" if dirty else "")
+        return ""
 
 
 @lru_cache(maxsize=1)

@@ -30,7 +30,7 @@ from .evaluate import RankCounts, iter_eval_batches, rank_evalset, summarize_cou
 from .model import ABXI
 from .model.params import count_parameters
 from .probe import orthogonality
-from .provenance import code_version, machine_description
+from .provenance import code_version, git_commit, machine_description
 
 
 @dataclass
@@ -225,6 +225,7 @@ def run(config: RunConfig, data_dir: str | Path | None = None, *, progress: bool
         "wall_seconds": time.perf_counter() - t_start,
         "peak_rss_mb": _peak_rss_mb(),
         "code_version": code_version(),
+        "git_commit": git_commit(),
         "data_checksum": ds.checksum,
         "machine": machine_description(),
         "device": device if device == "cpu" else f"{device} ({torch.cuda.get_device_name()})",
