@@ -1,0 +1,95 @@
+"""The trainer: determinism, separate RNG streams, the result record and the train CLI."""
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from gca_lite.cli import main
+from gca_lite.config import ConfigError, DataConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig
+from gca_lite.results import CorruptRecord, read_run, write_run
+from gca_lite.train import run
+
+TINY = RunConfig(
+    data=DataConfig(dataset="synthetic-tiny"),
+    model=ModelConfig(d=16, n_heads=2, ffn_hidden=32, rank_d=4, rank_i=4, dropout=0.1, gca_points=(1,)),
+    train=TrainConfig(epochs=2, patience=2, batch_size=64, n_neg=32, lr=1e-3),
+    eval=EvalConfig(n_candidates=99, probe_users=32),
+)
+
+
+@pytest.fixture(scope="module")
+def tiny_result(tmp_path_factory):
+    return run(TINY, progress=False, cache_dir=tmp_path_factory.mktemp("cands"))
+
+
+def test_same_config_and_seed_give_identical_metrics(tiny_result, tmp_path):
+    again = run(TINY, progress=False, cache_dir=tmp_path)
+    assert again.record["test"] == tiny_result.record["test"]
+    for p in ("full", "sampled"):
+        assert np.array_equal(again.test_counts[p].greater, tiny_result.test_counts[p].greater)
+
+
+def test_other_seed_changes_training_but_not_candidates(tiny_result, tmp_path):
+    other = run(dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, seed=1)), progress=False,
+                cache_dir=tmp_path)
+    assert other.record["test"] != tiny_result.record["test"]
+    # the sampled candidate sets are shared by every model: same number of candidates per user
+    assert np.array_equal(other.test_counts["sampled"].n_candidates, tiny_result.test_counts["sampled"].n_candidates)
+
+
+def test_record_contents(tiny_result):
+    rec = tiny_result.record
+    assert rec["variant"] == "GCA[1]-sigmoid,True"
+    for key in ("config", "config_hash", "code_version", "data_checksum", "seed", "n_parameters",
+                "peak_rss_mb", "epoch_seconds_mean", "history", "orthogonality", "machine"):
+        assert key in rec, key
+    assert set(rec["test"]) == {"full", "sampled"}
+    assert 0 <= rec["test"]["sampled"]["A/AUC"] <= 1
+    assert set(rec["orthogonality"]) == {"GCA[1]/A", "GCA[1]/B"}
+    assert 0 <= rec["orthogonality"]["GCA[1]/A"]["abs_cos"] <= 1
+    assert all("orthogonality" in h for h in rec["history"])  # trajectory over epochs
+    n_users = rec["test"]["full"]["A/n"] + rec["test"]["full"]["B/n"]
+    assert len(tiny_result.test_counts["full"].greater) == n_users
+    json.dumps(rec)  # JSON-ready
+
+
+def test_results_roundtrip_and_corruption(tiny_result, tmp_path):
+    write_run(tmp_path, tiny_result.record, tiny_result.test_counts, tiny_result.test_domain)
+    rec, counts, domain = read_run(tmp_path)
+    assert rec["test"] == tiny_result.record["test"]
+    assert np.array_equal(counts["full"].equal, tiny_result.test_counts["full"].equal)
+    blob = (tmp_path / "ranks.npz").read_bytes()
+    (tmp_path / "ranks.npz").write_bytes(blob[:-10])
+    with pytest.raises(CorruptRecord, match="ranks.npz"):
+        read_run(tmp_path)
+
+
+def test_bad_config_is_a_clear_error():
+    bad = dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, neg_mode="everywhere"))
+    with pytest.raises(ConfigError, match="train.neg_mode"):
+        run(bad, progress=False)
+
+
+def test_train_cli_writes_record(tmp_path, capsys):
+    args = ["train", "synthetic-tiny", "--d", "16", "--ffn", "32", "--rank-d", "4", "--rank-i", "4",
+            "--epochs", "1", "--gca", "0,2", "--gate", "tanh", "--no-layernorm", "--n-candidates", "49",
+            "--batch-size", "64", "--out", str(tmp_path / "run"), "--quiet"]
+    assert main(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["variant"] == "GCA[0,2]-tanh,False"
+    rec, counts, _ = read_run(tmp_path / "run")
+    assert rec["config"]["model"]["gca_points"] == [0, 2]
+    assert set(counts) == {"full", "sampled"}
+
+
+def test_train_cli_match_params(tmp_path, capsys):
+    args = ["train", "synthetic-tiny", "--d", "16", "--ffn", "32", "--rank-d", "4", "--rank-i", "4",
+            "--epochs", "1", "--gca", "1", "--match-params", "--n-candidates", "49", "--out",
+            str(tmp_path / "m"), "--quiet"]
+    assert main(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["variant"] == "base~GCA[1],True"
+    assert main(["train", "synthetic-tiny", "--match-params", "--out", str(tmp_path / "x")]) == 2
+    assert "--match-params needs a GCA variant" in capsys.readouterr().err
