@@ -33,7 +33,8 @@ from .store import ResultsStore, record_config, setting_hash
 
 METRICS = ("NDCG@1", "NDCG@5", "NDCG@10", "HR@10", "MRR", "AUC")
 DOMAINS = ("A", "B")
-PROTOCOL_TITLES = {"full": "full ranking", "sampled": "sampled (999 negatives, ABXI)"}
+PROTOCOL_TITLES = {"full": "full ranking",
+                   "sampled": "sampled (ABXI's protocol: eval.n_candidates same-domain negatives)"}
 
 
 @dataclass
@@ -44,6 +45,7 @@ class _Group:
     family: str
     variant: str
     order: tuple = ()
+    size_name: str = ""  # ModelConfig.size_name of a GCA variant: the key of its matched base
     n_parameters: list[int] = field(default_factory=list)
     provenance: set[tuple[str, str]] = field(default_factory=set)  # (code version, data SHA-256)
     # seed -> protocol -> (domain array, {metric: per-user values})
@@ -68,9 +70,13 @@ def collect(store: ResultsStore, tie_rule: str | None = None) -> dict[tuple[str,
         if cfg is not None:
             runs.append((cfg, record, counts, domain))
     # Matched bases join the family of the GCA variant they were widened for.
-    gca_family = {(c.data.dataset, _nonmodel(c), c.model.variant_name): _family(c)
+    # A matched base is keyed by the size name (variant without gate: sigmoid and tanh share it).
+    gca_family = {(c.data.dataset, _nonmodel(c), c.model.size_name): _family(c)
                   for c, *_ in runs if c.model.gca_points}
-    gca_order = {c.model.variant_name: _variant_order(c) for c, *_ in runs if c.model.gca_points}
+    gca_order: dict[str, tuple] = {}
+    for c, *_ in runs:
+        if c.model.gca_points:
+            gca_order[c.model.size_name] = min(gca_order.get(c.model.size_name, (9,)), _variant_order(c))
     groups: dict[tuple[str, str, str], _Group] = {}
     for cfg, record, counts, domain in runs:
         fam, order = _family(cfg), _variant_order(cfg)
@@ -78,7 +84,8 @@ def collect(store: ResultsStore, tie_rule: str | None = None) -> dict[tuple[str,
             fam = gca_family.get((cfg.data.dataset, _nonmodel(cfg), cfg.model.matched_to), fam)
             order = (2, *gca_order.get(cfg.model.matched_to, (9, cfg.model.matched_to)))
         key = (cfg.data.dataset, fam, cfg.model.variant_name)
-        g = groups.setdefault(key, _Group(*key, order=order))
+        size = cfg.model.size_name if cfg.model.gca_points else ""
+        g = groups.setdefault(key, _Group(*key, order=order, size_name=size))
         g.n_parameters.append(int(record.get("n_parameters") or 0))
         g.provenance.add((str(record.get("code_version")), str(record.get("data_checksum"))))
         rule = tie_rule or cfg.eval.tie_rule
@@ -132,7 +139,7 @@ def report_frame(store: ResultsStore | str, metrics=METRICS, tie_rule: str | Non
     for (dataset, fam, variant), g in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[1].order)):
         seeds = sorted(g.seeds)
         base = groups.get((dataset, fam, "base")) if variant != "base" else None
-        matched = groups.get((dataset, fam, f"base~{variant}"))
+        matched = groups.get((dataset, fam, f"base~{g.size_name}")) if g.size_name else None
         protocols = sorted({p for s in seeds for p in g.seeds[s]})
         for protocol in protocols:
             for dom, dname in enumerate(DOMAINS):
