@@ -52,5 +52,6 @@ def machine_description() -> str:
         pass
     import torch
 
-    return (f"{cpu}; {os.cpu_count()} cores; torch {torch.__version__} "
-            f"({torch.get_num_threads()} threads); Python {platform.python_version()}; {platform.system()}")
+    return (f"{cpu}; {os.cpu_count()} cores; torch {torch.__version__} ({torch.get_num_threads()} threads, "
+            f"{torch.backends.cpu.get_cpu_capability()}); Python {platform.python_version()}; "
+            f"{platform.system()} {platform.release()}")
