@@ -37,6 +37,11 @@ REPO = Path(__file__).resolve().parents[1]
 #: Notebooks executed for the book, in order (paths relative to the repository root).
 NOTEBOOKS: list[str] = [
     "notebooks/data.ipynb",
+    "notebooks/gca_variants.ipynb",
+    "notebooks/orthogonality.ipynb",
+    "notebooks/scaling.ipynb",
+    "notebooks/protocols.ipynb",
+    "notebooks/explorer.ipynb",
 ]
 
 KERNEL_NAME = "gca-lite"

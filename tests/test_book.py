@@ -3,10 +3,15 @@
 One module-scoped build (in a temporary copy of the book sources, so the working tree's
 ``book/generated`` and ``_build`` are left alone) feeds three kinds of checks:
 
-1. the executed ``notebooks/data.ipynb`` records the numbers the library computes directly;
+1. every notebook executes under papermill with tiny parameters (synthetic-tiny, d 16, 2 epochs,
+   one seed, one results store shared by all chapters and built once per module) and records
+   numbers that the tests recompute from the library and the store: ``data`` (dataset
+   statistics), ``gca_variants`` (variant table), ``orthogonality`` (Pearson r), ``scaling``
+   (parameter-matched sizes), ``protocols`` (full vs sampled) and ``explorer`` (attention rows);
 2. ``jupyter-book build --warningiserror`` succeeds and the HTML loads nothing from the internet;
 3. every chapter opens in Chromium (Playwright driving the system browser): plotly figures render,
-   math is typeset, no page errors, and no request leaves the local server.
+   math is typeset, no page errors, and no request leaves the local server; the explorer's
+   dropdown and slider change its figure.
 
 The browser test is skipped without ``chromium`` unless ``GCA_LITE_REQUIRE_BROWSER=1``.
 """
@@ -32,6 +37,12 @@ REPO = Path(__file__).resolve().parents[1]
 BUILD_SCRIPT = REPO / "scripts" / "build_book.py"
 VENDOR_FILES = ("plotly.min.js", "require.js", "jupyter-widgets/embed-amd.js", "mathjax/tex-svg.js")
 TINY = {"dataset": "synthetic-tiny", "seed": 0}
+#: Parameters of the result chapters for the tests: a tiny model, 2 epochs, one training seed.
+TINY_RESULTS = {"epochs": 2, "seeds": [0],
+                "overrides": {"model.d": 16, "model.ffn_hidden": 32, "model.rank_d": 4, "model.rank_i": 4,
+                              "train.batch_size": 64, "train.n_neg": 32, "eval.n_candidates": 99,
+                              "eval.probe_users": 64}}
+RESULT_CHAPTERS = ("gca_variants", "orthogonality", "scaling", "protocols", "explorer")
 
 # Known harmless console errors (shared/reference/TOOLING.md section 8).
 WHITELISTED_ERRORS = (
@@ -82,8 +93,11 @@ def book_root(tmp_path_factory) -> Path:
         shutil.copy(REPO / name, root / name)
     shutil.copytree(REPO / "book", root / "book",
                     ignore=shutil.ignore_patterns("generated", "_build", ".ipynb_checkpoints"))
-    params = [a for k, v in TINY.items() for a in ("--param", f"{k}={v}")]
-    proc = _run("--root", str(root), "--no-build", *params)
+    store = root / "store"
+    params = {**TINY, **TINY_RESULTS, "store": str(store)}
+    args = [a for k, v in params.items()
+            for a in ("--param", f"{k}={v if isinstance(v, str) else json.dumps(v)}")]
+    proc = _run("--root", str(root), "--no-build", *args)
     assert proc.returncode == 0, f"build_book.py (execute) failed:\n{proc.stdout}\n{proc.stderr}"
     return root
 
@@ -154,6 +168,134 @@ def test_data_notebook_records_library_numbers(book_root: Path):
     assert all("remove-cell" in t for t in tagged if "parameters" in t)
 
 
+def _setup(book_root: Path):
+    from gca_lite.analysis import Setup
+
+    return Setup(dataset=TINY["dataset"], seed=TINY["seed"], store=str(book_root / "store"),
+                 epochs=TINY_RESULTS["epochs"], overrides=TINY_RESULTS["overrides"])
+
+
+def _chapter(book_root: Path, name: str) -> tuple[dict, dict]:
+    """(record, executed notebook JSON) of a result chapter; asserts it ran without errors."""
+    from gca_lite.book import read_record
+
+    path = book_root / "book" / "generated" / f"{name}.ipynb"
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o["output_type"] == "error"], f"{name} has error outputs"
+    rec = read_record(path)
+    html = "".join("".join(o.get("data", {}).get("text/html", "")) for o in outputs)
+    for div_id in rec["figures"]:
+        assert f'id="{div_id}"' in html, f"{name}: figure {div_id} missing from the outputs"
+    assert "cdn.plot.ly" not in html and "<script src=" not in html
+    return rec, nb
+
+
+def test_result_chapters_share_one_store(book_root: Path):
+    from gca_lite.experiments import ResultsStore
+
+    recs = {name: _chapter(book_root, name)[0] for name in RESULT_CHAPTERS}
+    assert all(r["store"] == str(book_root / "store") and r["epochs"] == 2 for r in recs.values())
+    # variants (5) + GCA[0,1] and GCA[0,1,2] + 3 matched bases + 2 shuffled = 12 distinct runs:
+    # chapters reuse each other's runs instead of training them again
+    n_runs = len(ResultsStore(book_root / "store").run_dirs())
+    assert n_runs == len(recs["gca_variants"]["variants"]) + 2 + 3 + 2, n_runs
+
+
+def test_variants_chapter_table_matches_store(book_root: Path):
+    import numpy as np
+
+    from gca_lite.analysis import per_user
+
+    rec, _ = _chapter(book_root, "gca_variants")
+    assert rec["variants"] == ["base", "GCA[0]-sigmoid,True", "GCA[1]-sigmoid,True", "GCA[1]-sigmoid,False",
+                               "GCA[1]-tanh,True"]
+    setup = _setup(book_root)
+    for protocol in ("full", "sampled"):
+        assert set(rec["table"][protocol]) == set(rec["variants"])  # notebook JSON sorts dict keys
+        for variant, row in rec["table"][protocol].items():
+            assert len(row) == 2 * 6  # 2 domains x NDCG@1/5/10, HR@10, MRR, AUC
+            assert all(0.0 <= v <= 1.0 for v in row.values())
+            result = setup.results.load(setup.config(variant, 0))
+            for dom in "AB":
+                want = per_user([result], protocol, dom, "NDCG@10").mean()
+                assert row[f"{dom}/NDCG@10"] == pytest.approx(want, abs=1e-12)
+                assert row[f"{dom}/NDCG@10"] == pytest.approx(result.record["test"][protocol][f"{dom}/NDCG@10"])
+    assert rec["n_parameters"]["GCA[1]-sigmoid,True"] > rec["n_parameters"]["base"]
+    ln = rec["layernorm"]
+    assert {(r["first"], r["second"]) for r in ln} == {("GCA[1]-sigmoid,True", "GCA[1]-sigmoid,False")}
+    assert all(r["ci_lo"] <= r["diff"] <= r["ci_hi"] and 0 < r["p"] <= 1 for r in ln)
+    cells = rec["paper_comparison"]
+    assert {c["paper (ABXI, Food-Kitchen)"] for c in cells} == {0.0815, 0.7218}
+    assert rec["best_by_validation"] in rec["variants"][1:]
+    assert np.isfinite(list(rec["vs_base_ndcg10"].values())).all()
+
+
+def test_orthogonality_chapter_r_matches_recomputation(book_root: Path):
+    import numpy as np
+
+    rec, _ = _chapter(book_root, "orthogonality")
+    setup = _setup(book_root)
+    gca = [v for v in rec["variants"] if v != "base"]
+    for dom in "AB":
+        xs, ys = [], []
+        for variant in gca:
+            record = setup.results.load(setup.config(variant, 0)).record
+            cos = [o["abs_cos"] for o in record["orthogonality"].values() if o["domain"] == dom]
+            xs.append(float(np.mean(cos)))
+            ys.append(record["test"]["full"][f"{dom}/NDCG@10"])
+        r = rec["r"][dom]
+        assert rec["n_points"][dom] == len(gca)
+        assert -1.0 <= r <= 1.0
+        assert r == pytest.approx(float(np.corrcoef(xs, ys)[0, 1]), abs=1e-9)
+        lo, hi = rec["r_ci"][dom]
+        assert -1.0 <= lo <= hi <= 1.0
+        assert all(0.0 <= p["abs_cos"] <= 1.0 for p in rec["points"])
+    assert rec["paper_r_abxi"] == {"A": -0.328, "B": -0.34}
+
+
+def test_scaling_chapter_matched_sizes(book_root: Path):
+    rec, _ = _chapter(book_root, "scaling")
+    sizes = {s["GCA model"]: s for s in rec["sizes"]}
+    assert list(sizes) == ["GCA[0]-sigmoid,True", "GCA[0,1]-sigmoid,True", "GCA[0,1,2]-sigmoid,True"]
+    params = [s["parameters"] for s in sizes.values()]
+    assert rec["base_parameters"] < params[0] < params[1] < params[2]
+    for s in sizes.values():
+        assert abs(s["relative difference"]) <= 0.01
+        assert s["matched base"] == "base~" + s["GCA model"].replace("-sigmoid", "")
+        assert f"{s['matched base']}/A" in rec["ndcg10"]
+    assert len(rec["vs_matched"]) == 3 * 2
+    assert rec["paper_early_wins_panels"] == {"A": 5, "B": 3}  # PAPER.md section 6.2, derived
+
+
+def test_protocols_chapter_sampled_not_below_full(book_root: Path):
+    rec, _ = _chapter(book_root, "protocols")
+    means = rec["means"]
+    for key, full in means.items():
+        protocol, rest = key.split("/", 1)
+        if protocol == "full" and not rest.endswith("/AUC"):
+            # the sampled candidates are a subset of the full-ranking candidates: never a worse rank,
+            # so never a lower HR/NDCG/MRR (AUC is a share of candidates, not monotone in the set)
+            assert means[f"sampled/{rest}"] >= full - 1e-12, rest
+    assert rec["best_by_validation"] in rec["variants"] and rec["best_by_validation"] != "base"
+    firsts = {r["first"] for r in rec["tie_shuffle"]}
+    assert firsts == {"base (shuffled)", f"{rec['best_by_validation']} (shuffled)"}
+    assert all(-1 <= r["Kendall tau"] <= 1 for r in rec["ranks"] if r["Kendall tau"] is not None)
+
+
+def test_explorer_chapter_attention_rows(book_root: Path):
+    rec, nb = _chapter(book_root, "explorer")
+    assert rec["modules"] == [f"GCA[{p}]/{d}" for p in (0, 1, 2) for d in "AB"]
+    assert len(rec["users"]) == 8 and rec["heads"] == 2
+    assert rec["rows_with_key"] > 0
+    assert rec["row_sum_max_error"] < 1e-5  # every query row with a key is a distribution
+    assert rec["rows_without_key_max"] == 0.0
+    assert rec["probe_matches_store"] < 1e-9  # the cached weights are the stored run's
+    assert all(0.0 < g < 1.0 for g in rec["gates"].values())  # sigmoid gates
+    widget_cells = [c for c in nb["cells"] if "remove-output" in c["metadata"].get("tags", [])]
+    assert widget_cells and "explorer_widget" in "".join(widget_cells[0]["source"])
+
+
 # ----------------------------------------------------------------------------- 2. book build
 def test_book_builds_offline(built_html: Path, book_root: Path):
     for page in _toc_pages(book_root):
@@ -167,6 +309,11 @@ def test_book_builds_offline(built_html: Path, book_root: Path):
     assert 'dataset = "synthetic-tiny"' not in data  # the injected parameter cell is removed
     assert "plotly.min.js" in data and 'id="fig-data-lengths"' in data
     assert "synthetic-tiny" in data  # the page was rendered from this run, not a stale notebook
+    for name in RESULT_CHAPTERS:
+        page = (built_html / "book" / "generated" / f"{name}.html").read_text(encoding="utf-8")
+        assert "injected-parameters" not in page and "store: str =" not in page
+        for div_id in _chapter(book_root, name)[0]["figures"]:
+            assert f'id="{div_id}"' in page, f"{name}.html lacks figure {div_id}"
 
 
 # ----------------------------------------------------------------------------- 3. browser
@@ -257,6 +404,8 @@ def test_pages_render_in_chromium(served: str, book_root: Path):
                         timeout=10_000)
                 except PlaywrightTimeout:
                     problems.append(f"{name}: math not typeset by MathJax")
+            if name.endswith("/explorer") and "fig-attn" in fig_ids:
+                problems.extend(f"explorer: {p}" for p in _explorer_controls(page))
             page.wait_for_timeout(200)  # let late console errors arrive
             bad = [e for e in errors if not any(w in e for w in WHITELISTED_ERRORS)]
             problems.extend(f"{name}: {e}" for e in bad)
@@ -273,3 +422,38 @@ def _load_record(book_root: Path) -> dict:
     from gca_lite.book import read_record
 
     return read_record(book_root / "book" / "generated" / "data.ipynb")
+
+
+def _explorer_controls(page) -> list[str]:
+    """Pick another module in the dropdown and another user on the slider; both must change the
+    heatmaps (visibility, then data) without touching the other control's choice."""
+    problems = []
+    fig = "document.getElementById('fig-attn')"
+
+    def visible():
+        return page.evaluate(f"() => JSON.stringify({fig}.data.map(t => t.visible))")
+
+    def heat():
+        return page.evaluate(f"() => JSON.stringify({fig}.data.filter(t => t.type === 'heatmap').map(t => t.z))")
+
+    v0, z0 = visible(), heat()
+    page.locator("#fig-attn .updatemenu-header").scroll_into_view_if_needed()
+    page.click("#fig-attn .updatemenu-header")
+    page.locator("#fig-attn .updatemenu-dropdown-button").nth(2).click()
+    page.wait_for_timeout(300)
+    v1 = visible()
+    if v1 == v0:
+        problems.append("choosing a module in the dropdown did not change which heatmaps are visible")
+    title = page.evaluate(f"() => {fig}.layout.title.text")
+    if "GCA[1]" not in title:
+        problems.append(f"dropdown did not update the title (gate of the module): {title}")
+    touch = page.locator("#fig-attn .slider-rail-touch-rect")
+    touch.scroll_into_view_if_needed()
+    rail = touch.bounding_box()  # viewport coordinates, so scroll first
+    page.mouse.click(rail["x"] + rail["width"] - 2, rail["y"] + rail["height"] / 2)
+    page.wait_for_timeout(300)
+    if heat() == z0:
+        problems.append("moving the user slider did not change the heatmap data")
+    if visible() != v1:
+        problems.append("the slider changed the module chosen in the dropdown")
+    return problems

@@ -1,0 +1,459 @@
+"""Plumbing for the book's result chapters: notebook parameters -> configs -> stored runs -> tables.
+
+Every result notebook builds its configs with one :class:`Setup`, so that equal parameters give
+equal configs and every run is trained once into the shared results store and reused by the
+other chapters (``run_or_load`` / ``sweep`` key runs by the content hash of their config).
+
+Statistics follow :mod:`gca_lite.experiments.report`: per-user test metrics are averaged over the
+requested seeds, means get a 95 % percentile bootstrap CI over test users, and differences
+between two variants are paired over the same users and seeds
+(:func:`gca_lite.metrics.paired_comparison`). Unlike ``report_frame`` the functions here use
+exactly the runs a notebook asked for, never whatever else the store holds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from .config import GCA_POINTS, RunConfig
+from .metrics import bootstrap_ci, paired_comparison
+
+DOMAINS = ("A", "B")
+TABLE_METRICS = ("NDCG@1", "NDCG@5", "NDCG@10", "HR@10", "MRR", "AUC")
+_VARIANT = re.compile(r"^GCA\[(\d(?:,\d)*)\]-(sigmoid|tanh|identity),(True|False)$")
+
+
+# ----------------------------------------------------------------------------- variants
+def all_variants(point_sets=((0,), (1,), (2,), (0, 1, 2)), gates=("sigmoid", "tanh")) -> list[str]:
+    """The paper's full grid: base + insertion points x gate x LayerNorm (17 names by default)."""
+    out = ["base"]
+    for pts in point_sets:
+        for gate in gates:
+            for ln in (True, False):
+                out.append(f"GCA[{','.join(map(str, pts))}]-{gate},{ln}")
+    return out
+
+
+def variant_overrides(name: str, param: str = "variants") -> dict:
+    """Config overrides (dotted keys) of a variant name such as ``GCA[1]-sigmoid,True`` or ``base``."""
+    if not isinstance(name, str):
+        raise ValueError(f"{param}: every entry must be a string, got {name!r}")
+    if name == "base":
+        return {"model.gca_points": []}
+    m = _VARIANT.match(name.replace(" ", ""))
+    if not m:
+        raise ValueError(f"{param}: {name!r} is not a variant name; use 'base' or e.g. "
+                         "'GCA[1]-sigmoid,True' (points from 0,1,2 in increasing order; gate sigmoid, "
+                         "tanh or identity; LayerNorm True or False)")
+    points = [int(p) for p in m.group(1).split(",")]
+    if any(p not in GCA_POINTS for p in points) or points != sorted(set(points)):
+        raise ValueError(f"{param}: {name!r} needs distinct insertion points from {GCA_POINTS} in "
+                         "increasing order")
+    return {"model.gca_points": points, "model.gca_gate": m.group(2),
+            "model.gca_layernorm": m.group(3) == "True"}
+
+
+# ----------------------------------------------------------------------------- setup
+@dataclasses.dataclass
+class Setup:
+    """The notebook parameters shared by every result chapter."""
+
+    dataset: str = "synthetic-small"
+    data_dir: str = ""
+    store: str = "runs/book"
+    preset: str = "lite"
+    epochs: int = 10
+    seed: int = 0  # generator seed of synthetic datasets (data.synthetic_seed)
+    overrides: Mapping = dataclasses.field(default_factory=dict)
+    workers: int = 2
+
+    def __post_init__(self):
+        from .experiments import ResultsStore
+
+        for name in ("dataset", "store", "preset"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise ValueError(f"{name} must be a non-empty string, got {getattr(self, name)!r}")
+        if not isinstance(self.epochs, int) or isinstance(self.epochs, bool) or self.epochs < 1:
+            raise ValueError(f"epochs must be a positive integer, got {self.epochs!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        if not isinstance(self.workers, int) or isinstance(self.workers, bool) or self.workers < 1:
+            raise ValueError(f"workers must be a positive integer, got {self.workers!r}")
+        if not isinstance(self.overrides, Mapping):
+            raise ValueError(f"overrides must be a mapping of dotted config keys, got {self.overrides!r}")
+        self.results = ResultsStore(self.store)
+        self.config()  # fail now (naming the key) on a bad preset, dataset or override
+
+    def config(self, variant: str = "base", seed: int = 0, **extra) -> RunConfig:
+        """The run config of ``variant`` and training ``seed``; ``extra`` = more dotted overrides."""
+        from .experiments import config_from_dict
+
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise ValueError(f"seeds: every seed must be a non-negative integer, got {seed!r}")
+        spec = {"preset": self.preset, "dataset": self.dataset, "train.epochs": self.epochs,
+                "data.synthetic_seed": self.seed, **dict(self.overrides), **variant_overrides(variant),
+                "train.seed": seed, **extra}
+        return config_from_dict(spec, where="notebook parameters (preset/dataset/epochs/overrides)")
+
+    def configs(self, variants: Sequence[str], seeds: Sequence[int], **extra) -> list[RunConfig]:
+        check_list("variants", variants, str)
+        check_list("seeds", seeds, int)
+        return [self.config(v, s, **extra) for v in variants for s in seeds]
+
+    def matched(self, variant: str, seed: int) -> RunConfig:
+        """The base model widened to ``variant``'s parameter count (``model.matched_to``)."""
+        from .experiments.grid import matched_bases
+
+        return matched_bases([self.config(variant, seed)], self.data_dir or None)[0]
+
+    def ensure(self, configs: Sequence[RunConfig]) -> list:
+        """The :class:`~gca_lite.train.RunResult` of every config, training the missing ones first
+        in ``workers`` processes with one torch thread each (each also caches its weights for
+        :func:`load_model`), then, in this process, whatever is still missing (a config another
+        process was training: ``run_or_load`` waits for it)."""
+        from .experiments import run_or_load
+
+        missing = [c for c in configs if not self.results.has(c)]
+        if len(missing) > 1 and self.workers > 1:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            root, data_dir = str(self.results.root.resolve()), self.data_dir or None
+            with ProcessPoolExecutor(min(self.workers, len(missing)), mp_context=mp.get_context("spawn")) as pool:
+                errors = [e for e in pool.map(_train_task, missing, [root] * len(missing),
+                                              [data_dir] * len(missing)) if e]
+            if errors:
+                raise RuntimeError(f"training failed for {len(errors)} config(s): " + "; ".join(errors))
+            missing = [c for c in missing if not self.results.has(c)]
+        if missing:
+            import torch
+
+            threads = torch.get_num_threads()  # _train_task uses one thread: much faster for small
+            try:                               # models on a busy machine
+                for c in missing:
+                    error = _train_task(c, str(self.results.root), self.data_dir or None)
+                    if error:
+                        raise RuntimeError(f"training failed: {error}")
+                    run_or_load(c, self.results, self.data_dir or None)  # waits if another process trains it
+            finally:
+                torch.set_num_threads(threads)
+        return [self.results.load(c) for c in configs]
+
+    def by_variant(self, variants: Sequence[str], seeds: Sequence[int], **extra) -> dict[str, list]:
+        """{variant: [RunResult per seed]} (trained first where missing)."""
+        cfgs = self.configs(variants, seeds, **extra)
+        results = self.ensure(cfgs)
+        out: dict[str, list] = {}
+        for cfg, res in zip(cfgs, results):
+            out.setdefault(cfg.model.variant_name, []).append(res)
+        return out
+
+
+def check_list(name: str, value, kind: type) -> None:
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ValueError(f"{name} must be a non-empty list, got {value!r}")
+    bad = [v for v in value if not isinstance(v, kind) or isinstance(v, bool)]
+    if bad:
+        raise ValueError(f"{name}: entries must be {kind.__name__}, got {bad[0]!r}")
+    if len(set(value)) != len(value):
+        raise ValueError(f"{name} lists an entry twice: {list(value)}")
+
+
+# ----------------------------------------------------------------------------- per-user metrics
+def user_values(results: Sequence, protocol: str, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """(per-user ``metric`` over all test users averaged over the runs, target domain per user)."""
+    domain = results[0].test_domain
+    arrays = []
+    for res in results:
+        if protocol not in res.test_counts:
+            raise KeyError(f"protocol {protocol!r} not in the stored run ({sorted(res.test_counts)})")
+        if not np.array_equal(res.test_domain, domain):
+            raise ValueError("runs of one variant have different test targets")
+        arrays.append(res.test_counts[protocol].metrics(res.record["config"]["eval"]["tie_rule"])[metric])
+    return np.mean(arrays, axis=0), domain
+
+
+def per_user(results: Sequence, protocol: str, domain: str, metric: str) -> np.ndarray:
+    """Per-user test values of ``metric`` for target ``domain``, averaged over the runs (seeds)."""
+    values, dom = user_values(results, protocol, metric)
+    return values[dom == DOMAINS.index(domain)]
+
+
+def metric_table(runs: Mapping[str, Sequence], protocols=("full", "sampled"), metrics=TABLE_METRICS,
+                 reference: str | None = "base", n_boot: int = 1000, seed: int = 0):
+    """Long table: protocol x variant x domain x metric with mean, 95 % CI over users, per-seed SD
+    and (if ``reference`` is among ``runs``) the paired difference to it (``diff, diff_lo, diff_hi, p``)."""
+    import pandas as pd
+
+    rows = []
+    for protocol in protocols:
+        for variant, results in runs.items():
+            for dom in DOMAINS:
+                for metric in metrics:
+                    v = per_user(results, protocol, dom, metric)
+                    mean, lo, hi = bootstrap_ci(v, n_boot=n_boot, seed=seed)
+                    seeds = [float(per_user([r], protocol, dom, metric).mean()) for r in results]
+                    row = {"protocol": protocol, "variant": variant, "domain": dom, "metric": metric,
+                           "mean": mean, "ci_lo": lo, "ci_hi": hi, "n_users": len(v), "n_seeds": len(results),
+                           "seed_sd": float(np.std(seeds, ddof=1)) if len(seeds) > 1 else math.nan,
+                           "n_parameters": int(results[0].record["n_parameters"])}
+                    if reference in runs and variant != reference:
+                        c = paired_comparison(v, per_user(runs[reference], protocol, dom, metric),
+                                              n_boot=n_boot, seed=seed)
+                        row.update(diff=c["mean_diff"], diff_lo=c["ci_lo"], diff_hi=c["ci_hi"], p=c["p_value"])
+                    rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def paired_table(runs: Mapping[str, Sequence], pairs: Sequence[tuple[str, str]], protocol: str = "full",
+                 metrics=("NDCG@10", "AUC"), n_boot: int = 1000, seed: int = 0):
+    """Paired differences ``first - second`` for each (first, second) variant pair, per domain, over
+    the test users whose target lies in that domain in both (they differ only when the data differ,
+    e.g. the same-day shuffle ablation; ``n_users`` says how many were compared)."""
+    import pandas as pd
+
+    rows = []
+    for a, b in pairs:
+        for metric in metrics:
+            va, da = user_values(runs[a], protocol, metric)
+            vb, db = user_values(runs[b], protocol, metric)
+            if len(va) != len(vb):
+                raise ValueError(f"{a} and {b} were scored on different numbers of test users")
+            for k, dom in enumerate(DOMAINS):
+                keep = (da == k) & (db == k)
+                c = paired_comparison(va[keep], vb[keep], n_boot=n_boot, seed=seed)
+                rows.append({"first": a, "second": b, "domain": dom, "metric": metric, "diff": c["mean_diff"],
+                             "ci_lo": c["ci_lo"], "ci_hi": c["ci_hi"], "p": c["p_value"],
+                             "n_users": int(keep.sum())})
+    return pd.DataFrame(rows)
+
+
+def layernorm_pairs(variants: Sequence[str]) -> list[tuple[str, str]]:
+    """(``...,True``, ``...,False``) pairs present in ``variants``."""
+    return [(v, v[:-len("True")] + "False") for v in variants
+            if v.endswith(",True") and v[:-len("True")] + "False" in variants]
+
+
+def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
+    """Kendall's tau-b between two scorings of the same items (ties count as neither)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    i, j = np.triu_indices(len(a), k=1)
+    da, db = np.sign(a[i] - a[j]), np.sign(b[i] - b[j])
+    den = math.sqrt(float((da != 0).sum()) * float((db != 0).sum()))
+    return float((da * db).sum() / den) if den else math.nan
+
+
+def best_by_validation(runs: Mapping[str, Sequence], protocol: str = "full", exclude=("base",)) -> str:
+    """The variant with the highest mean validation MRR_A + MRR_B (the trainer's selection score)."""
+    scores = {}
+    for variant, results in runs.items():
+        if variant in exclude:
+            continue
+        vals = [r.record["valid"][protocol]["A/MRR"] + r.record["valid"][protocol]["B/MRR"] for r in results]
+        scores[variant] = float(np.mean(vals))
+    if not scores:
+        raise ValueError("no variant to choose from (only excluded ones given)")
+    return max(scores, key=scores.get)
+
+
+# ----------------------------------------------------------------------------- orthogonality
+def orthogonality_points(runs: Mapping[str, Sequence], protocol: str = "full", metric: str = "NDCG@10",
+                         key: str = "abs_cos"):
+    """One row per GCA run x domain: ``abs_cos`` (mean over the run's modules of the test-set probe
+    at the selected checkpoint) and the run's test ``metric`` for that domain."""
+    import pandas as pd
+
+    rows = []
+    for variant, results in runs.items():
+        for res in results:
+            ortho = res.record.get("orthogonality") or {}
+            for dom in DOMAINS:
+                vals = [v[key] for v in ortho.values() if v["domain"] == dom and v[key] is not None]
+                vals = [v for v in vals if math.isfinite(v)]
+                if not vals:
+                    continue
+                rows.append({"variant": variant, "seed": res.record["seed"], "domain": dom,
+                             "abs_cos": float(np.mean(vals)), "n_modules": len(vals),
+                             "gate": float(np.mean([v["gate"] for v in ortho.values() if v["domain"] == dom])),
+                             metric: res.record["test"][protocol][f"{dom}/{metric}"]})
+    return pd.DataFrame(rows)
+
+
+def pearson(x, y) -> float:
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) < 3 or x.std() == 0 or y.std() == 0:
+        return math.nan
+    return float(np.clip(np.corrcoef(x, y)[0, 1], -1.0, 1.0))
+
+
+def pearson_ci(x, y, n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> tuple[float, float, float]:
+    """Pearson r with a percentile bootstrap CI over points (pairs resampled jointly)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    r = pearson(x, y)
+    if math.isnan(r):
+        return r, math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(x), size=(n_boot, len(x)))
+    xs, ys = x[idx], y[idx]
+    xs, ys = xs - xs.mean(1, keepdims=True), ys - ys.mean(1, keepdims=True)
+    den = np.sqrt((xs ** 2).sum(1) * (ys ** 2).sum(1))
+    ok = den > 0
+    boot = (xs * ys).sum(1)[ok] / den[ok]
+    if len(boot) < n_boot // 2:
+        return r, math.nan, math.nan
+    lo, hi = np.clip(np.quantile(boot, [alpha / 2, 1 - alpha / 2]), -1.0, 1.0)
+    return r, float(lo), float(hi)
+
+
+def trajectories(runs: Mapping[str, Sequence], protocol: str = "full", metric: str = "NDCG@10"):
+    """Per epoch: |cos| of every module/domain on the validation probe users, and validation metric."""
+    import pandas as pd
+
+    rows = []
+    for variant, results in runs.items():
+        for res in results:
+            for h in res.record["history"]:
+                for name, o in (h.get("orthogonality") or {}).items():
+                    rows.append({"variant": variant, "seed": res.record["seed"], "epoch": h["epoch"],
+                                 "module": name.split("/")[0], "domain": o["domain"], "abs_cos": o["abs_cos"],
+                                 "gate": o["gate"], "norm_ratio": o["norm_ratio"],
+                                 metric: h["valid"][protocol][f"{o['domain']}/{metric}"],
+                                 "selected": h["epoch"] == res.record["best_epoch"]})
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- explorer
+def weights_path(store, cfg: RunConfig):
+    """Where the trained weights of ``cfg`` are cached: ``<store>/_cache/models/<config hash>.pt``."""
+    return store.cache_dir / "models" / f"{store.key(cfg)}.pt"
+
+
+def save_weights(store, cfg: RunConfig, model) -> None:
+    import torch
+
+    path = weights_path(store, cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    torch.save(model.state_dict(), tmp)
+    tmp.replace(path)
+
+
+def _train_task(cfg: RunConfig, root: str, data_dir: str | None) -> str | None:
+    """Pool worker: train ``cfg`` into the store at ``root`` unless stored or locked elsewhere, and
+    cache its weights; returns an error line, or None (a failure is also recorded in the store)."""
+    import traceback
+
+    import torch
+
+    from .experiments import ResultsStore
+    from .train import run
+
+    torch.set_num_threads(1)
+    store = ResultsStore(root)
+    if store.has(cfg, warn=False):
+        return None
+    lock = store.lock(cfg)
+    if not lock.acquire():
+        return None  # another process trains it; ensure() waits for it afterwards
+    try:
+        if store.has(cfg, warn=False):
+            return None
+        try:
+            result = run(cfg, data_dir, progress=False, keep_model=True, cache_dir=store.cache_dir)
+            store.save(cfg, result)
+            save_weights(store, cfg, result.model)
+        except Exception as e:
+            store.mark_failed(cfg, f"{type(e).__name__}: {e}", traceback.format_exc())
+            return f"{cfg.name}: {type(e).__name__}: {e}"
+        return None
+    finally:
+        lock.release()
+
+
+def load_model(setup: Setup, cfg: RunConfig):
+    """The trained model of ``cfg``: weights cached in ``<store>/_cache/models/<hash>.pt``, else
+    trained now (and its result stored if the store lacks it). Returns (model, RunResult)."""
+    import torch
+
+    from .data import load_dataset
+    from .model import ABXI
+    from .train import run
+
+    path = weights_path(setup.results, cfg)
+    ds = load_dataset(cfg.data.dataset, setup.data_dir or None, seed=cfg.data.synthetic_seed)
+    if path.is_file() and setup.results.has(cfg):
+        model = ABXI(cfg.model, ds.n_items_a, ds.n_items_b, generator=torch.Generator().manual_seed(0))
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return model.eval(), setup.results.load(cfg)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = run(cfg, setup.data_dir or None, progress=False, keep_model=True, dataset=ds,
+                     cache_dir=setup.results.cache_dir)
+    finally:
+        torch.set_num_threads(threads)
+    if not setup.results.has(cfg):
+        setup.results.save(cfg, result)
+    save_weights(setup.results, cfg, result.model)
+    return result.model.eval(), setup.results.load(cfg)
+
+
+def explorer_data(model, ds, evalset, users: Sequence[int]) -> dict:
+    """Everything the attention explorer shows, for ``users`` (rows of ``evalset``), in one pass.
+
+    ``{"users": [...], "modules": [{"key": "GCA[p]/A", "point", "domain", "other", "gate"}],
+    "heads": H, "cells": {(user, key): {"weights": (H, n_q, n_k), "abs_cos": (n_q,), "has_key",
+    "q_items", "k_items", "q_time", "k_time", "q_pos", "k_pos"}}}`` with queries/keys oldest first,
+    times as day timestamps of the interactions (seconds) and positions as indices in the mixed history.
+    """
+    import torch
+
+    from .evaluate import eval_batch
+
+    rows = np.asarray(users, dtype=np.int64)
+    batch = eval_batch(evalset, rows)
+    model.eval()
+    with torch.no_grad(), model.recording() as dirs:
+        model.encode_eval(batch)
+        records = {key: list(m.records) for key, m in dirs.items()}
+    seqs = {"A": batch["seq_a"], "B": batch["seq_b"]}
+    orders = {"A": batch["order_a"], "B": batch["order_b"]}
+    modules, cells, heads = [], {}, 0
+    for (point, dom), recs in sorted(records.items()):
+        r = recs[0]
+        other = "B" if dom == "A" else "A"
+        key = f"GCA[{point}]/{dom}"
+        heads = r.weights.shape[1]
+        modules.append({"key": key, "point": point, "domain": dom, "other": other,
+                        "gate": float(r.gate.double().mean())})
+        x, xp = r.x.double(), r.x_prime.double()
+        cos = ((x * xp).sum(1) / (x.norm(dim=1) * xp.norm(dim=1)).clamp_min(1e-12)).abs()
+        for b, user in enumerate(rows):
+            qv, kv = seqs[dom][b] != 0, seqs[other][b] != 0
+            user_seq, user_ts = ds.sequence(int(evalset.users[user]))
+            q_pos, k_pos = orders[dom][b][qv].numpy(), orders[other][b][kv].numpy()
+            mine = r.row == b
+            cells[(int(user), key)] = {
+                "weights": r.weights[b][:, qv][:, :, kv].double().numpy(),
+                "abs_cos": cos[mine].numpy(), "has_key": r.has_key[mine].numpy(),
+                "q_items": seqs[dom][b][qv].numpy(), "k_items": seqs[other][b][kv].numpy(),
+                "q_pos": q_pos, "k_pos": k_pos, "q_time": np.asarray(user_ts)[q_pos],
+                "k_time": np.asarray(user_ts)[k_pos]}
+    return {"users": [int(u) for u in rows], "modules": modules, "heads": int(heads), "cells": cells,
+            "n_items_a": int(ds.n_items_a)}
+
+
+def pick_users(evalset, n: int, seed: int = 0, min_len: int = 4) -> list[int]:
+    """``n`` evaluation rows (seeded) whose A and B histories both have at least ``min_len`` items."""
+    la, lb = (evalset.seq_a != 0).sum(1), (evalset.seq_b != 0).sum(1)
+    ok = np.flatnonzero((la >= min_len) & (lb >= min_len))
+    if len(ok) == 0:
+        ok = np.arange(len(evalset))
+    rng = np.random.default_rng(seed)
+    return sorted(int(u) for u in rng.choice(ok, size=min(n, len(ok)), replace=False))

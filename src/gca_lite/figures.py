@@ -1,0 +1,358 @@
+"""Plotly figures and styled tables for the book's result chapters (notebooks stay short).
+
+Every builder takes the tidy frames of :mod:`gca_lite.analysis` and returns a plotly ``Figure``
+(rendered with :func:`gca_lite.book.show` and a fixed ``div_id``) or a pandas ``Styler`` with a
+fixed uuid, so executed notebooks are deterministic. Colours: :data:`gca_lite.book.DOMAIN_COLORS`
+for domains A/B, :data:`gca_lite.book.COLORWAY` for series.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+import numpy as np
+
+from .book import COLORWAY, DOMAIN_COLORS, register_template
+
+DOMAIN_NAMES = {"A": "domain A", "B": "domain B"}
+
+
+def _figure(**layout):
+    import plotly.graph_objects as go
+
+    return go.Figure(layout=dict(template=register_template(), **layout))
+
+
+def _subplots(rows=1, cols=2, titles=None, **kw):
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, **kw)
+    fig.update_layout(template=register_template())
+    return fig
+
+
+# ----------------------------------------------------------------------------- tables
+def variant_table(frame, protocol: str = "full", metrics=None, uuid: str = "variants", digits: int = 4,
+                  params: bool = False):
+    """Styled table: rows = (variant, domain), columns = metrics as the mean over seeds with the 95 %
+    CI half-width below it (``± h``, class ``ci``), the best mean of each column within each domain
+    in bold; ``params`` adds the parameter count."""
+    sub = frame[frame["protocol"] == protocol]
+    if metrics is not None:
+        sub = sub[sub["metric"].isin(metrics)]
+    order = list(dict.fromkeys(sub["variant"]))
+    cols = list(dict.fromkeys(sub["metric"]))
+    rows = [(v, d) for v in order for d in ("A", "B")]
+    keys = ["variant", "domain"]
+    means = sub.pivot_table(index=keys, columns="metric", values="mean").reindex(index=rows, columns=cols)
+    half = sub.assign(h=(sub["ci_hi"] - sub["ci_lo"]) / 2).pivot_table(
+        index=keys, columns="metric", values="h").reindex(index=rows, columns=cols)
+    text = means.map(lambda v: f"{v:.{digits}f}") + '<br><span class="ci">± ' + half.map(
+        lambda v: f"{v:.{digits}f}") + "</span>"
+    if params:
+        counts = sub.groupby("variant")["n_parameters"].first()
+        text.insert(0, "params", [f"{counts[v]:,}" for v, _ in rows])
+    text.index.names = ["variant", "domain"]
+    text.columns.name = None
+
+    def bold(col):
+        if col.name == "params":
+            return [""] * len(col)
+        best = means[col.name].groupby(level="domain").transform("max")
+        return ["font-weight: bold" if np.isclose(means[col.name].loc[i], best.loc[i]) else "" for i in col.index]
+
+    return text.style.set_uuid(uuid).apply(bold, axis=0).set_table_attributes('class="gca-table"')
+
+
+def styled(frame, uuid: str, formats=None, precision: int = 4):
+    """A plain table for the book: no index, fixed uuid (deterministic HTML), ``gca-table`` class."""
+    sty = frame.style.hide(axis="index").set_uuid(uuid).set_table_attributes('class="gca-table"')
+    sty = sty.format(precision=precision)
+    return sty.format(formats) if formats else sty
+
+
+def paper_comparison(ours, cells, variant: str = "GCA[1]-sigmoid,True"):
+    """The paper's quoted table cells beside our value of the same metric for ``variant``
+    (both protocols, both domains where the paper does not name one)."""
+    import pandas as pd
+
+    rows = []
+    for c in cells.itertuples():
+        domains = [c.domain] if c.domain else ["A", "B"]
+        for protocol in ("full", "sampled"):
+            for dom in domains:
+                hit = ours[(ours["variant"] == variant) & (ours["protocol"] == protocol)
+                           & (ours["domain"] == dom) & (ours["metric"] == c.metric)]
+                mean = float(hit["mean"].iloc[0]) if len(hit) else float("nan")
+                ci = f"[{hit['ci_lo'].iloc[0]:.4f}, {hit['ci_hi'].iloc[0]:.4f}]" if len(hit) else ""
+                rows.append({"metric": c.metric, "paper domain": c.domain or "not stated",
+                             "paper (ABXI, Food-Kitchen)": c.value, "ours: protocol": protocol,
+                             "ours: domain": dom, "ours: mean": round(mean, 4), "ours: 95 % CI": ci})
+    return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------- CI charts
+def _err(sub, center="mean", lo="ci_lo", hi="ci_hi"):
+    return dict(type="data", symmetric=False, array=(sub[hi] - sub[center]).to_numpy(),
+                arrayminus=(sub[center] - sub[lo]).to_numpy(), thickness=1.5, width=4)
+
+
+def ci_chart(frame, metric: str = "NDCG@10", protocol: str = "full", title: str = "",
+             center: str = "mean", lo: str = "ci_lo", hi: str = "ci_hi", zero_line: bool = False,
+             yaxis_title: str | None = None):
+    """Points with 95 % CI error bars: x = variant, one colour per domain (slightly offset)."""
+    sub = frame[(frame["metric"] == metric) & (frame["protocol"] == protocol)].dropna(subset=[center])
+    fig = _figure(title=title or f"{metric} ({protocol} ranking), mean and 95 % CI over test users",
+                  xaxis_title=None, yaxis_title=yaxis_title or metric, scattermode="group")
+    for dom in ("A", "B"):
+        part = sub[sub["domain"] == dom]
+        fig.add_scatter(x=part["variant"].str.replace("-", "<br>", n=1, regex=False), y=part[center],
+                        mode="markers", name=DOMAIN_NAMES[dom],
+                        marker=dict(color=DOMAIN_COLORS[dom], size=9), error_y=_err(part, center, lo, hi),
+                        customdata=part["variant"],
+                        hovertemplate="%{customdata}<br>%{y:.4f}<extra>" + DOMAIN_NAMES[dom] + "</extra>")
+    if zero_line:
+        fig.add_hline(y=0, line_dash="dash", line_color="#666666")
+    fig.update_layout(margin_b=120, xaxis_tickangle=0)
+    return fig
+
+
+# ----------------------------------------------------------------------------- orthogonality
+def cos_scatter(points, stats, metric: str = "NDCG@10", paper=None):
+    """|cos(X, X')| vs ``metric``: one panel per domain, points hover variant/seed, least-squares
+    line and Pearson r [95 % CI] in the panel title; ``paper`` = {domain: r of the ABXI panel}."""
+    labels = {}
+    for dom in ("A", "B"):
+        r, lo, hi = stats.get(dom, (np.nan, np.nan, np.nan))
+        t = f"{dom}: r = {r:+.3f} [{lo:+.2f}, {hi:+.2f}]" if np.isfinite(r) else f"{dom}: r undefined"
+        if paper and dom in paper:
+            t += f" (paper, ABXI: {paper[dom]:+.3f})"
+        labels[dom] = t
+    fig = _subplots(1, 2, titles=[DOMAIN_NAMES[d] for d in "AB"], horizontal_spacing=0.1)
+    for col, dom in enumerate(("A", "B"), start=1):
+        part = points[points["domain"] == dom]
+        fig.add_scatter(x=part["abs_cos"], y=part[metric], mode="markers", row=1, col=col,
+                        name=f"runs ({dom})", showlegend=False,
+                        marker=dict(color=DOMAIN_COLORS[dom], size=9, opacity=0.8),
+                        customdata=np.stack([part["variant"], part["seed"]], axis=1) if len(part) else None,
+                        hovertemplate="%{customdata[0]} seed %{customdata[1]}<br>|cos| %{x:.3f}<br>"
+                                      + metric + " %{y:.4f}<extra></extra>")
+        if len(part) >= 3 and part["abs_cos"].std() > 0:
+            slope, icpt = np.polyfit(part["abs_cos"], part[metric], 1)
+            xs = np.array([part["abs_cos"].min(), part["abs_cos"].max()])
+            fig.add_scatter(x=xs, y=slope * xs + icpt, mode="lines", row=1, col=col, name=labels[dom],
+                            line=dict(color=DOMAIN_COLORS[dom], dash="dash"), hoverinfo="skip")
+        fig.update_xaxes(title_text="|cos(X, X')|", row=1, col=col)
+        fig.update_yaxes(title_text=f"test {metric}" if col == 1 else None, row=1, col=col)
+    fig.update_layout(title="Orthogonality vs accuracy, one point per GCA run (legend: Pearson r, 95 % CI)",
+                      height=460, margin_b=120)
+    fig.update_annotations(font_size=12)
+    return fig
+
+
+def trajectory_figure(traj, metric: str = "NDCG@10"):
+    """Per epoch (mean over seeds): |cos(X, X')| of each module (top) and validation ``metric``
+    (bottom), one column per domain; the selected epoch of each run is marked on the top row."""
+    fig = _subplots(2, 2, titles=[f"{DOMAIN_NAMES[d]}: |cos(X, X')|" for d in "AB"]
+                    + [f"{DOMAIN_NAMES[d]}: validation {metric}" for d in "AB"],
+                    shared_xaxes=True, vertical_spacing=0.12)
+    series = list(dict.fromkeys(zip(traj["variant"], traj["module"])))
+    variants = list(dict.fromkeys(traj["variant"]))
+    for col, dom in enumerate("AB", start=1):
+        part = traj[traj["domain"] == dom]
+        for i, (variant, module) in enumerate(series):
+            s = part[(part["variant"] == variant) & (part["module"] == module)]
+            g = s.groupby("epoch", as_index=False)[["abs_cos", metric]].mean()
+            color = COLORWAY[variants.index(variant) % len(COLORWAY)]
+            label = variant if variant.count(",") <= 1 and module in variant else f"{variant} · {module}"
+            dash = ["solid", "dot", "dash"][int(module[4]) % 3]
+            fig.add_scatter(x=g["epoch"], y=g["abs_cos"], mode="lines", row=1, col=col, name=label,
+                            legendgroup=label, showlegend=col == 1, line=dict(color=color, dash=dash),
+                            hovertemplate=label + "<br>epoch %{x}: %{y:.3f}<extra></extra>")
+            sel = s[s["selected"]]
+            fig.add_scatter(x=sel["epoch"], y=sel["abs_cos"], mode="markers", row=1, col=col,
+                            legendgroup=label, showlegend=False, marker=dict(color=color, symbol="star", size=9),
+                            hovertemplate=label + " selected epoch %{x}<extra></extra>")
+        for variant in variants:  # the metric does not depend on the module: one line per variant
+            s = part[part["variant"] == variant].drop_duplicates(["seed", "epoch"])
+            g = s.groupby("epoch", as_index=False)[metric].mean()
+            color = COLORWAY[variants.index(variant) % len(COLORWAY)]
+            fig.add_scatter(x=g["epoch"], y=g[metric], mode="lines", row=2, col=col, showlegend=False,
+                            line=dict(color=color),
+                            hovertemplate=variant + "<br>epoch %{x}: %{y:.4f}<extra></extra>")
+    fig.update_xaxes(title_text="epoch", row=2)
+    fig.update_layout(title="Training trajectories (validation probe users; star = selected epoch)",
+                      height=620, margin_b=140, legend_y=-0.12)
+    fig.update_annotations(font_size=12)
+    return fig
+
+
+# ----------------------------------------------------------------------------- scaling
+def scaling_figure(points, metric: str = "NDCG@10"):
+    """``metric`` vs parameter count per domain; ``points`` rows: series, variant, n_parameters,
+    domain, mean, ci_lo, ci_hi. Series sharing a name are joined by a line in parameter order;
+    series whose name contains "GCA" are coloured, the others (base models) grey and dashed."""
+    fig = _subplots(1, 2, titles=[DOMAIN_NAMES[d] for d in "AB"], horizontal_spacing=0.1)
+    for k, series in enumerate(dict.fromkeys(points["series"])):
+        color, symbol, dash = ((COLORWAY[(k + 1) % len(COLORWAY)], "square", "solid") if "GCA" in series
+                               else ("#555555", "circle", "dash"))
+        for col, dom in enumerate("AB", start=1):
+            s = points[(points["series"] == series) & (points["domain"] == dom)].sort_values("n_parameters")
+            fig.add_scatter(x=s["n_parameters"], y=s["mean"], mode="lines+markers", row=1, col=col,
+                            name=series, legendgroup=series, showlegend=col == 1, error_y=_err(s),
+                            marker=dict(color=color, symbol=symbol, size=10), line=dict(color=color, dash=dash),
+                            customdata=s["variant"],
+                            hovertemplate="%{customdata}<br>%{x:,} parameters<br>%{y:.4f}<extra></extra>")
+        fig.update_xaxes(title_text="trainable parameters")
+    fig.update_yaxes(title_text=f"test {metric}", row=1, col=1)
+    fig.update_layout(title=f"{metric} vs model size (mean over seeds, 95 % CI over users)", height=430)
+    return fig
+
+
+def paper_scaling_figure(paper, default: str = "ABXI / Food-Kitchen"):
+    """The blog's digitised scaling points (``paper.paper_scaling()``) with a dropdown over panels."""
+    fig = _subplots(1, 2, titles=[DOMAIN_NAMES[d] for d in "AB"], horizontal_spacing=0.1)
+    panels = list(dict.fromkeys(paper["panel"]))
+    styles = {"base": ("#555555", "circle", "dash"), "GCA_early": (COLORWAY[2], "square", "solid"),
+              "GCA_stack": (COLORWAY[3], "triangle-up", "solid")}
+    owner = []
+    for panel in panels:
+        for series, (color, symbol, dash) in styles.items():
+            for col, dom in enumerate("AB", start=1):
+                s = paper[(paper["panel"] == panel) & (paper["series"] == series)
+                          & (paper["domain"] == dom)].sort_values("params_millions")
+                fig.add_scatter(x=s["params_millions"], y=s["value"], mode="lines+markers", row=1, col=col,
+                                name=series, legendgroup=series, showlegend=col == 1, visible=panel == default,
+                                marker=dict(color=color, symbol=symbol, size=9, line=dict(
+                                    color="black", width=[2 if o else 0 for o in s["original"]])),
+                                line=dict(color=color, dash=dash),
+                                hovertemplate=series + "<br>%{x:.2f} M<br>NDCG@10 %{y:.4f}<extra></extra>")
+                owner.append(panel)
+    buttons = [dict(label=p, method="update", args=[{"visible": [o == p for o in owner]},
+                                                    {"title.text": f"Paper (blog Figure 3, digitised): {p}"}])
+               for p in panels]
+    fig.update_layout(updatemenus=[dict(buttons=buttons, active=panels.index(default), x=1, y=1.3,
+                                        xanchor="right", yanchor="top")],
+                      title=dict(text=f"Paper (blog Figure 3, digitised): {default}", y=0.97),
+                      height=470, margin_t=120)
+    fig.update_xaxes(title_text="parameters (millions)")
+    fig.update_yaxes(title_text="NDCG@10", row=1, col=1)
+    return fig
+
+
+# ----------------------------------------------------------------------------- protocols
+def protocol_scatter(frame, metric: str = "NDCG@10"):
+    """Sampled-protocol vs full-ranking ``metric`` of the same runs, one panel per domain."""
+    fig = _subplots(1, 2, titles=[DOMAIN_NAMES[d] for d in "AB"], horizontal_spacing=0.1)
+    for col, dom in enumerate("AB", start=1):
+        part = frame[(frame["metric"] == metric) & (frame["domain"] == dom)]
+        wide = part.pivot_table(index="variant", columns="protocol", values="mean", sort=False)
+        fig.add_scatter(x=wide["full"], y=wide["sampled"], mode="markers+text", text=wide.index, row=1, col=col,
+                        textposition="top center", textfont_size=10, showlegend=False,
+                        marker=dict(color=DOMAIN_COLORS[dom], size=9),
+                        hovertemplate="%{text}<br>full %{x:.4f}<br>sampled %{y:.4f}<extra></extra>")
+        fig.update_xaxes(title_text=f"full ranking {metric}", row=1, col=col)
+        fig.update_yaxes(title_text=f"sampled {metric}", row=1, col=col)
+    fig.update_layout(title=f"The same runs under both protocols ({metric}, mean over seeds)", height=450)
+    return fig
+
+
+# ----------------------------------------------------------------------------- explorer
+def _label(pos: int, dom: str, item: int, ts: float, n_items_a: int) -> str:
+    day = _dt.datetime.fromtimestamp(int(ts), _dt.timezone.utc).strftime("%Y-%m-%d")
+    local = int(item) if dom == "A" else int(item) - n_items_a
+    return f"#{int(pos)} {dom}{local} {day}"
+
+
+def attention_explorer(data: dict, user_index: int = 0, head_labels=None):
+    """Static explorer of :func:`gca_lite.analysis.explorer_data`.
+
+    Top: one heatmap per head (rows = querying items, columns = the other domain's items, oldest
+    first; labels ``#position domain+item day``); bottom: |cos(X, X')| per query position. A dropdown
+    picks the GCA module and direction (shows its gate), a slider picks the user; the two controls
+    change different properties (visibility vs data), so they combine freely.
+    """
+    users, modules, heads = data["users"], data["modules"], data["heads"]
+    head_labels = head_labels or [f"head {h + 1}" for h in range(heads)]
+    titles = [f"{head_labels[h]}: attention weights" for h in range(heads)] + ["|cos(X, X')| per query position"]
+    specs = [[{} for _ in range(heads)], [{"colspan": heads}] + [None] * (heads - 1)]
+    fig = _subplots(2, heads, titles=titles, specs=specs, row_heights=[0.64, 0.36], vertical_spacing=0.26,
+                    horizontal_spacing=0.05)
+
+    def trace_data(user, m):
+        c = data["cells"][(user, m["key"])]
+        n_a = data["n_items_a"]
+        ylab = [_label(p, m["domain"], i, t, n_a) for p, i, t in zip(c["q_pos"], c["q_items"], c["q_time"])]
+        xlab = [_label(p, m["other"], i, t, n_a) for p, i, t in zip(c["k_pos"], c["k_items"], c["k_time"])]
+        heat = [dict(z=c["weights"][h].round(4).tolist(), x=xlab, y=ylab) for h in range(heads)]
+        cos = np.where(c["has_key"], c["abs_cos"], np.nan).round(4)
+        return heat + [dict(x=ylab, y=[None if np.isnan(v) else float(v) for v in cos])]
+
+    for mi, m in enumerate(modules):
+        for h, d in enumerate(trace_data(users[user_index], m)):
+            if h < heads:
+                fig.add_heatmap(**d, row=1, col=h + 1, visible=mi == 0, zmin=0, zmax=1, coloraxis="coloraxis",
+                                hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>")
+            else:
+                fig.add_bar(**d, row=2, col=1, visible=mi == 0, marker_color=DOMAIN_COLORS[m["domain"]],
+                            showlegend=False, hovertemplate="%{x}<br>|cos| %{y:.3f}<extra></extra>")
+    per = heads + 1
+
+    def title(m):
+        return (f"{m['key'].split('/')[0]}, {m['domain']} queries {m['other']}: gate g(α) = {m['gate']:.3f}")
+
+    buttons = [dict(label=f"{m['key'].split('/')[0]} · {m['domain']} queries {m['other']}", method="update",
+                    args=[{"visible": [k // per == mi for k in range(per * len(modules))]},
+                          {"title.text": title(m)}]) for mi, m in enumerate(modules)]
+    steps = []
+    for u in users:
+        cols = [d for m in modules for d in trace_data(u, m)]
+        keys = sorted({k for d in cols for k in d})
+        steps.append(dict(label=str(u), method="restyle",
+                          args=[{k: [d.get(k) for d in cols] for k in keys}, list(range(len(cols)))]))
+    fig.update_layout(
+        title=dict(text=title(modules[0]), y=0.985), height=820, margin=dict(t=125, b=170, l=130, r=10),
+        coloraxis=dict(colorscale="Blues", cmin=0, cmax=1, colorbar=dict(title="weight", len=0.6, y=0.75)),
+        updatemenus=[dict(buttons=buttons, active=0, x=0, y=1.15, xanchor="left", yanchor="top")],
+        sliders=[dict(steps=steps, active=user_index, x=0, y=-0.32, len=1.0,
+                      currentvalue=dict(prefix="test user ", font_size=13))])
+    fig.update_xaxes(tickangle=-45, tickfont_size=9)
+    fig.update_yaxes(tickfont_size=9)
+    for h in range(heads):  # oldest query on top; the rows are the same for every head: label them once
+        fig.update_yaxes(autorange="reversed", showticklabels=h == 0, row=1, col=h + 1)
+    fig.update_yaxes(title_text="|cos|", range=[0, 1], row=2, col=1)
+    fig.update_annotations(font_size=12)
+    return fig
+
+
+def explorer_widget(data: dict, renderer: str | None = None):
+    """Live version of :func:`attention_explorer` (ipywidgets; Python callbacks, so it only works
+    with a running kernel): dropdowns for user, module/direction and head. ``renderer`` is passed
+    to ``fig.show`` (None: plotly's default for the running front end)."""
+    import ipywidgets as W
+
+    modules = {m["key"]: m for m in data["modules"]}
+    user = W.Dropdown(options=data["users"], description="test user")
+    module = W.Dropdown(options=[(f"{k.split('/')[0]} · {m['domain']} queries {m['other']}", k)
+                                 for k, m in modules.items()], description="module")
+    head = W.Dropdown(options=[("all heads", -1)] + [(f"head {h + 1}", h) for h in range(data["heads"])],
+                      description="head")
+    out = W.Output()
+
+    def draw(_=None):
+        m, h = modules[module.value], head.value
+        cell = data["cells"][(user.value, m["key"])]
+        if h >= 0:
+            cell = {**cell, "weights": cell["weights"][h:h + 1]}
+        sub = {**data, "users": [user.value], "modules": [m], "heads": 1 if h >= 0 else data["heads"],
+               "cells": {(user.value, m["key"]): cell}}
+        fig = attention_explorer(sub, head_labels=[f"head {h + 1}"] if h >= 0 else None)
+        fig.update_layout(sliders=[], updatemenus=[])
+        with out:
+            out.clear_output(wait=True)
+            fig.show(renderer=renderer)
+
+    for w in (user, module, head):
+        w.observe(draw, names="value")
+    draw()
+    return W.VBox([W.HBox([user, module, head]), out])

@@ -1,0 +1,196 @@
+"""Figure builders, notebook helpers and the packaged paper numbers, without training anything."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gca_lite import analysis as A
+from gca_lite import figures as F
+from gca_lite.paper import load_paper_numbers, paper_cells, paper_correlations, paper_scaling
+
+
+# ----------------------------------------------------------------------------- paper numbers
+def test_paper_numbers_are_packaged_and_complete():
+    frame = load_paper_numbers()
+    assert len(frame) == 138
+    assert set(frame["source"]) == {"paper-summary", "author-blog-figure", "abxi-readme"}
+    cells = paper_cells(frame)
+    assert dict(zip(cells["metric"], cells["value"])) == {"NDCG@1": 0.0815, "AUC": 0.7218}
+    r = paper_correlations(frame)
+    assert len(r) == 6 and r["r"].between(-1, 1).all()
+    scaling = paper_scaling(frame)
+    assert scaling["panel"].nunique() == 5 and set(scaling["series"]) == {"base", "GCA_early", "GCA_stack"}
+    assert scaling.groupby(["panel", "domain"])["original"].sum().eq(1).all()  # one original per plot
+
+
+# ----------------------------------------------------------------------------- variants
+def test_all_variants_is_the_paper_grid():
+    names = A.all_variants()
+    assert len(names) == 17 and names[0] == "base" and len(set(names)) == 17
+    assert "GCA[0,1,2]-tanh,False" in names
+
+
+@pytest.mark.parametrize("name,points,gate,ln", [("GCA[1]-sigmoid,True", [1], "sigmoid", True),
+                                                 ("GCA[0,1,2]-tanh,False", [0, 1, 2], "tanh", False)])
+def test_variant_overrides(name, points, gate, ln):
+    assert A.variant_overrides(name) == {"model.gca_points": points, "model.gca_gate": gate,
+                                         "model.gca_layernorm": ln}
+    assert A.variant_overrides("base") == {"model.gca_points": []}
+
+
+@pytest.mark.parametrize("bad", ["GCA[3]-sigmoid,True", "GCA[1,0]-tanh,True", "GCA[1]-relu,True", "gca1", 3])
+def test_bad_variant_names_the_parameter(bad):
+    with pytest.raises(ValueError, match="^variants: "):
+        A.variant_overrides(bad)
+
+
+def test_setup_validates_parameters(tmp_path):
+    with pytest.raises(ValueError, match="epochs"):
+        A.Setup(store=str(tmp_path), epochs=0)
+    with pytest.raises(ValueError, match="overrides"):
+        A.Setup(store=str(tmp_path), overrides=[1])
+    with pytest.raises(Exception, match="model.no_such_field"):
+        A.Setup(store=str(tmp_path), overrides={"model.no_such_field": 1})
+    setup = A.Setup(dataset="synthetic-tiny", store=str(tmp_path), epochs=3, overrides={"model.d": 16})
+    cfg = setup.config("GCA[1]-tanh,False", 2)
+    assert (cfg.train.epochs, cfg.train.seed, cfg.model.d, cfg.model.gca_gate) == (3, 2, 16, "tanh")
+    assert cfg.model.variant_name == "GCA[1]-tanh,False"
+    with pytest.raises(ValueError, match="^seeds: "):
+        setup.configs(["base"], [0, "1"])
+    with pytest.raises(ValueError, match="^variants .*twice"):
+        setup.configs(["base", "base"], [0])
+
+
+def test_layernorm_pairs():
+    assert A.layernorm_pairs(["base", "GCA[1]-sigmoid,True", "GCA[1]-sigmoid,False", "GCA[0]-tanh,True"]) == \
+        [("GCA[1]-sigmoid,True", "GCA[1]-sigmoid,False")]
+
+
+# ----------------------------------------------------------------------------- statistics
+def test_pearson_ci_and_kendall():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=40)
+    y = -x + rng.normal(scale=0.5, size=40)
+    r, lo, hi = A.pearson_ci(x, y, n_boot=500)
+    assert r == pytest.approx(np.corrcoef(x, y)[0, 1]) and -1 <= lo < r < hi < 0
+    assert math.isnan(A.pearson([1, 2], [3, 4]))  # fewer than 3 points
+    assert math.isnan(A.pearson_ci([1, 1, 1], [1, 2, 3])[0])  # no spread
+    assert A.kendall_tau([1, 2, 3, 4], [10, 20, 30, 40]) == 1.0
+    assert A.kendall_tau([1, 2, 3, 4], [4, 3, 2, 1]) == -1.0
+    assert A.kendall_tau([1, 2, 3], [1, 3, 2]) == pytest.approx(1 / 3)
+
+
+# ----------------------------------------------------------------------------- tables and charts
+def _table():
+    rows = []
+    for v, shift, params in (("base", 0.0, 100), ("GCA[1]-sigmoid,True", 0.01, 120)):
+        for p in ("full", "sampled"):
+            for d in "AB":
+                for m in ("NDCG@10", "AUC"):
+                    mean = 0.1 + shift + (0.5 if m == "AUC" else 0) + (0.2 if p == "sampled" else 0)
+                    rows.append({"protocol": p, "variant": v, "domain": d, "metric": m, "mean": mean,
+                                 "ci_lo": mean - 0.01, "ci_hi": mean + 0.02, "n_parameters": params,
+                                 "diff": shift if v != "base" else np.nan, "diff_lo": shift - 0.005,
+                                 "diff_hi": shift + 0.005})
+    return pd.DataFrame(rows)
+
+
+def test_variant_table_marks_the_best_per_domain():
+    html = F.variant_table(_table(), "full", uuid="t").to_html()
+    style = html[:html.index("</style>")]
+    assert "font-weight: bold" in style and 'class="gca-table"' in html
+    # rows: base A, base B, GCA A, GCA B; the GCA rows hold the best means, the params column is never bold
+    assert all(f"row{r}_col{c}" in style for r in (2, 3) for c in (0, 1))
+    assert not any(f"row{r}_col" in style for r in (0, 1))
+    with_params = F.variant_table(_table(), "full", uuid="t", params=True).to_html()
+    assert "120" in with_params and "col0" not in with_params[:with_params.index("</style>")]
+    assert '0.1100<br><span class="ci">± 0.0150</span>' in html  # mean, then ± CI half-width
+    assert "T_t_" in html  # fixed uuid
+    assert F.variant_table(_table(), "full", uuid="t").to_html() == html  # deterministic
+
+
+def test_charts_have_error_bars_and_domains():
+    fig = F.ci_chart(_table(), "NDCG@10")
+    assert [t.name for t in fig.data] == ["domain A", "domain B"]
+    assert np.allclose(fig.data[0].error_y.array, 0.02) and np.allclose(fig.data[0].error_y.arrayminus, 0.01)
+    fig = F.protocol_scatter(_table())
+    assert list(fig.data[0].x) == pytest.approx([0.1, 0.11]) and list(fig.data[0].y) == pytest.approx([0.3, 0.31])
+    cmp = F.paper_comparison(_table(), paper_cells(), "GCA[1]-sigmoid,True")
+    assert len(cmp) == 2 * 2 + 2  # NDCG@1 (domain not stated): 2 protocols x 2 domains; AUC@A: 2
+
+
+def test_cos_scatter_reports_r_in_the_legend():
+    pts = pd.DataFrame({"variant": ["v"] * 6, "seed": range(6), "domain": list("AAABBB"),
+                        "abs_cos": [0.1, 0.2, 0.3, 0.1, 0.2, 0.3], "NDCG@10": [0.3, 0.2, 0.1, 0.1, 0.2, 0.3]})
+    stats = {d: A.pearson_ci(pts[pts.domain == d].abs_cos, pts[pts.domain == d]["NDCG@10"]) for d in "AB"}
+    fig = F.cos_scatter(pts, stats, paper={"A": -0.328, "B": -0.34})
+    names = [t.name for t in fig.data if t.mode == "lines"]
+    assert names[0].startswith("A: r = -1.000") and "paper, ABXI: -0.328" in names[0]
+    assert names[1].startswith("B: r = +1.000")
+
+
+def test_paper_scaling_dropdown_switches_panels():
+    fig = F.paper_scaling_figure(paper_scaling())
+    buttons = fig.layout.updatemenus[0].buttons
+    assert len(buttons) == 5
+    for b in buttons:
+        vis = b.args[0]["visible"]
+        assert len(vis) == len(fig.data) and sum(vis) == 3 * 2  # 3 series x 2 domains
+    assert sum(bool(t.visible) for t in fig.data) == 6
+
+
+# ----------------------------------------------------------------------------- explorer
+def _explorer_data(users=(3, 7), heads=2):
+    rng = np.random.default_rng(0)
+    modules = [{"key": f"GCA[{p}]/{d}", "point": p, "domain": d, "other": "B" if d == "A" else "A",
+                "gate": 0.5} for p in (0, 1) for d in "AB"]
+    cells = {}
+    for u in users:
+        for m in modules:
+            nq, nk = 3 + u % 3, 4
+            w = rng.random((heads, nq, nk))
+            w /= w.sum(-1, keepdims=True)
+            w[:, 0] = 0.0
+            cells[(u, m["key"])] = {"weights": w, "abs_cos": rng.random(nq), "has_key": np.arange(nq) > 0,
+                                    "q_items": np.arange(1, nq + 1) + (100 if m["domain"] == "B" else 0),
+                                    "k_items": np.arange(1, nk + 1) + (100 if m["other"] == "B" else 0),
+                                    "q_pos": np.arange(nq) * 2, "k_pos": np.arange(nk) * 2 + 1,
+                                    "q_time": np.full(nq, 1.2e9), "k_time": np.full(nk, 1.2e9)}
+    return {"users": list(users), "modules": modules, "heads": heads, "cells": cells, "n_items_a": 100}
+
+
+def test_attention_explorer_controls_are_independent():
+    data = _explorer_data()
+    fig = F.attention_explorer(data)
+    per = data["heads"] + 1
+    assert len(fig.data) == per * len(data["modules"])
+    assert [bool(t.visible) for t in fig.data] == [k < per for k in range(len(fig.data))]
+    # dropdown: visibility only (one block of heatmaps + bar per module)
+    buttons = fig.layout.updatemenus[0].buttons
+    assert len(buttons) == len(data["modules"])
+    assert sum(buttons[2].args[0]["visible"]) == per and "z" not in buttons[2].args[0]
+    # slider: data only, for every trace, never visibility
+    steps = fig.layout.sliders[0].steps
+    assert [s.label for s in steps] == ["3", "7"]
+    for step, user in zip(steps, data["users"]):
+        restyle, traces = step.args
+        assert "visible" not in restyle and list(traces) == list(range(len(fig.data)))
+        z = restyle["z"][1]  # head 2 of the first module
+        assert np.allclose(z, data["cells"][(user, "GCA[0]/A")]["weights"][1], atol=1e-4)
+        assert restyle["x"][0][0] == "#1 B1 2008-01-10"  # position, domain + local item id, day
+    assert fig.data[per].y[0] == "#0 B1 2008-01-10"  # second module: B queries A
+
+
+def test_explorer_widget_redraws():
+    pytest.importorskip("ipywidgets")
+    data = _explorer_data()
+    box = F.explorer_widget(data, renderer="json")
+    user, module, head = box.children[0].children
+    module.value = "GCA[1]/B"
+    head.value = 1
+    user.value = 7
+    assert type(box.children[1]).__name__ == "Output"  # redraws ran without error (no kernel: no capture)
