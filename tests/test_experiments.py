@@ -227,7 +227,7 @@ def test_rerun_trains_nothing_and_is_fast(smoke_store):
 @pytest.mark.slow
 def test_killed_sweep_resumes_with_only_the_rest(tmp_path, smoke_store):
     root = tmp_path / "store"
-    proc = subprocess.Popen([sys.executable, "-c", _CLI, "sweep", str(SMOKE), "--store", str(root),
+    proc = subprocess.Popen([sys.executable, "-m", "gca_lite.cli", "sweep", str(SMOKE), "--store", str(root),
                              "--workers", "1", "--threads", "1", "--quiet"], cwd=REPO, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
