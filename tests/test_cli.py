@@ -42,3 +42,16 @@ def test_stats_synthetic_json(capsys):
     assert main(["data", "stats", "synthetic-tiny", "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)
     assert stats["users"] > 0 and stats["interactions"] == stats["interactions_a"] + stats["interactions_b"]
+
+
+def test_book_subcommand_passes_options_to_the_builder(capsys):
+    assert main(["book", "--list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("data", "gca_variants", "orthogonality", "scaling", "protocols", "explorer"):
+        assert name in out
+
+
+def test_unknown_option_is_rejected(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["data", "stats", "afk", "--bogus"])
+    assert e.value.code == 2 and "--bogus" in capsys.readouterr().err

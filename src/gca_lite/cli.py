@@ -51,6 +51,20 @@ def _cmd_data_preprocess(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_book(args: argparse.Namespace) -> int:
+    """Run scripts/build_book.py of this checkout (the book sources live beside the package)."""
+    import runpy
+    from pathlib import Path
+
+    from .provenance import REPO
+
+    script = Path(REPO) / "scripts" / "build_book.py"
+    if not script.is_file():
+        raise FileNotFoundError(f"{script} not found: `gca-lite book` needs a source checkout of gca_lite")
+    build = runpy.run_path(str(script))["main"]
+    return build(args.book_args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gca-lite",
@@ -93,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--len-max", type=int, default=50, help="keep each user's last N interactions (50)")
     p.set_defaults(func=_cmd_data_preprocess)
 
+    p = sub.add_parser("book", help="execute the notebooks (papermill) and build the static book",
+                       description="Same as `python scripts/build_book.py ARGS` (what `make book` runs): "
+                                   "e.g. `gca-lite book --only gca_variants --param epochs=2`. "
+                                   "Pass `-- --help` to list the builder's own options.")
+    p.add_argument("book_args", nargs="*", help="options for scripts/build_book.py")
+    p.set_defaults(func=_cmd_book)
+
     from . import cli_experiments, cli_train
 
     cli_train.register(sub)
@@ -101,7 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "book":  # everything after `book` belongs to the book builder
+        args.book_args = [*extra, *args.book_args]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)
     except (DataError, ConfigError, FileNotFoundError, ValueError) as e:
