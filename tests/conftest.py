@@ -27,3 +27,19 @@ def shared_data() -> Path:
             pytest.fail("GCA_LITE_REQUIRE_REALDATA=1 but no real data at ../shared/data or $GCA_LITE_DATA")
         pytest.skip("real afk/abe data not found (../shared/data or $GCA_LITE_DATA)")
     return path
+
+
+def random_splits(n_items_a: int, n_items_b: int, max_len: int, n_users: int = 12, seed: int = 0,
+                  min_len: int = 5):
+    """Leave-one-out splits of random mixed sequences (no repeats per user) for model tests."""
+    import numpy as np
+
+    from gca_lite.data.dataset import from_sequences
+    from gca_lite.data.splits import make_splits
+
+    rng = np.random.default_rng(seed)
+    seqs = []
+    for _ in range(n_users):
+        n = int(rng.integers(min_len, 17))
+        seqs.append((rng.choice(np.arange(1, n_items_a + n_items_b + 1), size=n, replace=False), np.arange(n)))
+    return make_splits(from_sequences("syn", n_items_a, n_items_b, seqs), max_len)

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import random_splits
 from gca_lite.config import ModelConfig
-from gca_lite.data.dataset import from_sequences
-from gca_lite.data.splits import make_splits
 from gca_lite.model import ABXI
 from gca_lite.probe import attention_for_user, orthogonality
 
@@ -21,12 +20,7 @@ POINT_SETS = [(0,), (1,), (2,), (0, 1, 2)]
 
 
 def tiny_splits(n_users=12, seed=0):
-    rng = np.random.default_rng(seed)
-    seqs = []
-    for _ in range(n_users):
-        n = int(rng.integers(6, 17))
-        seqs.append((rng.choice(np.arange(1, NA + NB + 1), size=n, replace=False), np.arange(n)))
-    return make_splits(from_sequences("syn", NA, NB, seqs), MAXLEN)
+    return random_splits(NA, NB, MAXLEN, n_users, seed, min_len=6)
 
 
 def train_batch(sp):

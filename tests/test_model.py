@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from conftest import random_splits
 from gca_lite.config import ConfigError, ModelConfig
-from gca_lite.data.dataset import from_sequences
 from gca_lite.data.splits import make_splits
 from gca_lite.model import ABXI
 from gca_lite.model.abxi import pack_sparse
@@ -20,12 +20,7 @@ CFG = ModelConfig(d=16, n_heads=2, ffn_hidden=24, rank_d=2, rank_i=4, max_len=MA
 
 
 def tiny_splits(n_users=12, seed=0):
-    rng = np.random.default_rng(seed)
-    seqs = []
-    for _ in range(n_users):
-        n = int(rng.integers(5, 17))
-        seqs.append((rng.choice(np.arange(1, NA + NB + 1), size=n, replace=False), np.arange(n)))
-    return make_splits(from_sequences("syn", NA, NB, seqs), MAXLEN)
+    return random_splits(NA, NB, MAXLEN, n_users, seed, min_len=5)
 
 
 def train_batch(sp, rows=None, trim=True):
