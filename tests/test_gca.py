@@ -16,7 +16,7 @@ from gca_lite.probe import attention_for_user, orthogonality
 NA, NB, MAXLEN = 20, 25, 12
 CFG = ModelConfig(d=16, n_heads=2, ffn_hidden=24, rank_d=2, rank_i=4, max_len=MAXLEN, dropout=0.1,
                   gca_points=(0, 1, 2))
-POINT_SETS = [(0,), (1,), (2,), (0, 1, 2)]
+POINT_SETS = [(0,), (1,), (2,), (0, 1, 2), (0, 0, 0)]
 
 
 def tiny_splits(n_users=12, seed=0):
@@ -87,7 +87,7 @@ def test_eval_order_masks(points):
         m.encode_eval(e)
     p = points[0]
     for dom, other in (("A", "b"), ("B", "a")):
-        rec = dirs[(p, dom)].records[0]
+        rec = dirs[(str(p), dom)].records[0]
         q_order = e["order_a" if dom == "A" else "order_b"]
         k_order = e[f"order_{other}"]
         w = rec.weights.sum(1)  # (B, Lq, Lk) summed over heads
@@ -120,11 +120,11 @@ def test_eval_changing_later_other_domain_items_keeps_earlier_queries():
             m.encode_eval(batch)
         outs.append({k: d.records[0] for k, d in dirs.items()})
     for p in (0, 1, 2):
-        x1, x2 = outs[0][(p, "A")], outs[1][(p, "A")]
+        x1, x2 = outs[0][(str(p), "A")], outs[1][(str(p), "A")]
         j = int((x1.row == r).nonzero()[i - int((oa >= 0).nonzero()[0, 0])])  # record index of (r, i)
         assert torch.allclose(x1.x_prime[j], x2.x_prime[j], atol=1e-6)
-    last = outs[0][(0, "A")].is_last & (outs[0][(0, "A")].row == r)
-    assert not torch.allclose(outs[0][(0, "A")].x_prime[last], outs[1][(0, "A")].x_prime[last])
+    last = outs[0][("0", "A")].is_last & (outs[0][("0", "A")].row == r)
+    assert not torch.allclose(outs[0][("0", "A")].x_prime[last], outs[1][("0", "A")].x_prime[last])
 
 
 @pytest.mark.parametrize("ffn", [False, True])
@@ -164,7 +164,7 @@ def test_recording_off_by_default_and_gate_values():
     m.loss(train_batch(sp), *negs())
     assert all(not d.records and not d.recording for d in m.gca_directions().values())
     m2 = ABXI(dataclasses.replace(CFG, gca_alpha_per_channel=True), NA, NB, torch.Generator().manual_seed(0))
-    d = m2.gca_directions()[(1, "A")]
+    d = m2.gca_directions()[("1", "A")]
     assert d.alpha.shape == (CFG.d,) and torch.allclose(d.gate(), torch.full((CFG.d,), 0.5))
 
 
@@ -188,7 +188,7 @@ def test_multi_head_and_no_layernorm():
     assert torch.isfinite(h).all()
     with torch.no_grad(), m.recording() as dirs:
         m.encode_eval(eval_batch(sp))
-    assert dirs[(2, "B")].records[0].weights.shape[1] == 4
+    assert dirs[("2", "B")].records[0].weights.shape[1] == 4
 
 
 def test_probe_orthogonality_and_explorer():
@@ -209,3 +209,36 @@ def test_probe_orthogonality_and_explorer():
     w = ex["GCA[1]/A"]["weights"]
     assert w.shape == (CFG.gca_heads, len(ex["GCA[1]/A"]["query_items"]), len(ex["GCA[1]/A"]["key_items"]))
     assert np.allclose(w[:, -1].sum(-1), 1.0, atol=1e-5)
+
+
+def test_stacked_modules_at_one_point():
+    """GCA_early with k modules: (0, 0, 0) builds three modules at point 0, applied in order, each
+    with its own weights, probe entry and gate; the first keeps the single-module initialisation."""
+    from gca_lite.model.gca import module_labels
+
+    assert module_labels((0, 0, 1, 2, 2)) == ["0", "0#2", "1", "2", "2#2"]
+    sp = tiny_splits(seed=6)
+    one = model(dataclasses.replace(CFG, gca_points=(0,)), seed=3)
+    three = model(dataclasses.replace(CFG, gca_points=(0, 0, 0)), seed=3)
+    assert list(three.gca) == ["0", "0_2", "0_3"]
+    assert sorted(three.gca_directions()) == [(m, d) for m in ("0", "0#2", "0#3") for d in "AB"]
+    w1, w3 = one.gca["0"].a_from_b, three.gca["0"].a_from_b
+    assert all(torch.equal(a, b) for a, b in zip(w1.parameters(), w3.parameters()))
+    flat = {k: torch.cat([p.flatten() for p in three.gca[k].parameters()]) for k in ("0", "0_2")}
+    assert not torch.equal(flat["0"], flat["0_2"])
+    e = eval_batch(sp)
+    with torch.no_grad():
+        s1, s3 = one.score_all(one.encode_eval(e)), three.score_all(three.encode_eval(e))
+        assert not torch.allclose(s1, s3)
+        # holding the 2nd and 3rd modules at zero leaves exactly the one-module model
+        for key in ("0_2", "0_3"):
+            for d in three.gca[key].directions().values():
+                d.force_zero = True
+        assert torch.equal(three.score_all(three.encode_eval(e)), s1)
+        for key in ("0_2", "0_3"):
+            for d in three.gca[key].directions().values():
+                d.force_zero = False
+        probe = orthogonality(three, [e])
+    assert list(probe) == [f"GCA[{m}]/{d}" for m in ("0", "0#2", "0#3") for d in "AB"]
+    assert probe["GCA[0#3]/B"]["point"] == 0 and probe["GCA[0#3]/B"]["module"] == "0#3"
+    assert all(0 <= v["abs_cos"] <= 1 for v in probe.values())

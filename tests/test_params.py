@@ -42,7 +42,7 @@ TINY = ModelConfig(d=16, n_heads=2, ffn_hidden=24, rank_d=2, rank_i=4, max_len=1
     dict(), dict(gca_points=(1,)), dict(gca_points=(0, 1, 2), gca_ffn=True),
     dict(gca_points=(2,), gca_layernorm=False, gca_alpha_per_channel=True),
     dict(gca_points=(0, 2), gca_heads=4, gca_ffn=True, gca_alpha_per_channel=True),
-    dict(rank_d=0, rank_i=0, gca_points=(1,)),
+    dict(rank_d=0, rank_i=0, gca_points=(1,)), dict(gca_points=(0, 0, 0)), dict(gca_points=(0, 0, 1)),
 ])
 def test_analytic_equals_counted(changes):
     cfg = dataclasses.replace(TINY, **changes)

@@ -52,9 +52,9 @@ def variant_overrides(name: str, param: str = "variants") -> dict:
                          "'GCA[1]-sigmoid,True' (points from 0,1,2 in increasing order; gate sigmoid, "
                          "tanh or identity; LayerNorm True or False)")
     points = [int(p) for p in m.group(1).split(",")]
-    if any(p not in GCA_POINTS for p in points) or points != sorted(set(points)):
-        raise ValueError(f"{param}: {name!r} needs distinct insertion points from {GCA_POINTS} in "
-                         "increasing order")
+    if any(p not in GCA_POINTS for p in points) or points != sorted(points):
+        raise ValueError(f"{param}: {name!r} needs insertion points from {GCA_POINTS} in increasing "
+                         "order (repeat a point to stack modules there, e.g. GCA[0,0])")
     return {"model.gca_points": points, "model.gca_gate": m.group(2),
             "model.gca_layernorm": m.group(3) == "True"}
 
@@ -430,7 +430,7 @@ def explorer_data(model, ds, evalset, users: Sequence[int]) -> dict:
         other = "B" if dom == "A" else "A"
         key = f"GCA[{point}]/{dom}"
         heads = r.weights.shape[1]
-        modules.append({"key": key, "point": point, "domain": dom, "other": other,
+        modules.append({"key": key, "point": int(point.split("#")[0]), "domain": dom, "other": other,
                         "gate": float(r.gate.double().mean())})
         x, xp = r.x.double(), r.x_prime.double()
         cos = ((x * xp).sum(1) / (x.norm(dim=1) * xp.norm(dim=1)).clamp_min(1e-12)).abs()

@@ -34,6 +34,7 @@ class ModelConfig:
     max_len: int = 47
     abxi_compat: bool = False  # reproduce the official code's quirks (no key-padding mask, ...)
     # Gated cross-attention: empty tuple = the base model.
+    # A point repeated k times stacks k modules there: (0, 0, 0) is the paper's GCA_early with 3.
     gca_points: tuple[int, ...] = ()
     gca_gate: str = "sigmoid"
     gca_layernorm: bool = True
@@ -56,9 +57,9 @@ class ModelConfig:
         if self.gca_gate not in GATES:
             raise ConfigError(f"model.gca_gate must be one of {GATES}, got {self.gca_gate!r}")
         bad = [p for p in self.gca_points if p not in GCA_POINTS]
-        if bad or len(set(self.gca_points)) != len(self.gca_points):
-            raise ConfigError(f"model.gca_points must be distinct values from {GCA_POINTS}, "
-                              f"got {list(self.gca_points)}")
+        if bad:
+            raise ConfigError(f"model.gca_points must be values from {GCA_POINTS} (a value repeated k "
+                              f"times stacks k modules there), got {list(self.gca_points)}")
         if self.matched_to and self.gca_points:
             raise ConfigError("model.matched_to marks a widened base model; it cannot have gca_points")
         if list(self.gca_points) != sorted(self.gca_points):

@@ -38,7 +38,8 @@ def _collect(model, batches):
 
 
 def orthogonality(model, eval_batches) -> dict:
-    """{"GCA[p]/A": {abs_cos, abs_cos_last, norm_ratio, gate, n_positions, n_last, point, domain}}."""
+    """{"GCA[p]/A": {abs_cos, abs_cos_last, norm_ratio, gate, n_positions, n_last, point, module,
+    domain}}; p is the module label ("1"; "0#2" for the second module stacked at point 0)."""
     out = {}
     for (point, dom), records in sorted(_collect(model, eval_batches).items()):
         cos, cos_last, ratio, gates = [], [], [], []
@@ -55,7 +56,7 @@ def orthogonality(model, eval_batches) -> dict:
         cl = torch.cat(cos_last) if cos_last else torch.zeros(0, dtype=torch.float64)
         rt = torch.cat(ratio) if ratio else torch.zeros(0, dtype=torch.float64)
         out[f"GCA[{point}]/{dom}"] = {
-            "point": point, "domain": dom,
+            "point": int(point.split("#")[0]), "module": point, "domain": dom,
             "abs_cos": float(c.mean()) if len(c) else float("nan"),
             "abs_cos_last": float(cl.mean()) if len(cl) else float("nan"),
             "norm_ratio": float(rt.mean()) if len(rt) else float("nan"),

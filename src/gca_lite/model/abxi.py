@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ConfigError, ModelConfig
-from .gca import Attention, Dropout, GCAPoint, Grid, LoRA, SwiGLU, attend
+from .gca import Attention, Dropout, GCAPoint, Grid, LoRA, SwiGLU, attend, module_labels
 
 BIG_TIME = 1 << 40  # "sees everything" query time
 
@@ -168,11 +168,11 @@ class ABXI(nn.Module):
         self.drop = Dropout(cfg.dropout)
         self._reset_base(generator)
         self.gca = nn.ModuleDict()
-        for p in cfg.gca_points:  # created and initialised after the base: shared init stream
+        for label in module_labels(cfg.gca_points):  # after the base: shared init stream
             point = GCAPoint(d, cfg.gca_heads, cfg.gca_gate, cfg.gca_layernorm, cfg.gca_alpha_init,
                              cfg.gca_alpha_per_channel, h if cfg.gca_ffn else None, cfg.dropout)
             point.reset(generator)
-            self.gca[str(p)] = point
+            self.gca[label.replace("#", "_")] = point  # ModuleDict keys: "0", "0_2", ...
 
     @torch.no_grad()
     def _reset_base(self, gen: torch.Generator) -> None:
@@ -185,9 +185,10 @@ class ABXI(nn.Module):
             mod.reset(gen)
 
     # ------------------------------------------------------------------ GCA controls
-    def gca_directions(self) -> dict[tuple[int, str], nn.Module]:
-        """{(point, "A"|"B"): direction}; "A" = A queries B."""
-        return {(int(p), dom): m for p, point in self.gca.items() for dom, m in point.directions().items()}
+    def gca_directions(self) -> dict[tuple[str, str], nn.Module]:
+        """{(module label, "A"|"B"): direction}; "A" = A queries B. Labels: see module_labels."""
+        return {(key.replace("_", "#"), dom): m for key, point in self.gca.items()
+                for dom, m in point.directions().items()}
 
     @contextlib.contextmanager
     def force_gate_zero(self):
@@ -275,7 +276,11 @@ class ABXI(nn.Module):
         return self.norm_i2[dom](inv) + self.norm_22[dom](u)
 
     def _gca(self, p: int, ta: torch.Tensor, sa: _Stream, tb: torch.Tensor, sb: _Stream):
-        return self.gca[str(p)](ta, sa.grid, tb, sb.grid)
+        """Every module at point ``p`` in turn (one unless the point is repeated in gca_points)."""
+        for key, point in self.gca.items():
+            if key.split("_")[0] == str(p):
+                ta, tb = point(ta, sa.grid, tb, sb.grid)
+        return ta, tb
 
     def _encode_ab(self, ea, sa: _Stream, eb, sb: _Stream, full: bool):
         """A/B streams from their token embeddings to u (after the projectors and GCA points).

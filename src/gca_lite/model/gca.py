@@ -344,6 +344,17 @@ class GCAPoint(nn.Module):
         return {"A": self.a_from_b, "B": self.b_from_a}
 
 
+def module_labels(points) -> list[str]:
+    """One label per GCA module, in insertion order: the point ("0"), then "0#2", "0#3" for further
+    modules stacked at the same point (GCA_early with k modules = points (0,) * k)."""
+    seen: dict[int, int] = {}
+    labels = []
+    for p in points:
+        seen[p] = seen.get(p, 0) + 1
+        labels.append(str(p) if seen[p] == 1 else f"{p}#{seen[p]}")
+    return labels
+
+
 def gca_direction_parameters(d: int, heads: int, layernorm: bool, per_channel: bool,
                              ffn_hidden: int | None) -> int:
     """Analytic trainable-parameter count of one :class:`GCADirection` (see params.py)."""
