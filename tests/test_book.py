@@ -196,10 +196,11 @@ def test_result_chapters_share_one_store(book_root: Path):
 
     recs = {name: _chapter(book_root, name)[0] for name in RESULT_CHAPTERS}
     assert all(r["store"] == str(book_root / "store") and r["epochs"] == 2 for r in recs.values())
-    # variants (5) + GCA[0,1] and GCA[0,1,2] + 3 matched bases + 2 shuffled = 12 distinct runs:
+    # variants (5) + GCA[0,0], GCA[0,0,0], GCA[0,1], GCA[0,1,2] + 3 matched bases (1, 2, 3 modules)
+    # + 2 shuffled = 14 distinct runs:
     # chapters reuse each other's runs instead of training them again
     n_runs = len(ResultsStore(book_root / "store").run_dirs())
-    assert n_runs == len(recs["gca_variants"]["variants"]) + 2 + 3 + 2, n_runs
+    assert n_runs == len(recs["gca_variants"]["variants"]) + 4 + 3 + 2, n_runs
 
 
 def test_variants_chapter_table_matches_store(book_root: Path):
@@ -257,14 +258,17 @@ def test_orthogonality_chapter_r_matches_recomputation(book_root: Path):
 def test_scaling_chapter_matched_sizes(book_root: Path):
     rec, _ = _chapter(book_root, "scaling")
     sizes = {s["GCA model"]: s for s in rec["sizes"]}
-    assert list(sizes) == ["GCA[0]-sigmoid,True", "GCA[0,1]-sigmoid,True", "GCA[0,1,2]-sigmoid,True"]
+    assert list(sizes) == ["GCA[0]-sigmoid,True", "GCA[0,0]-sigmoid,True", "GCA[0,0,0]-sigmoid,True",
+                           "GCA[0,1]-sigmoid,True", "GCA[0,1,2]-sigmoid,True"]
     params = [s["parameters"] for s in sizes.values()]
     assert rec["base_parameters"] < params[0] < params[1] < params[2]
+    assert params[3] == params[1] and params[4] == params[2]  # size depends on the module count only
     for s in sizes.values():
         assert abs(s["relative difference"]) <= 0.01
-        assert s["matched base"] == "base~" + s["GCA model"].replace("-sigmoid", "")
+        k = s["GCA model"].split("]")[0].count(",") + 1  # modules = insertion points listed
+        assert s["matched base"] == f"base~{k}xGCA,True"
         assert f"{s['matched base']}/A" in rec["ndcg10"]
-    assert len(rec["vs_matched"]) == 3 * 2
+    assert len(rec["vs_matched"]) == 5 * 2
     assert rec["paper_early_wins_panels"] == {"A": 5, "B": 3}  # PAPER.md section 6.2, derived
 
 

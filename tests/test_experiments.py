@@ -342,7 +342,7 @@ def test_tidy_table_and_export(smoke_store, tmp_path):
 def test_report_tables(smoke_store):
     frame = report_frame(smoke_store, n_boot=200)
     variants = ["base", "GCA[1]-sigmoid,True", "GCA[0,1,2]-tanh,False",
-                "base~GCA[1],True", "base~GCA[0,1,2],False"]
+                "base~1xGCA,True", "base~3xGCA,False"]
     assert list(dict.fromkeys(frame["variant"])) == variants
     assert len(frame) == len(variants) * 2 * 2 * len(METRIC_COLS)  # variants x protocols x domains x metrics
     assert (frame["ci_lo"] <= frame["mean"]).all() and (frame["mean"] <= frame["ci_hi"]).all()

@@ -90,6 +90,20 @@ def test_train_cli_match_params(tmp_path, capsys):
             str(tmp_path / "m"), "--quiet"]
     assert main(args) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["variant"] == "base~GCA[1],True"
+    assert printed["variant"] == "base~1xGCA,True"
     assert main(["train", "synthetic-tiny", "--match-params", "--out", str(tmp_path / "x")]) == 2
     assert "--match-params needs a GCA variant" in capsys.readouterr().err
+
+
+def test_code_version_covers_the_result_sources():
+    """Every name in RESULT_SOURCES exists (a rename would silently drop it from the hash), and the
+    hash covers model and training code but not reporting code."""
+    from pathlib import Path
+
+    from gca_lite import provenance
+
+    package = Path(provenance.__file__).parent
+    for name in provenance.RESULT_SOURCES:
+        assert (package / name).exists(), name
+    assert "experiments" not in provenance.RESULT_SOURCES and "figures.py" not in provenance.RESULT_SOURCES
+    assert provenance.code_version().startswith("0.") and len(provenance.source_hash()) == 12

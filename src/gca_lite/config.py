@@ -67,11 +67,11 @@ class ModelConfig:
 
     @property
     def size_name(self) -> str:
-        """The variant name without the gate activation, which does not change the parameter
-        count: a parameter-matched base is shared by ``GCA[1]-sigmoid,True`` and ``GCA[1]-tanh,True``."""
-        points = ",".join(str(p) for p in self.gca_points)
+        """What fixes the parameter count: the number of GCA modules, LayerNorm and extras, e.g.
+        ``1xGCA,True``. Neither the gate nor the insertion point changes the count, so one
+        parameter-matched base (``base~1xGCA,True``) serves GCA[0], GCA[1] and GCA[2], sigmoid or tanh."""
         extras = ("+ffn" if self.gca_ffn else "") + ("+channel" if self.gca_alpha_per_channel else "")
-        return f"GCA[{points}],{self.gca_layernorm}{extras}"
+        return f"{len(self.gca_points)}xGCA,{self.gca_layernorm}{extras}"
 
     @property
     def variant_name(self) -> str:

@@ -14,19 +14,28 @@ from . import __version__
 REPO = Path(__file__).resolve().parents[2]
 
 
+#: The sources that decide a run's numbers (data, splits, model, training, evaluation, metrics,
+#: probe, config). Reporting, plotting, the CLI and the sweep machinery are left out, so that
+#: improving a chart does not make every stored result look as if it came from other code.
+RESULT_SOURCES = ("config.py", "data", "model", "train.py", "candidates.py", "evaluate.py",
+                  "metrics.py", "probe.py")
+
+
 @lru_cache(maxsize=1)
 def source_hash() -> str:
-    """SHA-256 (12 hex) over the package's Python sources: identifies the code even without git
-    (a copy on another machine) and even with uncommitted changes."""
+    """SHA-256 (12 hex) over the result-determining sources (``RESULT_SOURCES``): identifies the
+    code even without git (a copy on another machine) and even with uncommitted changes."""
     h = hashlib.sha256()
     package = Path(__file__).resolve().parent
-    for path in sorted(package.rglob("*.py")):
+    paths = [p for p in package.rglob("*.py")
+             if p.relative_to(package).parts[0] in RESULT_SOURCES]
+    for path in sorted(paths):
         h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:12]
 
 
 def code_version() -> str:
-    """``<version>+src.<source hash>``: equal strings mean the same package code."""
+    """``<version>+src.<source hash>``: equal strings mean the same result-determining code."""
     return f"{__version__}+src.{source_hash()}"
 
 

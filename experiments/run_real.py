@@ -1,0 +1,61 @@
+"""Run issue 6's real-data grid (experiments/real_lite_grid.yaml) in priority order.
+
+The whole grid is 162 runs, more than one sitting on a laptop; this orders the missing runs so that
+every partial state of results/ answers the most important questions first, each with all of its
+training seeds: (1) base vs GCA[1]-sigmoid,True vs the matched base, the stack GCA[0,1,2] and
+GCA_early's first point; (2) the LayerNorm and gate contrasts at point 1, the rest of the scaling
+series and the same-day-shuffle ablation; (3) every other variant. Resumable like any sweep.
+
+    python experiments/run_real.py --data-dir ../shared/data --store results [--dataset afk]
+        [--workers 2 --threads 1] [--max-runs N] [--dry-run]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gca_lite.experiments import ResultsStore, load_grid, sweep
+
+GRID = Path(__file__).with_name("real_lite_grid.yaml")
+TIERS = (
+    ("base", "GCA[1]-sigmoid,True", "base~1xGCA,True", "GCA[0,1,2]-sigmoid,True", "base~3xGCA,True",
+     "GCA[0]-sigmoid,True"),
+    ("GCA[1]-sigmoid,False", "GCA[1]-tanh,True", "GCA[0,0]-sigmoid,True", "GCA[0,0,0]-sigmoid,True",
+     "GCA[0,1]-sigmoid,True", "base~2xGCA,True", "shuffled"),
+)
+
+
+def priority(cfg) -> tuple:
+    name = "shuffled" if cfg.data.tie_shuffle_seed is not None else cfg.model.variant_name
+    tier = next((k for k, names in enumerate(TIERS) if name in names), len(TIERS))
+    rank = TIERS[tier].index(name) if tier < len(TIERS) else 0
+    return tier, rank, cfg.model.variant_name, cfg.train.seed
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--store", default="results")
+    p.add_argument("--dataset", action="append", choices=("afk", "abe"),
+                   help="only this dataset (repeatable; default both)")
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--max-runs", type=int, default=None)
+    p.add_argument("--dry-run", action="store_true")
+    args = p.parse_args()
+    configs = [c for c in load_grid(GRID, args.data_dir) if not args.dataset or c.data.dataset in args.dataset]
+    configs.sort(key=priority)
+    store = ResultsStore(args.store)
+    if args.dry_run:
+        for c in configs:
+            print("done   " if store.has(c, warn=False) else "missing", c.name,
+                  "(shuffled)" if c.data.tie_shuffle_seed is not None else "")
+        return
+    summary = sweep(configs, store, workers=args.workers, threads=args.threads, data_dir=args.data_dir,
+                    max_runs=args.max_runs, desc="real-lite")
+    print(summary)
+
+
+if __name__ == "__main__":
+    main()
