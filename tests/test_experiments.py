@@ -378,3 +378,59 @@ def test_cli_help(capsys):
             parser.parse_args([name, "--help"])
         assert e.value.code == 0
         assert "--store" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------------ verdicts
+def _comp(diff, lo, hi):
+    return {"diff": diff, "lo": lo, "hi": hi}
+
+
+@pytest.mark.parametrize("comps,expected", [
+    ([], "no runs"),
+    ([_comp(.02, .01, .03), _comp(.01, .001, .02)], "reproduced"),
+    ([_comp(.02, .01, .03), _comp(.0, -.01, .01)], "partly"),
+    ([_comp(.02, .01, .03), _comp(-.02, -.03, -.01)], "not reproduced"),  # one each way
+    ([_comp(.01, -.01, .03), _comp(-.01, -.03, .01)], "not resolved"),
+    ([_comp(-.02, -.03, -.01), _comp(.0, -.01, .01)], "not reproduced"),
+])
+def test_verdict_rules(comps, expected):
+    from gca_lite.experiments.verdicts import judge
+
+    assert judge(comps) == expected
+    flipped = [_comp(-c["diff"], -c["hi"], -c["lo"]) for c in comps]
+    assert judge(flipped, direction=-1) == expected  # "lower is better" claims mirror the rule
+
+
+def test_pearson_with_fisher_interval():
+    from gca_lite.experiments.verdicts import pearson
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    y = -x + 0.5 * rng.normal(size=200)
+    r, lo, hi, n = pearson(x, y)
+    assert n == 200 and -1 < lo < r < hi < 0 and r == pytest.approx(np.corrcoef(x, y)[0, 1])
+    assert hi - lo == pytest.approx(0.06, abs=0.03)  # Fisher z: +-1.96/sqrt(197) around r = -0.89
+    assert np.isnan(pearson([1, 2, 3], [3, 2, 1])[0])  # fewer than 4 points: no interval
+    assert np.isnan(pearson([1, 1, 1, 1], [1, 2, 3, 4])[0])  # constant x
+
+
+def test_verdicts_from_the_smoke_store(smoke_store):
+    import numpy as np
+
+    from gca_lite.experiments.report import report_frame
+    from gca_lite.experiments.verdicts import VERDICTS, verdict_frame
+
+    v = verdict_frame(smoke_store, n_boot=200)
+    assert set(v["protocol"]) == {"full", "sampled"} and set(v["dataset"]) == {"synthetic-tiny"}
+    assert all(x.split(" (")[0] in VERDICTS for x in v["verdict"])
+    assert all("(provisional)" in x for x in v["verdict"] if x != "no runs")  # 2 seeds, partial grid
+    first = v[(v["protocol"] == "full") & v["claim"].str.startswith("GCA variants improve")].iloc[0]
+    assert "of 8 resolvably better" in first["evidence"]  # 2 variants x 2 domains x 2 metrics
+    # the matched-base verdict quotes the same paired difference as the report
+    rep = report_frame(smoke_store, metrics=("NDCG@10",), n_boot=200)
+    row = rep[(rep["protocol"] == "full") & (rep["variant"] == "GCA[1]-sigmoid,True") & (rep["domain"] == "A")]
+    claim = v[(v["protocol"] == "full") & v["claim"].str.contains("parameter-matched base .NDCG@10, domain A")]
+    assert claim.iloc[0]["verdict"].startswith("no runs")  # the smoke grid has no GCA_early/stack model
+    assert np.isfinite(row["vs_matched_diff"].iloc[0])

@@ -1,0 +1,239 @@
+"""One verdict per claim of the paper, decided from a results store by fixed, stated rules.
+
+Every claim is judged per dataset, per setting (``lite``, ``paper``: the presets the runs used) and
+per protocol (full ranking; ABXI's sampled one), from *paired* comparisons on the same test users
+and training seeds (``report._compare``: per-user differences averaged over the common seeds, 95 %
+paired bootstrap CI, sign-flip p-value). A comparison is *resolved* when its CI excludes 0.
+
+Verdicts for "X beats Y" claims over a set of n comparisons:
+
+* ``reproduced``: every comparison resolved in the claimed direction;
+* ``partly``: some resolved in the claimed direction, fewer resolved against it;
+* ``not resolved``: none resolved either way (any effect is below what these runs can detect);
+* ``not reproduced``: at least one resolved against the claim and at least as many as for it.
+
+Correlation claims use Pearson r over runs with a Fisher-z 95 % CI (reproduced: CI below 0;
+not reproduced: CI above 0; otherwise not resolved). "Best variant" claims use the variant's rank
+among the stored GCA variants. Verdicts from fewer than 3 seeds, or from a grid with variants
+missing, are marked ``provisional``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .report import DOMAINS, _compare, _family, _seed_avg, collect
+from .store import ResultsStore, record_config
+
+VERDICTS = ("reproduced", "partly", "not resolved", "not reproduced", "no runs")
+GCA16 = tuple(f"GCA[{p}]-{g},{ln}" for p in ("0", "1", "2", "0,1,2") for g in ("sigmoid", "tanh")
+              for ln in (True, False))
+EARLY = ("GCA[0]-sigmoid,True", "GCA[0,0]-sigmoid,True", "GCA[0,0,0]-sigmoid,True")
+STACK = ("GCA[0]-sigmoid,True", "GCA[0,1]-sigmoid,True", "GCA[0,1,2]-sigmoid,True")
+
+
+@dataclass
+class Context:
+    """The groups of one (dataset, setting) and the per-run orthogonality."""
+
+    dataset: str
+    setting: str
+    groups: dict  # variant -> report._Group
+    cos: list  # (variant, seed, {"A": mean |cos|, "B": ...}) for every GCA run
+
+    def compare(self, first: str, second: str, protocol: str, dom: int, metric: str, n_boot: int):
+        a, b = self.groups.get(first), self.groups.get(second)
+        if a is None or b is None:
+            return None
+        out = _compare(a, b, protocol, dom, metric, n_boot, seed=0)
+        return None if math.isnan(out["diff"]) else {**out, "first": first, "second": second}
+
+    def seeds(self, variants) -> int:
+        present = [len(self.groups[v].seeds) for v in variants if v in self.groups]
+        return min(present) if present else 0
+
+
+def setting_label(cfg) -> str:
+    """``lite`` / ``paper`` (by backbone width), plus the ablation it belongs to."""
+    label = {64: "lite", 256: "paper"}.get(cfg.model.d, f"d{cfg.model.d}")
+    if cfg.train.max_minutes:
+        label += f", {cfg.train.max_minutes:g}-min budget"
+    if cfg.train.epochs < 10:
+        label += f", {cfg.train.epochs} epochs"
+    if cfg.data.tie_shuffle_seed is not None:
+        label += ", same-day shuffle"
+    return label
+
+
+def contexts(store: ResultsStore | str) -> list[Context]:
+    store = store if isinstance(store, ResultsStore) else ResultsStore(store)
+    groups = collect(store)
+    labels, cos = {}, {}
+    for folder, record, _, _ in store.iter_runs(warn=False):
+        cfg = record_config(folder, record)
+        if cfg is None:
+            continue
+        fam = _family(cfg)
+        labels.setdefault((cfg.data.dataset, fam), setting_label(cfg))
+        if cfg.model.gca_points:
+            per_dom = {d: [v["abs_cos"] for v in (record.get("orthogonality") or {}).values()
+                           if v.get("domain") == d and not math.isnan(v.get("abs_cos", math.nan))]
+                       for d in DOMAINS}
+            cos.setdefault((cfg.data.dataset, fam), []).append(
+                (cfg.model.variant_name, cfg.train.seed, {d: float(np.mean(x)) for d, x in per_dom.items() if x}))
+    out = []
+    for (dataset, fam), label in sorted(labels.items(), key=lambda kv: (kv[0][0], kv[1])):
+        members = {v: g for (ds, f, v), g in groups.items() if ds == dataset and f == fam}
+        out.append(Context(dataset, label, members, cos.get((dataset, fam), [])))
+    return out
+
+
+# ------------------------------------------------------------------------------------ rules
+def judge(comps: list[dict], direction: int = 1) -> str:
+    """Verdict of "first beats second" (direction 1) over paired comparisons (module doc)."""
+    if not comps:
+        return "no runs"
+    good = sum(1 for c in comps if (c["lo"] > 0 if direction > 0 else c["hi"] < 0))
+    bad = sum(1 for c in comps if (c["hi"] < 0 if direction > 0 else c["lo"] > 0))
+    if good == len(comps):
+        return "reproduced"
+    if good and bad < good:
+        return "partly"
+    if bad:
+        return "not reproduced"
+    return "not resolved"
+
+
+def pearson(x, y) -> tuple[float, float, float, int]:
+    """(r, CI low, CI high, n) with a Fisher-z 95 % interval."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    n = len(x)
+    if n < 4 or x.std() == 0 or y.std() == 0:
+        return math.nan, math.nan, math.nan, n
+    r = float(np.corrcoef(x, y)[0, 1])
+    z, se = math.atanh(max(min(r, 0.999999), -0.999999)), 1 / math.sqrt(n - 3)
+    return r, math.tanh(z - 1.96 * se), math.tanh(z + 1.96 * se), n
+
+
+def _fmt(c: dict) -> str:
+    return f"{c['diff']:+.4f} [{c['lo']:+.4f}, {c['hi']:+.4f}]"
+
+
+def _tally(comps: list[dict]) -> str:
+    up = sum(c["lo"] > 0 for c in comps)
+    down = sum(c["hi"] < 0 for c in comps)
+    return f"{up} of {len(comps)} resolvably better, {down} resolvably worse"
+
+
+# ------------------------------------------------------------------------------------ claims
+def _pairs_claim(ctx, protocol, pairs, metrics, domains, n_boot):
+    return [{**c, "domain": d, "metric": m} for first, second in pairs for m in metrics for d in domains
+            if (c := ctx.compare(first, second, protocol, DOMAINS.index(d), m, n_boot)) is not None]
+
+
+def _short(variant: str) -> str:
+    return variant.split("-")[0]
+
+
+def claim_rows(ctx: Context, protocol: str, n_boot: int = 1000) -> list[dict]:
+    """Every claim's verdict for one (dataset, setting, protocol)."""
+    rows = []
+    present = [v for v in GCA16 if v in ctx.groups]
+
+    def add(claim, paper, comps_or_none, verdict, evidence, variants):
+        seeds = ctx.seeds(variants)
+        incomplete = seeds < 3 or any(v not in ctx.groups for v in variants)
+        if verdict != "no runs" and incomplete:
+            verdict += " (provisional)"
+        rows.append({"dataset": ctx.dataset, "setting": ctx.setting, "protocol": protocol, "claim": claim,
+                     "paper": paper, "verdict": verdict, "evidence": evidence,
+                     "runs": f"{sum(v in ctx.groups for v in variants)} of {len(variants)} configs, "
+                             f"{seeds} seed{'s' if seeds != 1 else ''}"})
+
+    # 1. GCA improves on the base (NDCG@10 and AUC, both domains), over every stored variant.
+    comps = _pairs_claim(ctx, protocol, [(v, "base") for v in present], ("NDCG@10", "AUC"), DOMAINS, n_boot)
+    add("GCA variants improve NDCG@10 and AUC over the base model",
+        "summaries: GCA (early) improves NDCG and AUC", comps, judge(comps),
+        _tally(comps) + " (variant x domain x metric)" if comps else "", ["base", *GCA16])
+
+    # 2. GCA[1]-sigmoid,True is the best variant by NDCG@1 and AUC@A (paper: afk, 0.0815 / 0.7218).
+    best = "GCA[1]-sigmoid,True"
+    if best in ctx.groups and len(present) > 1:
+        ranks, parts = [], []
+        for metric, dom in (("NDCG@1", 0), ("NDCG@1", 1), ("AUC", 0)):
+            means = {v: float(np.mean(a)) for v in present
+                     if (a := _seed_avg(ctx.groups[v], sorted(ctx.groups[v].seeds), protocol, dom, metric)) is not None}
+            order = sorted(means, key=means.get, reverse=True)
+            rank = order.index(best) + 1
+            ranks.append(rank)
+            parts.append(f"{metric}@{DOMAINS[dom]} {means[best]:.4f}: rank {rank} of {len(order)} "
+                         f"(top: {order[0]} {means[order[0]]:.4f})")
+        verdict = ("reproduced" if all(r == 1 for r in ranks) else
+                   "partly" if any(r == 1 for r in ranks) or all(r <= 3 for r in ranks) else "not reproduced")
+        add(f"{best} has the best NDCG@1 and AUC@A among the GCA variants",
+            "Food-Kitchen: NDCG@1 0.0815, AUC@A 0.7218", None, verdict, "; ".join(parts), list(GCA16))
+    else:
+        add(f"{best} has the best NDCG@1 and AUC@A among the GCA variants",
+            "Food-Kitchen: NDCG@1 0.0815, AUC@A 0.7218", None, "no runs", "", list(GCA16))
+
+    # 3. LayerNorm on beats LayerNorm off for every point x gate.
+    ln_pairs = [(v, v.replace(",True", ",False")) for v in GCA16 if v.endswith(",True")]
+    comps = _pairs_claim(ctx, protocol, ln_pairs, ("NDCG@10",), DOMAINS, n_boot)
+    add("LayerNorm on improves every variant (NDCG@10)", "variant tables: True rows above False rows",
+        comps, judge(comps), _tally(comps) + " (point x gate x domain)" if comps else "",
+        [v for p in ln_pairs for v in p])
+
+    # 4. More modules give incremental gains (GCA_early k = 1 -> 2 -> 3; GCA_stack [0] -> [0,1] -> [0,1,2]).
+    steps = [(EARLY[1], EARLY[0]), (EARLY[2], EARLY[1]), (STACK[1], STACK[0]), (STACK[2], STACK[1])]
+    comps = _pairs_claim(ctx, protocol, steps, ("NDCG@10",), DOMAINS, n_boot)
+    detail = "; ".join(f"{_short(c['first'])} vs {_short(c['second'])} ({c['domain']}) {_fmt(c)}" for c in comps)
+    add("Each further GCA module adds NDCG@10 (GCA_early and GCA_stack curves rise)",
+        "blog scaling curves rise with k in most panels", comps, judge(comps),
+        (_tally(comps) + ": " + detail) if comps else "", list(dict.fromkeys(EARLY + STACK)))
+
+    # 5. base + GCA beats the parameter-matched base (blog: domain A in all panels, B mostly).
+    gca_sizes = [v for v in dict.fromkeys(EARLY + STACK) if v in ctx.groups]
+    for dname in DOMAINS:
+        pairs = [(v, f"base~{ctx.groups[v].size_name}") for v in gca_sizes]
+        comps = _pairs_claim(ctx, protocol, pairs, ("NDCG@10",), (dname,), n_boot)
+        add(f"base + GCA beats the parameter-matched base (NDCG@10, domain {dname})",
+            "GCA_early above the matched base in 5 of 5 panels (A)" if dname == "A"
+            else "GCA_early above the matched base in 3 of 5 panels (B)",
+            comps, judge(comps), "; ".join(f"{_short(c['first'])}: {_fmt(c)}" for c in comps),
+            [v for p in pairs for v in p] or list(EARLY))
+
+    # 6. Lower |cos(X, X')| goes with higher NDCG@10 (Pearson r over GCA runs; ABXI blog r A -0.328, B -0.340).
+    for dom, dname in enumerate(DOMAINS):
+        xs, ys = [], []
+        for variant, seed, cos in ctx.cos:
+            g = ctx.groups.get(variant)
+            v = _seed_avg(g, [seed], protocol, dom, "NDCG@10") if g is not None and seed in g.seeds else None
+            if dname in cos and v is not None:
+                xs.append(cos[dname])
+                ys.append(float(np.mean(v)))
+        r, lo, hi, n = pearson(xs, ys)
+        verdict = ("no runs" if math.isnan(r) else "reproduced" if hi < 0 else
+                   "not reproduced" if lo > 0 else "not resolved")
+        add(f"lower |cos(X, X')| goes with higher NDCG@10 (domain {dname})",
+            f"ABXI panel: r = {-0.328 if dname == 'A' else -0.340:+.3f}", None, verdict,
+            "" if math.isnan(r) else f"r = {r:+.3f} [{lo:+.3f}, {hi:+.3f}] over {n} GCA runs "
+                                     f"(mean |cos| {np.mean(xs):.3f})", present)
+    return rows
+
+
+def verdict_frame(store: ResultsStore | str, protocols=("full", "sampled"), n_boot: int = 1000):
+    """All verdict rows of a store (columns: dataset, setting, protocol, claim, paper, verdict,
+    evidence, runs); settings without a base model are skipped."""
+    import pandas as pd
+
+    rows = []
+    for ctx in contexts(store):
+        if "base" not in ctx.groups:
+            continue
+        for protocol in protocols:
+            rows.extend(claim_rows(ctx, protocol, n_boot))
+    return pd.DataFrame(rows, columns=["dataset", "setting", "protocol", "claim", "paper", "verdict",
+                                       "evidence", "runs"])
