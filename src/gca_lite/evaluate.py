@@ -64,7 +64,11 @@ def rank_evalset(model, evalset: EvalSet, n_items_a: int, candidates: np.ndarray
     """(g, e, n) per user under the full protocol and, if ``candidates`` is given, the sampled one."""
     model.eval()
     device = next(model.parameters()).device
-    rows = np.arange(len(evalset)) if rows is None else rows
+    rows = np.arange(len(evalset)) if rows is None else np.asarray(rows)
+    # Users of similar history length share a batch, so trim_left cuts most of the padding (about
+    # 2x faster on afk); the counts are put back in the caller's row order at the end.
+    by_length = np.argsort((evalset.seq_x[rows] > 0).sum(1), kind="stable")
+    rows = rows[by_length]
     parts: dict[str, list] = {p: [] for p in PROTOCOL_NAMES}
     for lo in range(0, len(rows), batch_size):
         r = rows[lo:lo + batch_size]
@@ -79,8 +83,10 @@ def rank_evalset(model, evalset: EvalSet, n_items_a: int, candidates: np.ndarray
     out = {}
     for protocol, chunks in parts.items():
         if chunks:
-            g, e, n = (np.concatenate([np.asarray(c[i]) for c in chunks]) for i in range(3))
-            out[protocol] = RankCounts(g.astype(np.int64), e.astype(np.int64), n.astype(np.int64))
+            g, e, n = (np.empty(len(rows), np.int64) for _ in range(3))
+            for arr, i in ((g, 0), (e, 1), (n, 2)):
+                arr[by_length] = np.concatenate([np.asarray(c[i]) for c in chunks])
+            out[protocol] = RankCounts(g, e, n)
     return out
 
 
