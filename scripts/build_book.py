@@ -42,6 +42,7 @@ NOTEBOOKS: list[str] = [
     "notebooks/scaling.ipynb",
     "notebooks/protocols.ipynb",
     "notebooks/explorer.ipynb",
+    "notebooks/results.ipynb",
 ]
 
 KERNEL_NAME = "gca-lite"

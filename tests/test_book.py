@@ -300,6 +300,28 @@ def test_explorer_chapter_attention_rows(book_root: Path):
     assert widget_cells and "explorer_widget" in "".join(widget_cells[0]["source"])
 
 
+def test_results_chapter_reads_the_committed_store(book_root: Path):
+    """The results page is built from results/ alone (no dataset, no training): its run count,
+    compute and verdict rows match what the store holds."""
+    from gca_lite.experiments import ResultsStore
+    from gca_lite.experiments.verdicts import VERDICTS
+
+    rec, nb = _chapter(book_root, "results")
+    store = ResultsStore(REPO / "results")
+    n_runs = sum(1 for _ in store.iter_runs(warn=False))
+    assert rec["store"] == "results" and rec["n_runs"] == n_runs > 0
+    assert sum(c["runs"] for c in rec["coverage"]) == n_runs
+    assert {v["verdict"].split(" (")[0] for v in rec["verdicts"]} <= set(VERDICTS)
+    datasets = {v["dataset"] for v in rec["verdicts"]}
+    assert datasets <= {"afk", "abe"} and datasets
+    # every claim is judged under both protocols for every (dataset, setting) with a base model
+    per = {}
+    for v in rec["verdicts"]:
+        per.setdefault((v["dataset"], v["setting"], v["claim"]), set()).add(v["protocol"])
+    assert all(p == {"full", "sampled"} for p in per.values())
+    assert len(rec["figures"]) >= 2
+
+
 # ----------------------------------------------------------------------------- 2. book build
 def test_book_builds_offline(built_html: Path, book_root: Path):
     for page in _toc_pages(book_root):

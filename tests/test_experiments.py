@@ -434,3 +434,24 @@ def test_verdicts_from_the_smoke_store(smoke_store):
     claim = v[(v["protocol"] == "full") & v["claim"].str.contains("parameter-matched base .NDCG@10, domain A")]
     assert claim.iloc[0]["verdict"].startswith("no runs")  # the smoke grid has no GCA_early/stack model
     assert np.isfinite(row["vs_matched_diff"].iloc[0])
+
+
+def test_rerun_reproduces_a_stored_run_exactly(smoke_store, tmp_path):
+    """Acceptance (issue 6): one command re-trains a stored config and gets its metrics back
+    bit for bit; a run whose stored numbers do not belong to its config is reported as different."""
+    import json
+    import shutil
+
+    run_dir = next(d for d in smoke_store.run_dirs()
+                   if json.loads((d / "record.json").read_text())["variant"] == "GCA[1]-sigmoid,True")
+    out = _cli("rerun", str(run_dir), "--quiet", "--threads", "2", timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "IDENTICAL" in out.stdout and "!=" not in out.stdout
+    # the same stored ranks under another training seed: must not pass
+    fake = tmp_path / "fake"
+    shutil.copytree(run_dir, fake)
+    rec = json.loads((fake / "record.json").read_text())
+    rec["config"]["train"]["seed"] += 7
+    (fake / "record.json").write_text(json.dumps(rec))
+    out = _cli("rerun", str(fake), "--quiet", timeout=300)
+    assert out.returncode == 1 and "DIFFERENT" in out.stdout, out.stdout + out.stderr

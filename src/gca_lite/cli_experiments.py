@@ -53,6 +53,20 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also write the per-run tidy table (with provenance) as PATH.parquet and PATH.csv")
     r.set_defaults(func=_cmd_report)
 
+    q = sub.add_parser(
+        "rerun", help="train a stored run's config again and check that the metrics come back",
+        description="Read RUN (a run folder of a results store, e.g. results/afk/<hash>), train its "
+                    "configuration again from scratch with the same seeds, and compare the new per-user "
+                    "test ranks and metrics with the stored ones. Exit status 0 when every per-user "
+                    "count is identical, 1 otherwise (the differences are listed). Bit-identical results "
+                    "need the same code version, torch build and kind of processor as the stored run; "
+                    "both are printed.")
+    q.add_argument("run", help="run folder holding record.json and ranks.npz")
+    q.add_argument("--data-dir", default=None, help="folder with the real data files")
+    q.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    q.add_argument("--quiet", action="store_true", help="no progress output")
+    q.set_defaults(func=_cmd_rerun)
+
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from .experiments import ResultsStore, load_grid, sweep
@@ -77,6 +91,54 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         return 130
     print(summary)
     return 0 if summary.ok else 1
+
+
+def _cmd_rerun(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .experiments.store import record_config
+    from .provenance import code_version, machine_description
+    from .results import read_run
+    from .train import run
+
+    folder = Path(args.run)
+    record, counts, domain = read_run(folder)  # CorruptRecord names the file when unreadable
+    cfg = record_config(folder, record)
+    if cfg is None:
+        raise ValueError(f"{folder}/record.json: this code version cannot read the stored config")
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    print(f"stored: {record.get('variant')} on {record.get('dataset')}, seed {record.get('seed')}, "
+          f"code {record.get('code_version')}, {record.get('machine')}", flush=True)
+    print(f"now:    code {code_version()}, {machine_description()}", flush=True)
+    new = run(cfg, args.data_dir, progress=not args.quiet)
+    problems = []
+    if not np.array_equal(new.test_domain, domain):
+        problems.append("the test users' target domains differ (other data?)")
+    for protocol, old in counts.items():
+        got = new.test_counts.get(protocol)
+        if got is None:
+            problems.append(f"{protocol}: not computed by this run")
+            continue
+        for name in ("greater", "equal", "n_candidates"):
+            a, b = getattr(old, name), getattr(got, name)
+            if a.shape != b.shape or not np.array_equal(a, b):
+                n = int((a != b).sum()) if a.shape == b.shape else len(a)
+                problems.append(f"{protocol} {name}: {n} of {len(a)} users differ")
+    for protocol, metrics in record["test"].items():
+        for key, value in metrics.items():
+            now = new.record["test"].get(protocol, {}).get(key)
+            mark = "==" if now == value else "!="
+            if key.endswith(("NDCG@10", "AUC")):
+                print(f"  {protocol:8} {key:10} stored {value:.6f} {mark} now {now:.6f}")
+    if problems:
+        print("DIFFERENT: " + "; ".join(problems))
+        return 1
+    print(f"IDENTICAL: every per-user rank count of {sum(len(c.greater) for c in counts.values())} "
+          f"(users x protocols) matches the stored run")
+    return 0
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
