@@ -139,3 +139,34 @@ def correlations_vs_paper(store, protocol: str = "full"):
         rows.append({"datasets": scope, "setting": setting, "domain": dname, "runs": n, "r": r,
                      "ci_lo": lo, "ci_hi": hi, "mean |cos|": float(np.mean(x)), "paper r (ABXI)": paper.get(dname)})
     return pd.DataFrame(rows)
+
+
+def setting_labels(store) -> dict[str, str]:
+    """{first 8 hex of a setting hash (report_frame's ``setting``): readable label}."""
+    out = {}
+    for folder, record, _, _ in _store(store).iter_runs(warn=False):
+        cfg = record_config(folder, record)
+        if cfg is not None:
+            out.setdefault(_family(cfg)[:8], setting_label(cfg))
+    return out
+
+
+def verdict_matrix(verdicts, dataset: str):
+    """Claims x (setting, protocol) of one dataset, verdict strings as cells (claim order kept)."""
+    part = verdicts[verdicts["dataset"] == dataset]
+    claims = list(dict.fromkeys(part["claim"]))
+    wide = part.assign(column=part["setting"] + " · " + part["protocol"]).pivot(
+        index="claim", columns="column", values="verdict")
+    columns = list(dict.fromkeys(part["setting"] + " · " + part["protocol"]))
+    return wide.loc[claims, columns].rename_axis(index=None, columns=None).reset_index(names="claim")
+
+
+def paper_vs_ours_wide(side, protocol: str = "sampled"):
+    """One row per paper number, one column per setting of ours (value and ratio to the paper)."""
+    part = side[(side["protocol"] == protocol) & (side["setting"] != "(no run)")]
+    if part.empty:
+        return part
+    keys = ["dataset", "variant", "domain", "metric", "paper"]
+    wide = part.pivot_table(index=keys, columns="setting", values="ours", sort=False)
+    wide.columns = [f"ours: {c}" for c in wide.columns]
+    return wide.reset_index()
