@@ -1,10 +1,11 @@
 """Run issue 6's real-data grid (experiments/real_lite_grid.yaml) in priority order.
 
 The whole grid is 162 runs, more than one sitting on a laptop; this orders the missing runs so that
-every partial state of results/ answers the most important questions first, each with all of its
-training seeds: (1) base vs GCA[1]-sigmoid,True vs the matched base, the stack GCA[0,1,2] and
-GCA_early's first point; (2) the LayerNorm and gate contrasts at point 1, the rest of the scaling
-series and the same-day-shuffle ablation; (3) every other variant. Resumable like any sweep.
+every partial state of results/ answers the most important questions first: (1) base,
+GCA[1]-sigmoid,True (the paper's best variant), GCA[0]-sigmoid,True (GCA_early) and their
+parameter-matched base, seed by seed on both datasets; (2) the rest of the scaling series, the
+LayerNorm and gate contrasts at point 1 and the same-day-shuffle ablation; (3) every other
+variant. Resumable like any sweep.
 
     python experiments/run_real.py --data-dir ../shared/data --store results [--dataset afk]
         [--workers 2 --threads 1] [--max-runs N] [--dry-run]
@@ -19,18 +20,20 @@ from gca_lite.experiments import ResultsStore, load_grid, sweep
 
 GRID = Path(__file__).with_name("real_lite_grid.yaml")
 TIERS = (
-    ("base", "GCA[1]-sigmoid,True", "base~1xGCA,True", "GCA[0,1,2]-sigmoid,True", "base~3xGCA,True",
-     "GCA[0]-sigmoid,True"),
-    ("GCA[1]-sigmoid,False", "GCA[1]-tanh,True", "GCA[0,0]-sigmoid,True", "GCA[0,0,0]-sigmoid,True",
-     "GCA[0,1]-sigmoid,True", "base~2xGCA,True", "shuffled"),
+    ("base", "GCA[1]-sigmoid,True", "GCA[0]-sigmoid,True", "base~1xGCA,True"),
+    ("GCA[0,1,2]-sigmoid,True", "base~3xGCA,True", "GCA[1]-sigmoid,False", "GCA[1]-tanh,True",
+     "GCA[0,0]-sigmoid,True", "GCA[0,0,0]-sigmoid,True", "GCA[0,1]-sigmoid,True", "base~2xGCA,True",
+     "shuffled"),
 )
 
 
 def priority(cfg) -> tuple:
+    """Tier first; inside a tier, seed by seed (both datasets), so that every prefix of the order
+    holds complete paired sets: base, GCA[1], GCA[0] and the matched base of one seed, then the next."""
     name = "shuffled" if cfg.data.tie_shuffle_seed is not None else cfg.model.variant_name
     tier = next((k for k, names in enumerate(TIERS) if name in names), len(TIERS))
     rank = TIERS[tier].index(name) if tier < len(TIERS) else 0
-    return tier, rank, cfg.model.variant_name, cfg.train.seed
+    return tier, cfg.train.seed, cfg.data.dataset, rank, cfg.model.variant_name
 
 
 def main() -> None:

@@ -455,3 +455,24 @@ def test_rerun_reproduces_a_stored_run_exactly(smoke_store, tmp_path):
     (fake / "record.json").write_text(json.dumps(rec))
     out = _cli("rerun", str(fake), "--quiet", timeout=300)
     assert out.returncode == 1 and "DIFFERENT" in out.stdout, out.stdout + out.stderr
+
+
+def test_summary_tables_from_the_smoke_store(smoke_store):
+    from gca_lite.experiments import summary as S
+    from gca_lite.experiments.verdicts import verdict_frame
+
+    runs = S.run_table(smoke_store)
+    assert len(runs) == len(smoke_store.run_dirs()) and set(runs["device"]) == {"cpu"}
+    cov = S.coverage(smoke_store)
+    assert cov["runs"].sum() == len(runs)
+    assert cov["hours"].sum() * 3600 == pytest.approx(runs["wall_seconds"].sum())
+    # the paper's numbers concern afk/abe: the smoke store has none, so every row says so
+    side = S.paper_vs_ours(smoke_store)
+    assert len(side) and (side["setting"] == "(no run)").all() and side["ours"].isna().all()
+    assert S.paper_vs_ours_wide(side).empty
+    v = verdict_frame(smoke_store, n_boot=100)
+    m = S.verdict_matrix(v, "synthetic-tiny")
+    assert list(m["claim"]) == list(dict.fromkeys(v["claim"]))
+    assert len(m.columns) == 1 + 2  # one setting x two protocols
+    labels = S.setting_labels(smoke_store)
+    assert set(labels.values()) == {"d16, 2 epochs"}

@@ -265,7 +265,7 @@ def _label(pos: int, dom: str, item: int, ts: float, n_items_a: int) -> str:
 
 
 def attention_explorer(data: dict, user_index: int = 0, head_labels=None):
-    """Static explorer of :func:`gca_lite.analysis.explorer_data`.
+    """Static explorer of :func:`gca_lite.explorer.explorer_data`.
 
     Top: one heatmap per head (rows = querying items, columns = the other domain's items, oldest
     first; labels ``#position domain+item day``); bottom: |cos(X, X')| per query position. A dropdown
