@@ -14,7 +14,9 @@ Verdicts for "X beats Y" claims over a set of n comparisons:
 
 Correlation claims use Pearson r over runs with a Fisher-z 95 % CI (reproduced: CI below 0;
 not reproduced: CI above 0; otherwise not resolved). "Best variant" claims use the variant's rank
-among the stored GCA variants. Verdicts from fewer than 3 seeds, or from a grid with variants
+among the stored GCA variants (reproduced: first on every metric; partly: first on one, or in the
+top three on all). The near-orthogonality claim compares each run's mean |cos(X, X')| with the
+range of the blog's ABXI panel (reproduced: every run inside it; partly: some). Verdicts from fewer than 3 seeds, or from a grid with variants
 missing, are marked ``provisional``.
 """
 
@@ -43,6 +45,7 @@ class Context:
     setting: str
     groups: dict  # variant -> report._Group
     cos: list  # (variant, seed, {"A": mean |cos|, "B": ...}) for every GCA run
+    width: int = 0  # model.d of the setting's base model
 
     def compare(self, first: str, second: str, protocol: str, dom: int, metric: str, n_boot: int):
         a, b = self.groups.get(first), self.groups.get(second)
@@ -71,13 +74,15 @@ def setting_label(cfg) -> str:
 def contexts(store: ResultsStore | str) -> list[Context]:
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
     groups = collect(store)
-    labels, cos = {}, {}
+    labels, cos, width = {}, {}, {}
     for folder, record, _, _ in store.iter_runs(warn=False):
         cfg = record_config(folder, record)
         if cfg is None:
             continue
         fam = _family(cfg)
         labels.setdefault((cfg.data.dataset, fam), setting_label(cfg))
+        if not cfg.model.gca_points and not cfg.model.matched_to:
+            width[(cfg.data.dataset, fam)] = cfg.model.d
         if cfg.model.gca_points:
             per_dom = {d: [v["abs_cos"] for v in (record.get("orthogonality") or {}).values()
                            if v.get("domain") == d and not math.isnan(v.get("abs_cos", math.nan))]
@@ -87,7 +92,7 @@ def contexts(store: ResultsStore | str) -> list[Context]:
     out = []
     for (dataset, fam), label in sorted(labels.items(), key=lambda kv: (kv[0][0], kv[1])):
         members = {v: g for (ds, f, v), g in groups.items() if ds == dataset and f == fam}
-        out.append(Context(dataset, label, members, cos.get((dataset, fam), [])))
+        out.append(Context(dataset, label, members, cos.get((dataset, fam), []), width.get((dataset, fam), 0)))
     return out
 
 
@@ -205,7 +210,20 @@ def claim_rows(ctx: Context, protocol: str, n_boot: int = 1000) -> list[dict]:
             comps, judge(comps), "; ".join(f"{_short(c['first'])}: {_fmt(c)}" for c in comps),
             [v for p in pairs for v in p] or list(EARLY))
 
-    # 6. Lower |cos(X, X')| goes with higher NDCG@10 (Pearson r over GCA runs; ABXI blog r A -0.328, B -0.340).
+    # 6. X' is close to orthogonal to X: our |cos| against the blog's ABXI range (0 to 0.49) and
+    # against two random directions in d dimensions (E|cos| = sqrt(2 / (pi d)) for large d).
+    if ctx.cos:
+        per_run = [float(np.mean(list(c.values()))) for _, _, c in ctx.cos if c]
+        inside = sum(x <= 0.49 for x in per_run)
+        verdict = ("reproduced" if inside == len(per_run) else "partly" if inside else "not reproduced")
+        add("|cos(X, X')| stays in the near-orthogonal range of the paper's ABXI runs (0 to 0.49)",
+            "blog Figure 2, ABXI panel: |cos| from about 0 to 0.49", None, verdict,
+            f"mean |cos| per run {min(per_run):.3f} to {max(per_run):.3f} over {len(per_run)} GCA runs; "
+            f"{inside} of {len(per_run)} inside"
+            + (f"; two random directions give about {math.sqrt(2 / (math.pi * ctx.width)):.3f} at "
+               f"d = {ctx.width}" if ctx.width else ""), present)
+
+    # 7. Lower |cos(X, X')| goes with higher NDCG@10 (Pearson r over GCA runs; ABXI blog r A -0.328, B -0.340).
     for dom, dname in enumerate(DOMAINS):
         xs, ys = [], []
         for variant, seed, cos in ctx.cos:
