@@ -1,6 +1,6 @@
 """Run issue 6's real-data grid (experiments/real_lite_grid.yaml) in priority order.
 
-The whole grid is 162 runs, more than one sitting on a laptop; this orders the missing runs so that
+The whole grid is 168 runs, more than one sitting on a laptop; this orders the missing runs so that
 every partial state of results/ answers the most important questions first: (1) base,
 GCA[1]-sigmoid,True (the paper's best variant), GCA[0]-sigmoid,True (GCA_early) and their
 parameter-matched base, seed by seed on both datasets; (2) the rest of the scaling series, the

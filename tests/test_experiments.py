@@ -476,3 +476,26 @@ def test_summary_tables_from_the_smoke_store(smoke_store):
     assert len(m.columns) == 1 + 2  # one setting x two protocols
     labels = S.setting_labels(smoke_store)
     assert set(labels.values()) == {"d16, 2 epochs"}
+
+
+@pytest.mark.realdata
+def test_real_grid_and_its_priority_order(shared_data):
+    """Issue 6's grid: 28 configs x 2 datasets x 3 seeds (with the shuffled GCA[1]'s own matched
+    base), and the runner's order puts complete paired seed-0 sets of both datasets first."""
+    import importlib.util
+
+    from gca_lite.config import config_hash
+    from gca_lite.experiments import load_grid
+
+    spec = importlib.util.spec_from_file_location("run_real", REPO / "experiments" / "run_real.py")
+    run_real = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_real)
+    configs = load_grid(run_real.GRID, shared_data)
+    assert len(configs) == 168 and len({config_hash(c) for c in configs}) == 168
+    names = {c.model.variant_name for c in configs}
+    assert {"GCA[0,0,0]-sigmoid,True", "GCA[0,1]-sigmoid,True", "base~2xGCA,True", "base~3xGCA,False"} <= names
+    assert sum(c.data.tie_shuffle_seed is not None for c in configs) == 3 * 2 * 3
+    ordered = sorted(configs, key=run_real.priority)
+    first = [(c.data.dataset, c.model.variant_name, c.train.seed) for c in ordered[:8]]
+    assert {s for *_, s in first} == {0} and {d for d, *_ in first} == {"afk", "abe"}
+    assert {v for _, v, _ in first} == set(run_real.TIERS[0])
