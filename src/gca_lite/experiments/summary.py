@@ -13,7 +13,7 @@ import numpy as np
 from ..paper import load_paper_numbers, paper_cells, paper_correlations
 from .report import DOMAINS, _family, _seed_avg, collect
 from .store import ResultsStore, record_config
-from .verdicts import contexts, pearson, setting_label
+from .verdicts import contexts, pearson, setting_label, unique_labels
 
 
 def _store(store) -> ResultsStore:
@@ -26,11 +26,13 @@ def run_table(store):
     import pandas as pd
 
     rows = []
+    labels = unique_labels(store)
     for folder, record, _, _ in _store(store).iter_runs(warn=False):
         cfg = record_config(folder, record)
         if cfg is None:
             continue
-        rows.append({"dataset": cfg.data.dataset, "setting": setting_label(cfg), "variant": cfg.model.variant_name,
+        label = labels.get((cfg.data.dataset, _family(cfg)), setting_label(cfg))
+        rows.append({"dataset": cfg.data.dataset, "setting": label, "variant": cfg.model.variant_name,
                      "seed": cfg.train.seed, "device": str(record.get("device", "cpu")).split(" (")[0],
                      "machine": str(record.get("machine", "")).split(";")[0],
                      "torch": _torch_version(record.get("machine", "")),
@@ -78,17 +80,21 @@ def paper_vs_ours(store):
 
     Rows: the two table cells reported for GCA[1]-sigmoid,True on Food-Kitchen (NDCG@1 with its
     domain unstated, so both of ours are shown; AUC@A), and ABXI's published base-model means on afk
-    and abe (HR@5, HR@10, NDCG@10, MRR per domain; sampled protocol with 999 negatives).
+    and abe (HR@5, HR@10, NDCG@10, MRR per domain; sampled protocol with 999 negatives). Only our
+    settings with 999 sampled negatives are used (ABXI's count; our tie rule may differ from
+    ABXI's optimistic one, which matters only for exactly tied scores, rare with float32 scores).
     """
     import pandas as pd
 
     store = _store(store)
     groups = collect(store)
-    labels = {}
+    labels = {fam: label for (_, fam), label in unique_labels(store).items()}
+    abxi_like = set()  # settings ranked against 999 sampled negatives, as ABXI's published numbers
     for folder, record, _, _ in store.iter_runs(warn=False):
         cfg = record_config(folder, record)
-        if cfg is not None:
-            labels.setdefault(_family(cfg), setting_label(cfg))
+        if cfg is not None and cfg.eval.n_candidates == 999:
+            abxi_like.add(_family(cfg))
+    groups = {k: g for k, g in groups.items() if k[1] in abxi_like}
     wanted = []
     for cell in paper_cells().itertuples():
         doms = [cell.domain] if cell.domain in DOMAINS else list(DOMAINS)
@@ -143,12 +149,7 @@ def correlations_vs_paper(store, protocol: str = "full"):
 
 def setting_labels(store) -> dict[str, str]:
     """{first 8 hex of a setting hash (report_frame's ``setting``): readable label}."""
-    out = {}
-    for folder, record, _, _ in _store(store).iter_runs(warn=False):
-        cfg = record_config(folder, record)
-        if cfg is not None:
-            out.setdefault(_family(cfg)[:8], setting_label(cfg))
-    return out
+    return {fam[:8]: label for (_, fam), label in unique_labels(store).items()}
 
 
 def verdict_matrix(verdicts, dataset: str):
