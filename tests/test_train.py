@@ -107,3 +107,33 @@ def test_code_version_covers_the_result_sources():
         assert (package / name).exists(), name
     assert "experiments" not in provenance.RESULT_SOURCES and "figures.py" not in provenance.RESULT_SOURCES
     assert provenance.code_version().startswith("0.") and len(provenance.source_hash()) == 12
+
+
+def test_min_epochs_holds_off_early_stopping(tmp_path):
+    """patience 1 with a validation score that cannot improve every epoch stops early, unless
+    min_epochs says not yet; the selected checkpoint is still the best validation epoch."""
+    quick = dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, epochs=10, patience=1, lr=3e-2))
+    free = run(quick, progress=False, cache_dir=tmp_path)
+    stop = free.record["epochs_run"]
+    assert free.record["stop_reason"] == "early_stopping" and stop < 10
+    held = run(dataclasses.replace(quick, train=dataclasses.replace(quick.train, min_epochs=stop + 1)),
+               progress=False, cache_dir=tmp_path)
+    assert held.record["epochs_run"] >= stop + 1
+    scores = [h["valid"]["full"]["A/MRR"] + h["valid"]["full"]["B/MRR"] for h in held.record["history"]]
+    assert held.record["best_epoch"] == 1 + int(np.argmax(scores))
+    # the runs agree epoch by epoch up to the free run's stop: the guard changes nothing else
+    assert held.record["history"][:free.record["epochs_run"]] == [
+        {**h, "train_seconds": g["train_seconds"], "eval_seconds": g.get("eval_seconds")}
+        for h, g in zip(free.record["history"], held.record["history"])]
+
+
+def test_added_config_fields_keep_old_hashes():
+    """A field added after runs were stored leaves every hash at its old value while at its
+    default (the stored runs stay found); a non-default value makes a new config."""
+    from gca_lite.config import config_hash, preset
+
+    assert config_hash(RunConfig()) == "a6b74900c3c8d4ca"  # computed before train.min_epochs existed
+    old_lite = dataclasses.replace(preset("lite", "afk"), train=dataclasses.replace(
+        preset("lite", "afk").train, min_epochs=0))
+    assert config_hash(old_lite) == "be5401a01b074bd3"  # afk lite base, seed 0, stored before the field
+    assert config_hash(preset("lite", "afk")) != config_hash(old_lite)

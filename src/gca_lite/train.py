@@ -196,7 +196,7 @@ def run(config: RunConfig, data_dir: str | Path | None = None, *, progress: bool
             if v:
                 msg += f"  valid MRR A {v['A/MRR']:.4f} B {v['B/MRR']:.4f}"
             tqdm.write(msg)
-        if stale >= cfg.train.patience > 0:
+        if stale >= cfg.train.patience > 0 and epoch >= cfg.train.min_epochs:
             stop_reason = "early_stopping"
             break
         if cfg.train.max_minutes and time.perf_counter() - t_start > 60 * cfg.train.max_minutes:
