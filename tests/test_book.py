@@ -320,6 +320,12 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
         per.setdefault((v["dataset"], v["setting"], v["claim"]), set()).add(v["protocol"])
     assert all(p == {"full", "sampled"} for p in per.values())
     assert len(rec["figures"]) >= 2
+    # the sweep's wall time accounts for every run, dated or not
+    assert sum(w["timed runs"] + w["untimed runs"] for w in rec["sweep_wall"]) == n_runs
+    assert all(0 <= w["wall hours"] <= w["run hours"] + 1e-9 for w in rec["sweep_wall"])
+    # the ordering-artefact table uses the stored strata of both datasets
+    assert {a["dataset"] for a in rec["artefact"]} == datasets
+    assert all("(n " in a["untied targets"] for a in rec["artefact"])
 
 
 # ----------------------------------------------------------------------------- 2. book build

@@ -436,6 +436,38 @@ def test_verdicts_from_the_smoke_store(smoke_store):
     assert np.isfinite(row["vs_matched_diff"].iloc[0])
 
 
+def test_ordering_artefact_checks_from_the_smoke_store(smoke_store, tmp_path):
+    """With the dataset's test strata stored, the verdicts carry the untied-target check; without
+    shuffled runs the shuffle check says 'no runs'; every run is dated for the sweep's wall time."""
+    import shutil
+
+    from gca_lite.data import load_dataset
+    from gca_lite.experiments import summary as S
+    from gca_lite.experiments.artefact import artefact_frame, write_strata
+    from gca_lite.experiments.verdicts import contexts, verdict_frame
+
+    root = tmp_path / "store"
+    shutil.copytree(smoke_store.root, root)
+
+    def checks(v):
+        return v[v["claim"].str.startswith("check")].set_index(["protocol", "claim"])["verdict"]
+
+    before = checks(verdict_frame(root, n_boot=100))
+    assert set(before) == {"no runs"}  # no strata stored, no shuffled runs
+    write_strata(root, "synthetic-tiny", load_dataset("synthetic-tiny"))
+    ctxs = contexts(root)
+    v = verdict_frame(root, n_boot=100, ctxs=ctxs)
+    after = v[v["claim"].str.contains("do not share")]
+    assert len(after) == 2 and not after["verdict"].str.startswith("no runs").any()
+    assert after["evidence"].str.contains("of 4 resolvably better").all()  # 2 variants x 2 domains
+    assert checks(v)[[c for c in checks(v).index if "shuffle" in c[1]]].eq("no runs").all()
+    art = artefact_frame(ctxs, n_boot=100)
+    assert len(art) == 2 * 2 and (art["shuffled data"] == "not run").all()  # GCA[1] x protocol x domain
+    wall = S.sweep_wall(root)
+    assert wall["timed runs"].sum() == len(smoke_store.run_dirs()) and (wall["untimed runs"] == 0).all()
+    assert 0 < wall["wall hours"].sum() <= wall["run hours"].sum()
+
+
 def test_rerun_reproduces_a_stored_run_exactly(smoke_store, tmp_path):
     """Acceptance (issue 6): one command re-trains a stored config and gets its metrics back
     bit for bit; a run whose stored numbers do not belong to its config is reported as different."""

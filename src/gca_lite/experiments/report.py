@@ -93,26 +93,34 @@ def collect(store: ResultsStore, tie_rule: str | None = None) -> dict[tuple[str,
     return groups
 
 
-def _seed_avg(g: _Group, seeds: list[int], protocol: str, dom: int, metric: str) -> np.ndarray | None:
-    """Per-user values of ``metric`` for domain ``dom`` averaged over ``seeds`` (None if unavailable)."""
+def _seed_avg(g: _Group, seeds: list[int], protocol: str, dom: int, metric: str,
+              users: np.ndarray | None = None) -> np.ndarray | None:
+    """Per-user values of ``metric`` for domain ``dom`` averaged over ``seeds`` (None if unavailable);
+    ``users``: an optional boolean mask over all test users (e.g. a stratum), applied first."""
     arrays = []
     for s in seeds:
         if protocol not in g.seeds[s]:
             return None
         domain, per_user = g.seeds[s][protocol]
-        arrays.append(per_user[metric][domain == dom])
+        keep = domain == dom
+        if users is not None:
+            if len(users) != len(domain):
+                return None
+            keep = keep & users
+        arrays.append(per_user[metric][keep])
     if not arrays or len({len(a) for a in arrays}) != 1 or len(arrays[0]) == 0:
         return None
     return np.mean(arrays, axis=0)
 
 
 def _compare(g: _Group, ref: _Group | None, protocol: str, dom: int, metric: str, n_boot: int,
-             seed: int) -> dict[str, float]:
+             seed: int, users: np.ndarray | None = None) -> dict[str, float]:
     nan = {"diff": math.nan, "lo": math.nan, "hi": math.nan, "p": math.nan}
     if ref is None:
         return nan
     common = sorted(set(g.seeds) & set(ref.seeds))
-    a, b = _seed_avg(g, common, protocol, dom, metric), _seed_avg(ref, common, protocol, dom, metric)
+    a = _seed_avg(g, common, protocol, dom, metric, users)
+    b = _seed_avg(ref, common, protocol, dom, metric, users)
     if a is None or b is None or a.shape != b.shape:
         return nan
     r = paired_comparison(a, b, n_boot=n_boot, seed=seed)

@@ -119,8 +119,11 @@ class ResultsStore:
         return RunLock(self.path(cfg) / LOCK, self.stale_after)
 
     def save(self, cfg: RunConfig, result) -> Path:
-        """Write ``result`` (a RunResult) atomically; clears an earlier failure marker."""
-        folder = write_run(self.path(cfg), result.record, result.test_counts, result.test_domain)
+        """Write ``result`` (a RunResult) atomically; clears an earlier failure marker. The record
+        gets ``stored_at`` (UTC): with ``wall_seconds`` it dates the run, so a sweep's wall time
+        can be told from its runs (``summary.sweep_wall``)."""
+        record = {**result.record, "stored_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        folder = write_run(self.path(cfg), record, result.test_counts, result.test_domain)
         (folder / FAILED).unlink(missing_ok=True)
         return folder
 

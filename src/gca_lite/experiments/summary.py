@@ -39,7 +39,7 @@ def run_table(store):
                      "wall_seconds": float(record.get("wall_seconds") or 0.0),
                      "epochs_run": record.get("epochs_run"), "best_epoch": record.get("best_epoch"),
                      "stop_reason": record.get("stop_reason"), "code_version": record.get("code_version"),
-                     "run": folder.name})
+                     "stored_at": record.get("stored_at"), "run": folder.name})
     return pd.DataFrame(rows)
 
 
@@ -61,6 +61,36 @@ def coverage(store):
                 hours=("wall_seconds", lambda s: s.sum() / 3600),
                 minutes_per_run=("wall_seconds", lambda s: s.median() / 60)).reset_index()
     return out
+
+
+def sweep_wall(store):
+    """Wall-clock time the store's runs took, per device: the length of the union of the runs'
+    ``[stored_at - wall_seconds, stored_at]`` intervals, so runs trained side by side count once.
+    Runs stored before records carried ``stored_at`` cannot be placed in time; they are counted
+    apart, with their summed run time (an upper bound on the wall time they took)."""
+    import pandas as pd
+
+    runs = run_table(store)
+    rows = []
+    for device, part in (runs.groupby("device", sort=True) if not runs.empty else []):
+        timed = part[part["stored_at"].notna()]
+        end = pd.to_datetime(timed["stored_at"], utc=True)
+        spans = sorted(zip(end - pd.to_timedelta(timed["wall_seconds"], unit="s"), end))
+        wall, cur_lo, cur_hi = 0.0, None, None
+        for lo, hi in spans:
+            if cur_hi is None or lo > cur_hi:
+                wall += (cur_hi - cur_lo).total_seconds() if cur_hi is not None else 0.0
+                cur_lo, cur_hi = lo, hi
+            else:
+                cur_hi = max(cur_hi, hi)
+        wall += (cur_hi - cur_lo).total_seconds() if cur_hi is not None else 0.0
+        untimed = part[part["stored_at"].isna()]
+        rows.append({"device": device, "timed runs": len(timed), "wall hours": wall / 3600,
+                     "run hours": timed["wall_seconds"].sum() / 3600,
+                     "from": spans[0][0].strftime("%Y-%m-%d %H:%M") if spans else "",
+                     "to": max(h for _, h in spans).strftime("%Y-%m-%d %H:%M") if spans else "",
+                     "untimed runs": len(untimed), "untimed run hours": untimed["wall_seconds"].sum() / 3600})
+    return pd.DataFrame(rows)
 
 
 def _ours(groups, dataset, variant, protocol, dom, metric):

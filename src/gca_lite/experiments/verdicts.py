@@ -22,11 +22,13 @@ missing, are marked ``provisional``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import artefact
 from .report import DOMAINS, _compare, _family, _seed_avg, collect
 from .store import ResultsStore, record_config
 
@@ -47,6 +49,8 @@ class Context:
     groups: dict  # variant -> report._Group
     cos: list  # (variant, seed, {"A": mean |cos|, "B": ...}) for every GCA run
     width: int = 0  # model.d of the setting's base model
+    strata: dict | None = None  # artefact.read_strata of the dataset (tied / untied test targets)
+    shuffled: dict | None = None  # variant -> group of the same setting on same-day-shuffled data
 
     def compare(self, first: str, second: str, protocol: str, dom: int, metric: str, n_boot: int):
         a, b = self.groups.get(first), self.groups.get(second)
@@ -90,14 +94,20 @@ def unique_labels(store: ResultsStore | str) -> dict[tuple[str, str], str]:
 
 
 def contexts(store: ResultsStore | str) -> list[Context]:
+    """One Context per (dataset, setting). A same-day-shuffle setting is attached to the setting it
+    was shuffled from (``Context.shuffled``) instead of being listed on its own, unless the store
+    holds no runs of that original setting."""
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
     groups = collect(store)
-    labels, cos, width = unique_labels(store), {}, {}
+    labels, cos, width, shuffled_from = unique_labels(store), {}, {}, {}
     for folder, record, _, _ in store.iter_runs(warn=False):
         cfg = record_config(folder, record)
         if cfg is None:
             continue
         fam = _family(cfg)
+        if cfg.data.tie_shuffle_seed is not None and not cfg.model.matched_to:
+            plain = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, tie_shuffle_seed=None))
+            shuffled_from[(cfg.data.dataset, fam)] = _family(plain)
         if not cfg.model.gca_points and not cfg.model.matched_to:
             width[(cfg.data.dataset, fam)] = cfg.model.d
         if cfg.model.gca_points:
@@ -106,10 +116,18 @@ def contexts(store: ResultsStore | str) -> list[Context]:
                        for d in DOMAINS}
             cos.setdefault((cfg.data.dataset, fam), []).append(
                 (cfg.model.variant_name, cfg.train.seed, {d: float(np.mean(x)) for d, x in per_dom.items() if x}))
+
+    def members(dataset, fam):
+        return {v: g for (ds, f, v), g in groups.items() if ds == dataset and f == fam}
+
+    strata = {ds: artefact.read_strata(store.root, ds) for ds, _ in labels}
+    siblings = {(ds, orig): members(ds, fam) for (ds, fam), orig in shuffled_from.items()}
     out = []
     for (dataset, fam), label in sorted(labels.items(), key=lambda kv: (kv[0][0], kv[1])):
-        members = {v: g for (ds, f, v), g in groups.items() if ds == dataset and f == fam}
-        out.append(Context(dataset, label, members, cos.get((dataset, fam), []), width.get((dataset, fam), 0)))
+        if (dataset, shuffled_from.get((dataset, fam))) in labels:
+            continue  # shown with its original setting
+        out.append(Context(dataset, label, members(dataset, fam), cos.get((dataset, fam), []),
+                           width.get((dataset, fam), 0), strata[dataset], siblings.get((dataset, fam))))
     return out
 
 
@@ -165,8 +183,8 @@ def claim_rows(ctx: Context, protocol: str, n_boot: int = 1000) -> list[dict]:
     rows = []
     present = [v for v in GCA16 if v in ctx.groups]
 
-    def add(claim, paper, comps_or_none, verdict, evidence, variants):
-        seeds = ctx.seeds(variants)
+    def add(claim, paper, comps_or_none, verdict, evidence, variants, seeds=None):
+        seeds = ctx.seeds(variants) if seeds is None else seeds
         incomplete = seeds < 3 or any(v not in ctx.groups for v in variants)
         if verdict != "no runs" and incomplete:
             verdict += " (provisional)"
@@ -266,16 +284,38 @@ def claim_rows(ctx: Context, protocol: str, n_boot: int = 1000) -> list[dict]:
             f"r = {r:+.3f} [{lo:+.3f}, {hi:+.3f}] over {n} GCA runs (variants x seeds; seeds of one "
             f"variant are not independent, so the interval is optimistic) (mean |cos| {np.mean(xs):.3f})",
             list(GCA16))
+
+    # Checks of the same-day ordering artefact (EVALUATION.md section 5; not claims of the paper).
+    comps = [{**c, "domain": DOMAINS[dom], "variant": v} for v in present for dom in range(len(DOMAINS))
+             if (s := artefact.stratum_gains(ctx.groups, v, ctx.strata, protocol, dom, n_boot=n_boot))
+             and not math.isnan((c := s["untied"])["diff"])]
+    add("check: the GCA gain over the base holds on test targets that do not share the previous "
+        "item's day (NDCG@10)", "not reported (EVALUATION.md: ABXI's same-day items are ordered A before B)",
+        comps, judge(comps) if ctx.strata is not None or not present else "no runs",
+        (_tally(comps) + " on untied targets (variant x domain)" if comps else
+         "no test strata stored for this dataset" if ctx.strata is None else ""), ["base", *GCA16])
+    gains = [(v, dname, g) for v in (ctx.shuffled or {}) if v in present for dom, dname in enumerate(DOMAINS)
+             if (g := artefact.shuffle_gain(ctx.groups, ctx.shuffled, v, protocol, dom, n_boot=n_boot))]
+    outcomes = {artefact.shuffle_verdict(g) for *_, g in gains}
+    verdict = "no runs" if not gains else outcomes.pop() if len(outcomes) == 1 else "partly"
+    add("check: the GCA gain over the base survives the same-day shuffle (NDCG@10)",
+        "not reported (EVALUATION.md: compare GCA-minus-base gains on shuffled and original data)", None,
+        verdict, "; ".join(f"{_short(v)} ({d}): gain {_fmt(g['original'])} original, {_fmt(g['shuffled'])} "
+                           f"shuffled, change {_fmt(g['change'])}" for v, d, g in gains),
+        [v for v, *_ in gains] or ["GCA[1]-sigmoid,True"],
+        seeds=min((len(g["seeds"]) for *_, g in gains), default=0))
     return rows
 
 
-def verdict_frame(store: ResultsStore | str, protocols=("full", "sampled"), n_boot: int = 1000):
+def verdict_frame(store: ResultsStore | str, protocols=("full", "sampled"), n_boot: int = 1000,
+                  ctxs: list[Context] | None = None):
     """All verdict rows of a store (columns: dataset, setting, protocol, claim, paper, verdict,
-    evidence, runs); settings without a base model are skipped."""
+    evidence, runs); settings without a base model are skipped. ``ctxs``: the store's
+    :func:`contexts`, when the caller already has them (reading a store is the slow part)."""
     import pandas as pd
 
     rows = []
-    for ctx in contexts(store):
+    for ctx in (contexts(store) if ctxs is None else ctxs):
         if "base" not in ctx.groups:
             continue
         for protocol in protocols:

@@ -1,0 +1,164 @@
+"""The same-day ordering artefact, checked from a results store (EVALUATION.md section 5).
+
+ABXI's files list the items of one day A before B, and about 31 % of test targets share the
+previous item's day, most of them domain-B targets. A model can learn that order ("a B item
+follows an A item of the same day") instead of the users' tastes. Two checks separate a GCA gain
+that rests on the order from one that does not:
+
+* **Strata.** GCA's gain over the base on the test users whose target does *not* share the
+  previous item's day (untied) and on those whose target does (tied). The strata depend only on the
+  data, so they are stored once per dataset beside its runs (``ROOT/<dataset>/test_strata.npz``)
+  and the results page needs no data to use them.
+* **Same-day shuffle.** The base and a GCA variant retrained on data whose same-day items were
+  shuffled (``data.tie_shuffle_seed``). The shuffle changes some users' test targets, so absolute
+  metrics are not comparable across the two; what is compared is the GCA-minus-base gain, per user,
+  on shuffled against original data (a difference in differences, paired over the same users and
+  seeds).
+
+A gain that holds on untied targets and survives the shuffle is not explained by the artefact.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..metrics import paired_comparison
+from .report import DOMAINS, _compare, _seed_avg
+
+STRATA = "test_strata.npz"
+BASE = "base"
+
+
+class StrataError(ValueError):
+    """A stored strata file is unreadable or does not fit the runs it should describe."""
+
+
+# ------------------------------------------------------------------------------- strata files
+def test_strata(ds) -> dict:
+    """Per test user, in the order of the test split (user index): whether the target shares the
+    previous item's timestamp (``tied``) and the target's domain; plus the data checksum."""
+    last = ds.offsets[1:] - 1  # every user has >= 4 interactions (splits.MIN_SEQUENCE_LENGTH)
+    return {"tied": ds.timestamps[last] == ds.timestamps[last - 1],
+            "domain": ds.domain_of(ds.items[last]).astype(np.int8), "checksum": ds.checksum}
+
+
+def write_strata(root: str | Path, dataset: str, ds) -> Path:
+    """Store ``test_strata(ds)`` as ``root/<dataset>/test_strata.npz`` (atomically)."""
+    strata = test_strata(ds)
+    path = Path(root) / dataset / STRATA
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{STRATA}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        np.savez_compressed(f, tied=strata["tied"], domain=strata["domain"], checksum=np.array(strata["checksum"]))
+    os.replace(tmp, path)
+    return path
+
+
+def read_strata(root: str | Path, dataset: str) -> dict | None:
+    """The stored strata of ``dataset`` (None when the store has none); StrataError if unreadable."""
+    path = Path(root) / dataset / STRATA
+    if not path.exists():
+        return None
+    try:
+        with np.load(path) as z:
+            out = {"tied": z["tied"].astype(bool), "domain": z["domain"].astype(np.int64),
+                   "checksum": str(z["checksum"])}
+    except (OSError, ValueError, KeyError) as e:
+        raise StrataError(f"{path}: not a readable strata file ({e}); delete it and rerun "
+                          f"experiments/run_real.py (or write_strata) to rebuild it") from e
+    if out["tied"].shape != out["domain"].shape or out["tied"].ndim != 1:
+        raise StrataError(f"{path}: 'tied' {out['tied'].shape} and 'domain' {out['domain'].shape} "
+                          f"must be 1-D arrays of equal length")
+    return out
+
+
+def fits(group, strata: dict | None) -> bool:
+    """True if ``strata`` describe this group's test users: same data and the same target domains."""
+    if strata is None or {d for _, d in group.provenance} != {strata["checksum"]}:
+        return False
+    return all(np.array_equal(domain, strata["domain"])
+               for per_protocol in group.seeds.values() for domain, _ in per_protocol.values())
+
+
+# ------------------------------------------------------------------------------- comparisons
+def stratum_gains(groups: dict, variant: str, strata: dict | None, protocol: str, dom: int,
+                  metric: str = "NDCG@10", n_boot: int = 1000) -> dict | None:
+    """{"untied": cmp, "tied": cmp} of ``variant`` against the base on each stratum (``cmp`` as in
+    ``report._compare``, plus ``n`` users); None when the strata do not fit both groups."""
+    g, base = groups.get(variant), groups.get(BASE)
+    if g is None or base is None or not (fits(g, strata) and fits(base, strata)):
+        return None
+    out = {}
+    for name, users in (("untied", ~strata["tied"]), ("tied", strata["tied"])):
+        cmp = _compare(g, base, protocol, dom, metric, n_boot, seed=0, users=users)
+        out[name] = {**cmp, "n": int((users & (strata["domain"] == dom)).sum())}
+    return out
+
+
+def shuffle_gain(original: dict, shuffled: dict, variant: str, protocol: str, dom: int,
+                 metric: str = "NDCG@10", n_boot: int = 1000) -> dict | None:
+    """GCA-minus-base gain on shuffled and on original data and their paired difference, over the
+    seeds all four groups share; None when a group or a common seed is missing."""
+    four = [original.get(variant), original.get(BASE), shuffled.get(variant), shuffled.get(BASE)]
+    if any(g is None for g in four):
+        return None
+    seeds = sorted(set.intersection(*(set(g.seeds) for g in four)))
+    values = [_seed_avg(g, seeds, protocol, dom, metric) for g in four] if seeds else [None]
+    if any(v is None for v in values) or len({len(v) for v in values}) != 1:
+        return None
+    v_orig, b_orig, v_shuf, b_shuf = values
+
+    def cmp(a, b):
+        r = paired_comparison(a, b, n_boot=n_boot, seed=0)
+        return {"diff": r["mean_diff"], "lo": r["ci_lo"], "hi": r["ci_hi"], "p": r["p_value"]}
+
+    return {"original": cmp(v_orig, b_orig), "shuffled": cmp(v_shuf, b_shuf),
+            "change": cmp(v_shuf - b_shuf, v_orig - b_orig), "seeds": seeds, "n": len(v_orig)}
+
+
+def shuffle_verdict(gain: dict) -> str:
+    """Does the gain survive the shuffle? reproduced: still resolved above 0 and not resolvably
+    smaller; partly: still above 0 but resolvably smaller; not reproduced: resolvably smaller and no
+    longer above 0; not resolved: anything else (e.g. no gain to begin with)."""
+    survives = gain["shuffled"]["lo"] > 0
+    shrinks = gain["change"]["hi"] < 0
+    if survives:
+        return "partly" if shrinks else "reproduced"
+    return "not reproduced" if shrinks else "not resolved"
+
+
+def _fmt(c: dict) -> str:
+    return "n/a" if math.isnan(c["diff"]) else f"{c['diff']:+.4f} [{c['lo']:+.4f}, {c['hi']:+.4f}]"
+
+
+def artefact_frame(contexts, protocols=("full", "sampled"), metric: str = "NDCG@10", n_boot: int = 1000):
+    """One row per dataset x setting x protocol x GCA variant x domain: the gain over the base on
+    all, untied and tied test users, and on shuffled data with its change (``verdicts.contexts``)."""
+    import pandas as pd
+
+    rows = []
+    for ctx in contexts:
+        variants = [v for v in (ctx.shuffled or {}) if v in ctx.groups and v != BASE
+                    and not v.startswith("base~")] or [v for v in ("GCA[1]-sigmoid,True",) if v in ctx.groups]
+        for protocol in protocols:
+            for variant in variants:
+                for dom, dname in enumerate(DOMAINS):
+                    row = {"dataset": ctx.dataset, "setting": ctx.setting, "protocol": protocol,
+                           "variant": variant, "domain": dname,
+                           "all users": _fmt(_compare(ctx.groups[variant], ctx.groups.get(BASE), protocol, dom,
+                                                      metric, n_boot, seed=0))}
+                    strata = stratum_gains(ctx.groups, variant, ctx.strata, protocol, dom, metric, n_boot)
+                    for name in ("untied", "tied"):
+                        row[f"{name} targets"] = (f"{_fmt(strata[name])} (n {strata[name]['n']})"
+                                                  if strata else "no strata stored")
+                    gain = shuffle_gain(ctx.groups, ctx.shuffled or {}, variant, protocol, dom, metric, n_boot)
+                    row["shuffled data"] = _fmt(gain["shuffled"]) if gain else "not run"
+                    row["shuffled − original"] = _fmt(gain["change"]) if gain else "not run"
+                    row["seeds"] = (",".join(map(str, gain["seeds"])) if gain else
+                                    ",".join(map(str, sorted(ctx.groups[variant].seeds))))
+                    rows.append(row)
+    return pd.DataFrame(rows)

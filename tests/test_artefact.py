@@ -1,0 +1,103 @@
+"""The same-day ordering artefact checks (experiments/artefact.py): test strata stored beside the
+runs, gains per stratum, and the shuffled-minus-original gain with its verdict rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gca_lite.data import load_dataset
+from gca_lite.data.splits import make_splits
+from gca_lite.data.stats import dataset_stats
+from gca_lite.experiments import artefact
+from gca_lite.experiments.report import _Group
+
+CHECKSUM = "c" * 64
+
+
+def test_strata_agree_with_the_data_statistics_and_the_test_split():
+    ds = load_dataset("synthetic-tiny")
+    strata = artefact.test_strata(ds)
+    stats = dataset_stats(ds)
+    assert strata["tied"].sum() == stats["test_targets_tied"] > 0
+    assert (strata["tied"] & (strata["domain"] == 1)).sum() == stats["test_targets_tied_b"]
+    test = make_splits(ds).test
+    assert np.array_equal(test.users, np.arange(ds.n_users))  # strata are in test-split order
+    assert np.array_equal(strata["domain"], test.target_domain)
+    assert strata["checksum"] == ds.checksum
+
+
+def test_strata_file_round_trip_and_errors(tmp_path):
+    ds = load_dataset("synthetic-tiny")
+    assert artefact.read_strata(tmp_path, "synthetic-tiny") is None  # none stored: not an error
+    path = artefact.write_strata(tmp_path, "synthetic-tiny", ds)
+    back = artefact.read_strata(tmp_path, "synthetic-tiny")
+    assert path.name == artefact.STRATA and back["checksum"] == ds.checksum
+    assert np.array_equal(back["tied"], artefact.test_strata(ds)["tied"])
+    path.write_bytes(b"not an npz")
+    with pytest.raises(artefact.StrataError, match=str(path)):
+        artefact.read_strata(tmp_path, "synthetic-tiny")
+    np.savez_compressed(path, tied=np.zeros(3, bool), domain=np.zeros(4, np.int8), checksum=np.array("x"))
+    with pytest.raises(artefact.StrataError, match="equal length"):
+        artefact.read_strata(tmp_path, "synthetic-tiny")
+
+
+# --------------------------------------------------------------------------- fabricated runs
+N = 4000
+RNG_SEED = 11
+
+
+def _group(variant: str, values: dict[int, np.ndarray], domain: np.ndarray, checksum: str = CHECKSUM) -> _Group:
+    g = _Group("toy", "fam", variant, provenance={("code", checksum)})
+    g.seeds = {s: {"full": (domain, {"NDCG@10": v})} for s, v in values.items()}
+    return g
+
+
+def _world(gain_on_tied: float, gain_on_untied: float, shuffled_gain: float):
+    """Base and GCA on original and shuffled data, 2 seeds, per-user NDCG@10 with known gains."""
+    rng = np.random.default_rng(RNG_SEED)
+    domain = rng.integers(0, 2, N)
+    tied = rng.random(N) < 0.3
+    strata = {"tied": tied, "domain": domain, "checksum": CHECKSUM}
+    groups, shuffled = {}, {}
+    for seed in (0, 1):
+        base = rng.random(N) * 0.3
+        gca = base + np.where(tied, gain_on_tied, gain_on_untied) + rng.normal(0, 0.01, N)
+        base_s = rng.random(N) * 0.3
+        gca_s = base_s + shuffled_gain + rng.normal(0, 0.01, N)
+        for store, name, v in ((groups, "base", base), (groups, "GCA", gca),
+                               (shuffled, "base", base_s), (shuffled, "GCA", gca_s)):
+            store.setdefault(name, {})[seed] = v
+    mk = {k: _group(k, v, domain) for k, v in groups.items()}
+    return mk, {k: _group(k, v, domain) for k, v in shuffled.items()}, strata
+
+
+def test_a_gain_on_tied_targets_only_shows_in_the_tied_stratum_and_dies_when_shuffled():
+    original, shuffled, strata = _world(gain_on_tied=0.05, gain_on_untied=0.0, shuffled_gain=0.0)
+    for dom in (0, 1):
+        s = artefact.stratum_gains(original, "GCA", strata, "full", dom, n_boot=300)
+        assert s["tied"]["lo"] > 0.04 and s["untied"]["lo"] < 0 < s["untied"]["hi"]
+        assert s["tied"]["n"] + s["untied"]["n"] == int((strata["domain"] == dom).sum())
+        g = artefact.shuffle_gain(original, shuffled, "GCA", "full", dom, n_boot=300)
+        assert g["seeds"] == [0, 1] and g["original"]["lo"] > 0 and g["change"]["hi"] < 0
+        assert artefact.shuffle_verdict(g) == "not reproduced"
+
+
+@pytest.mark.parametrize("shuffled_gain, expected", [(0.02, "reproduced"), (0.01, "partly"), (-0.02, "not reproduced")])
+def test_shuffle_verdict_rule(shuffled_gain, expected):
+    original, shuffled, _ = _world(gain_on_tied=0.02, gain_on_untied=0.02, shuffled_gain=shuffled_gain)
+    g = artefact.shuffle_gain(original, shuffled, "GCA", "full", 0, n_boot=300)
+    assert artefact.shuffle_verdict(g) == expected
+
+
+def test_strata_of_other_data_are_not_applied():
+    original, shuffled, strata = _world(0.02, 0.02, 0.02)
+    other = {**strata, "checksum": "d" * 64}
+    assert artefact.stratum_gains(original, "GCA", other, "full", 0) is None
+    flipped = {**strata, "domain": 1 - strata["domain"]}
+    assert artefact.stratum_gains(original, "GCA", flipped, "full", 0) is None
+    assert artefact.stratum_gains(original, "GCA", None, "full", 0) is None
+    assert artefact.shuffle_gain(original, {}, "GCA", "full", 0) is None  # nothing shuffled stored
+    only_seed_1 = {k: _group(k, {1: g.seeds[0]["full"][1]["NDCG@10"]}, g.seeds[0]["full"][0])
+                   for k, g in shuffled.items()}
+    assert artefact.shuffle_gain(original, only_seed_1, "GCA", "full", 0, n_boot=100)["seeds"] == [1]
