@@ -5,9 +5,7 @@ every partial state of results/ answers the most important questions first: (1) 
 GCA[1]-sigmoid,True (the paper's best variant), GCA[0]-sigmoid,True (GCA_early) and their
 parameter-matched base, seed by seed on both datasets; (2) the rest of the scaling series, the
 LayerNorm and gate contrasts at point 1 and the same-day-shuffle ablation; (3) every other
-variant. Resumable like any sweep. It also stores each dataset's test strata (which test targets
-share the previous item's day: gca_lite.experiments.artefact), so the results page can split the
-gains by them without the data.
+variant. Resumable like any sweep.
 
     python experiments/run_real.py --data-dir ../shared/data --store results [--dataset afk]
         [--workers 2 --threads 1] [--max-runs N] [--dry-run]
@@ -18,9 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gca_lite.data import load_dataset
 from gca_lite.experiments import ResultsStore, load_grid, sweep
-from gca_lite.experiments.artefact import write_strata
 
 GRID = Path(__file__).with_name("real_lite_grid.yaml")
 TIERS = (
@@ -59,8 +55,6 @@ def main() -> None:
             print("done   " if store.has(c, warn=False) else "missing", c.name,
                   "(shuffled)" if c.data.tie_shuffle_seed is not None else "")
         return
-    for name in sorted({c.data.dataset for c in configs}):  # tied / untied test targets (artefact.py)
-        print("strata:", write_strata(store.root, name, load_dataset(name, args.data_dir)))
     summary = sweep(configs, store, workers=args.workers, threads=args.threads, data_dir=args.data_dir,
                     max_runs=args.max_runs, desc="real-lite")
     print(summary)

@@ -3,6 +3,8 @@ runs, gains per stratum, and the shuffled-minus-original gain with its verdict r
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -29,17 +31,35 @@ def test_strata_agree_with_the_data_statistics_and_the_test_split():
 
 def test_strata_file_round_trip_and_errors(tmp_path):
     ds = load_dataset("synthetic-tiny")
-    assert artefact.read_strata(tmp_path, "synthetic-tiny") is None  # none stored: not an error
+    other = load_dataset("synthetic-tiny", seed=1)  # same name, other data: stored apart
+    assert artefact.read_strata(tmp_path, "synthetic-tiny", ds.checksum) is None  # none stored: no error
     path = artefact.write_strata(tmp_path, "synthetic-tiny", ds)
-    back = artefact.read_strata(tmp_path, "synthetic-tiny")
-    assert path.name == artefact.STRATA and back["checksum"] == ds.checksum
+    path_other = artefact.write_strata(tmp_path, "synthetic-tiny", other)
+    assert path != path_other and ds.checksum[:12] in path.name
+    back = artefact.read_strata(tmp_path, "synthetic-tiny", ds.checksum)
+    assert back["checksum"] == ds.checksum
     assert np.array_equal(back["tied"], artefact.test_strata(ds)["tied"])
     path.write_bytes(b"not an npz")
     with pytest.raises(artefact.StrataError, match=str(path)):
-        artefact.read_strata(tmp_path, "synthetic-tiny")
-    np.savez_compressed(path, tied=np.zeros(3, bool), domain=np.zeros(4, np.int8), checksum=np.array("x"))
+        artefact.read_strata(tmp_path, "synthetic-tiny", ds.checksum)
+    np.savez_compressed(path, tied=np.zeros(3, bool), domain=np.zeros(4, np.int8), checksum=np.array(ds.checksum))
     with pytest.raises(artefact.StrataError, match="equal length"):
-        artefact.read_strata(tmp_path, "synthetic-tiny")
+        artefact.read_strata(tmp_path, "synthetic-tiny", ds.checksum)
+    path.write_bytes(path_other.read_bytes())  # a file under the wrong name
+    with pytest.raises(artefact.StrataError, match="not " + ds.checksum[:12]):
+        artefact.read_strata(tmp_path, "synthetic-tiny", ds.checksum)
+
+
+def test_ensure_strata_writes_each_original_dataset_once(tmp_path):
+    from gca_lite.config import preset
+
+    cfg = preset("lite", "synthetic-tiny")
+    paths = artefact.ensure_strata(tmp_path, [cfg, cfg])
+    assert len(paths) == 1 and paths[0].exists()
+    stamp = paths[0].stat().st_mtime_ns
+    assert artefact.ensure_strata(tmp_path, [cfg]) == paths and paths[0].stat().st_mtime_ns == stamp
+    missing = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, dataset="afk"))
+    assert artefact.ensure_strata(tmp_path, [missing], data_dir=tmp_path / "nowhere") == []
 
 
 # --------------------------------------------------------------------------- fabricated runs

@@ -437,13 +437,13 @@ def test_verdicts_from_the_smoke_store(smoke_store):
 
 
 def test_ordering_artefact_checks_from_the_smoke_store(smoke_store, tmp_path):
-    """With the dataset's test strata stored, the verdicts carry the untied-target check; without
+    """With the dataset's test strata stored (the sweep does it), the verdicts carry the untied-target check; without
     shuffled runs the shuffle check says 'no runs'; every run is dated for the sweep's wall time."""
     import shutil
 
     from gca_lite.data import load_dataset
     from gca_lite.experiments import summary as S
-    from gca_lite.experiments.artefact import artefact_frame, write_strata
+    from gca_lite.experiments.artefact import artefact_frame, strata_path
     from gca_lite.experiments.verdicts import contexts, verdict_frame
 
     root = tmp_path / "store"
@@ -452,9 +452,13 @@ def test_ordering_artefact_checks_from_the_smoke_store(smoke_store, tmp_path):
     def checks(v):
         return v[v["claim"].str.startswith("check")].set_index(["protocol", "claim"])["verdict"]
 
+    ds = load_dataset("synthetic-tiny")
+    strata = strata_path(root, "synthetic-tiny", ds.checksum)
+    assert strata.is_file()  # the sweep stored the strata of its data
+    strata.rename(strata.with_suffix(".away"))
     before = checks(verdict_frame(root, n_boot=100))
     assert set(before) == {"no runs"}  # no strata stored, no shuffled runs
-    write_strata(root, "synthetic-tiny", load_dataset("synthetic-tiny"))
+    strata.with_suffix(".away").rename(strata)
     ctxs = contexts(root)
     v = verdict_frame(root, n_boot=100, ctxs=ctxs)
     after = v[v["claim"].str.contains("do not share")]

@@ -7,8 +7,9 @@ that rests on the order from one that does not:
 
 * **Strata.** GCA's gain over the base on the test users whose target does *not* share the
   previous item's day (untied) and on those whose target does (tied). The strata depend only on the
-  data, so they are stored once per dataset beside its runs (``ROOT/<dataset>/test_strata.npz``)
-  and the results page needs no data to use them.
+  data, so they are stored once per dataset beside its runs
+  (``ROOT/<dataset>/test_strata-<data checksum>.npz``, written by every sweep) and the results
+  page needs no data to use them.
 * **Same-day shuffle.** The base and a GCA variant retrained on data whose same-day items were
   shuffled (``data.tie_shuffle_seed``). The shuffle changes some users' test targets, so absolute
   metrics are not comparable across the two; what is compared is the GCA-minus-base gain, per user,
@@ -29,7 +30,6 @@ import numpy as np
 from ..metrics import paired_comparison
 from .report import DOMAINS, _compare, _seed_avg
 
-STRATA = "test_strata.npz"
 BASE = "base"
 
 
@@ -46,21 +46,43 @@ def test_strata(ds) -> dict:
             "domain": ds.domain_of(ds.items[last]).astype(np.int8), "checksum": ds.checksum}
 
 
+def strata_path(root: str | Path, dataset: str, checksum: str) -> Path:
+    """Where the strata of one dataset version live: keyed by the data checksum, because a name
+    (``synthetic-tiny``) can stand for several datasets (one per ``data.synthetic_seed``)."""
+    return Path(root) / dataset / f"test_strata-{checksum[:12]}.npz"
+
+
 def write_strata(root: str | Path, dataset: str, ds) -> Path:
-    """Store ``test_strata(ds)`` as ``root/<dataset>/test_strata.npz`` (atomically)."""
+    """Store ``test_strata(ds)`` under :func:`strata_path` (atomically)."""
     strata = test_strata(ds)
-    path = Path(root) / dataset / STRATA
+    path = strata_path(root, dataset, ds.checksum)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{STRATA}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "wb") as f:
         np.savez_compressed(f, tied=strata["tied"], domain=strata["domain"], checksum=np.array(strata["checksum"]))
     os.replace(tmp, path)
     return path
 
 
-def read_strata(root: str | Path, dataset: str) -> dict | None:
-    """The stored strata of ``dataset`` (None when the store has none); StrataError if unreadable."""
-    path = Path(root) / dataset / STRATA
+def ensure_strata(root: str | Path, configs, data_dir: str | Path | None = None) -> list[Path]:
+    """Write the strata of every original (unshuffled) dataset that ``configs`` train on, unless
+    stored already. A dataset that cannot be loaded is left out here: its runs fail with the error."""
+    from ..data import DataError, load_dataset
+
+    paths = []
+    for name, seed in sorted({(c.data.dataset, c.data.synthetic_seed) for c in configs}):
+        try:
+            ds = load_dataset(name, data_dir, seed=seed)
+        except (DataError, OSError):
+            continue
+        path = strata_path(root, name, ds.checksum)
+        paths.append(path if path.exists() else write_strata(root, name, ds))
+    return paths
+
+
+def read_strata(root: str | Path, dataset: str, checksum: str) -> dict | None:
+    """The stored strata of this dataset version (None when not stored); StrataError if unreadable."""
+    path = strata_path(root, dataset, checksum)
     if not path.exists():
         return None
     try:
@@ -68,11 +90,13 @@ def read_strata(root: str | Path, dataset: str) -> dict | None:
             out = {"tied": z["tied"].astype(bool), "domain": z["domain"].astype(np.int64),
                    "checksum": str(z["checksum"])}
     except (OSError, ValueError, KeyError) as e:
-        raise StrataError(f"{path}: not a readable strata file ({e}); delete it and rerun "
-                          f"experiments/run_real.py (or write_strata) to rebuild it") from e
+        raise StrataError(f"{path}: not a readable strata file ({e}); delete it and rerun the sweep "
+                          f"(or artefact.write_strata) to rebuild it") from e
     if out["tied"].shape != out["domain"].shape or out["tied"].ndim != 1:
         raise StrataError(f"{path}: 'tied' {out['tied'].shape} and 'domain' {out['domain'].shape} "
                           f"must be 1-D arrays of equal length")
+    if out["checksum"] != checksum:
+        raise StrataError(f"{path}: holds the strata of data {out['checksum'][:12]}, not {checksum[:12]}")
     return out
 
 

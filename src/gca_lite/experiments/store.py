@@ -6,6 +6,8 @@ Layout::
                                 /ranks.npz     per-user test rank counts (SHA-256 in the record)
                                 /lock          present while a worker trains it (lock.py)
                                 /failed.json   the error and traceback of the last failed attempt
+    ROOT/<dataset>/test_strata-<data sha>.npz  which test targets share the previous item's day
+                                               (artefact.py; written by every sweep)
     ROOT/_cache/                               evaluation candidate sets shared by all runs
 
 Both result files are written atomically by :func:`gca_lite.results.write_run`, so an interrupted

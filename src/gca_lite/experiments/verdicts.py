@@ -120,14 +120,18 @@ def contexts(store: ResultsStore | str) -> list[Context]:
     def members(dataset, fam):
         return {v: g for (ds, f, v), g in groups.items() if ds == dataset and f == fam}
 
-    strata = {ds: artefact.read_strata(store.root, ds) for ds, _ in labels}
+    def strata(dataset, fam):
+        base = groups.get((dataset, fam, "base"))
+        sums = {d for _, d in base.provenance} if base is not None else set()
+        return artefact.read_strata(store.root, dataset, sums.pop()) if len(sums) == 1 else None
+
     siblings = {(ds, orig): members(ds, fam) for (ds, fam), orig in shuffled_from.items()}
     out = []
     for (dataset, fam), label in sorted(labels.items(), key=lambda kv: (kv[0][0], kv[1])):
         if (dataset, shuffled_from.get((dataset, fam))) in labels:
             continue  # shown with its original setting
         out.append(Context(dataset, label, members(dataset, fam), cos.get((dataset, fam), []),
-                           width.get((dataset, fam), 0), strata[dataset], siblings.get((dataset, fam))))
+                           width.get((dataset, fam), 0), strata(dataset, fam), siblings.get((dataset, fam))))
     return out
 
 
