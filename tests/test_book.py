@@ -323,6 +323,8 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
     # the sweep's wall time accounts for every run, dated or not
     assert sum(w["timed runs"] + w["untimed runs"] for w in rec["sweep_wall"]) == n_runs
     assert all(0 <= w["wall hours"] <= w["run hours"] + 1e-9 for w in rec["sweep_wall"])
+    # progress against the planned grid (168 runs), counted without the data
+    assert rec["grid"]["planned"] == 168 and 0 < rec["grid"]["stored"] <= n_runs
     # the ordering-artefact table uses the stored strata of both datasets
     assert {a["dataset"] for a in rec["artefact"]} == datasets
     assert all("(n " in a["untied targets"] for a in rec["artefact"])

@@ -514,6 +514,20 @@ def test_summary_tables_from_the_smoke_store(smoke_store):
     assert set(labels.values()) == {"d16, 2 epochs"}
 
 
+def test_grid_progress_needs_no_data(smoke_store, tmp_path):
+    """The results page lists what the planned grid still misses without the data (matched bases
+    are known by the size they match); the smoke store holds all of its grid."""
+    from gca_lite.experiments import summary as S
+
+    planned = S.planned_runs(REPO / "experiments" / "real_lite_grid.yaml")
+    assert len(planned) == len(set(planned)) == 168
+    assert sum(k[1] == "base~1xGCA,True" for k in planned) == 2 * 3 * 2  # original and shuffled
+    progress = S.grid_progress(smoke_store, SMOKE)
+    assert len(progress) == 5 and (progress["missing"] == "").all() and (progress["stored"] == "0,1").all()
+    empty = S.grid_progress(tmp_path / "none", SMOKE)
+    assert (empty["stored"] == "").all() and (empty["missing"] == "0,1").all()
+
+
 @pytest.mark.realdata
 def test_real_grid_and_its_priority_order(shared_data):
     """Issue 6's grid: 28 configs x 2 datasets x 3 seeds (with the shuffled GCA[1]'s own matched

@@ -7,6 +7,7 @@ Everything is read from a results store (records + per-user ranks): no dataset, 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -91,6 +92,50 @@ def sweep_wall(store):
                      "to": max(h for _, h in spans).strftime("%Y-%m-%d %H:%M") if spans else "",
                      "untimed runs": len(untimed), "untimed run hours": untimed["wall_seconds"].sum() / 3600})
     return pd.DataFrame(rows)
+
+
+def planned_runs(grid_path) -> list[tuple]:
+    """The runs a grid file plans, as ``(dataset, variant, seed, tie_shuffle_seed, d)`` keys. Needs
+    no data: a matched base is named by the size it matches (``base~1xGCA,True``); its exact widths
+    need the item counts, but its name, seed and dataset do not."""
+    import yaml
+
+    from .grid import expand
+
+    spec = yaml.safe_load(Path(grid_path).read_text())
+    configs = expand({**spec, "matched_bases": False}, str(grid_path))
+    keys = [(c.data.dataset, c.model.variant_name, c.train.seed, c.data.tie_shuffle_seed, c.model.d)
+            for c in configs]
+    if spec.get("matched_bases"):
+        keys += [(c.data.dataset, f"base~{c.model.size_name}", c.train.seed, c.data.tie_shuffle_seed, c.model.d)
+                 for c in configs if c.model.gca_points]
+    # the grid file's order within a dataset (base, variants, scaling, shuffle; matched bases last)
+    return sorted(dict.fromkeys(keys), key=lambda k: (k[0], k[3] is not None and k[1].startswith("base~")))
+
+
+def grid_progress(store, grid_path):
+    """Per dataset and planned configuration: the seeds the grid plans, those stored, those missing
+    (a stored run counts when its dataset, variant, seed, shuffle seed and width match)."""
+    import pandas as pd
+
+    stored = set()
+    for folder, record, _, _ in _store(store).iter_runs(warn=False):
+        cfg = record_config(folder, record)
+        if cfg is not None:
+            stored.add((cfg.data.dataset, cfg.model.variant_name, cfg.train.seed, cfg.data.tie_shuffle_seed,
+                        cfg.model.d))
+    rows = {}
+    for key in planned_runs(grid_path):
+        dataset, variant, seed, shuffle, _ = key
+        name = variant + (", same-day shuffle" if shuffle is not None else "")
+        row = rows.setdefault((dataset, name), {"dataset": dataset, "configuration": name, "planned": [],
+                                                "stored": [], "missing": []})
+        row["planned"].append(seed)
+        row["stored" if key in stored else "missing"].append(seed)
+    out = pd.DataFrame(list(rows.values()), columns=["dataset", "configuration", "planned", "stored", "missing"])
+    for col in ("planned", "stored", "missing"):
+        out[col] = out[col].map(lambda seeds: ",".join(map(str, sorted(seeds))))
+    return out
 
 
 def _ours(groups, dataset, variant, protocol, dom, metric):
