@@ -121,3 +121,43 @@ def test_strata_of_other_data_are_not_applied():
     only_seed_1 = {k: _group(k, {1: g.seeds[0]["full"][1]["NDCG@10"]}, g.seeds[0]["full"][0])
                    for k, g in shuffled.items()}
     assert artefact.shuffle_gain(original, only_seed_1, "GCA", "full", 0, n_boot=100)["seeds"] == [1]
+
+
+def test_shuffle_gain_pairs_only_users_whose_target_domain_agrees():
+    """The shuffle can move a test target to the other domain: those users drop out of the paired
+    difference instead of being compared with another user's value."""
+    original, shuffled, strata = _world(0.02, 0.02, 0.02)
+    moved = strata["domain"].copy()
+    moved[:300] = 1 - moved[:300]
+    for g in shuffled.values():
+        g.seeds = {s: {"full": (moved, per["full"][1])} for s, per in g.seeds.items()}
+    for dom in (0, 1):
+        g = artefact.shuffle_gain(original, shuffled, "GCA", "full", dom, n_boot=100)
+        assert g["n"] == int(((strata["domain"] == dom) & (moved == dom)).sum())
+        assert abs(g["change"]["diff"]) < 0.005  # same gain on both: no change
+
+
+def test_runs_of_a_chapter_become_groups():
+    """The chapters' runs (RunResult per seed) go through the same functions as the results store."""
+    from gca_lite.evaluate import RankCounts
+    from gca_lite.train import RunResult
+
+    rng = np.random.default_rng(3)
+    domain = rng.integers(0, 2, 500)
+    tied = rng.random(500) < 0.3
+    strata = {"tied": tied, "domain": domain, "checksum": CHECKSUM}
+
+    def result(seed, better):
+        greater = rng.integers(0, 50, 500) - (better * tied * 40).astype(int)  # better ranks on tied only
+        counts = RankCounts(np.maximum(greater, 0), np.zeros(500, int), np.full(500, 1000))
+        record = {"seed": seed, "config": {"eval": {"tie_rule": "expected"}}, "code_version": "c",
+                  "data_checksum": CHECKSUM}
+        return RunResult(record, {"full": counts}, domain)
+
+    groups = artefact.groups_from_runs({"base": [result(0, 0), result(1, 0)], "GCA": [result(0, 1), result(1, 1)]})
+    assert sorted(groups["GCA"].seeds) == [0, 1]
+    rows = artefact.gain_rows(groups, None, strata, "GCA", "full", metric="MRR", n_boot=200)
+    assert [r["domain"] for r in rows] == ["A", "B"]
+    assert all(r["shuffled data"] == "not run" and "(n " in r["untied targets"] for r in rows)
+    gains = artefact.stratum_gains(groups, "GCA", strata, "full", 0, metric="MRR", n_boot=200)
+    assert gains["tied"]["lo"] > 0 and gains["untied"]["lo"] < 0 < gains["untied"]["hi"]

@@ -284,6 +284,11 @@ def test_protocols_chapter_sampled_not_below_full(book_root: Path):
     assert rec["best_by_validation"] in rec["variants"] and rec["best_by_validation"] != "base"
     firsts = {r["first"] for r in rec["tie_shuffle"]}
     assert firsts == {"base (shuffled)", f"{rec['best_by_validation']} (shuffled)"}
+    # the artefact table: the best variant's gain per protocol x domain, every column filled
+    gains = rec["artefact_gains"]
+    assert [(g["protocol"], g["domain"]) for g in gains] == [(p, d) for p in ("full", "sampled") for d in "AB"]
+    assert all(g["variant"] == rec["best_by_validation"] for g in gains)
+    assert not any("not run" in str(v) or "no strata" in str(v) or "n/a" in str(v) for g in gains for v in g.values())
     assert all(-1 <= r["Kendall tau"] <= 1 for r in rec["ranks"] if r["Kendall tau"] is not None)
 
 

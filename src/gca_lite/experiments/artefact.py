@@ -126,13 +126,18 @@ def stratum_gains(groups: dict, variant: str, strata: dict | None, protocol: str
 def shuffle_gain(original: dict, shuffled: dict, variant: str, protocol: str, dom: int,
                  metric: str = "NDCG@10", n_boot: int = 1000) -> dict | None:
     """GCA-minus-base gain on shuffled and on original data and their paired difference, over the
-    seeds all four groups share; None when a group or a common seed is missing."""
+    seeds all four groups share and the users whose target is in domain ``dom`` in all of them (the
+    shuffle can move a target to the other domain); None when a group or a common seed is missing."""
     four = [original.get(variant), original.get(BASE), shuffled.get(variant), shuffled.get(BASE)]
     if any(g is None for g in four):
         return None
     seeds = sorted(set.intersection(*(set(g.seeds) for g in four)))
-    values = [_seed_avg(g, seeds, protocol, dom, metric) for g in four] if seeds else [None]
-    if any(v is None for v in values) or len({len(v) for v in values}) != 1:
+    domains = [g.seeds[s][protocol][0] for g in four for s in seeds if protocol in g.seeds[s]]
+    if not seeds or len(domains) != 4 * len(seeds) or len({len(d) for d in domains}) != 1:
+        return None
+    users = np.logical_and.reduce([d == dom for d in domains])
+    values = [_seed_avg(g, seeds, protocol, dom, metric, users) for g in four]
+    if any(v is None for v in values):
         return None
     v_orig, b_orig, v_shuf, b_shuf = values
 
@@ -142,6 +147,22 @@ def shuffle_gain(original: dict, shuffled: dict, variant: str, protocol: str, do
 
     return {"original": cmp(v_orig, b_orig), "shuffled": cmp(v_shuf, b_shuf),
             "change": cmp(v_shuf - b_shuf, v_orig - b_orig), "seeds": seeds, "n": len(v_orig)}
+
+
+def groups_from_runs(runs: dict) -> dict:
+    """``{variant: [RunResult, ...]}`` (the notebooks' runs, one per seed) as the groups the
+    functions here take, so a chapter and the results page share one code path."""
+    from .report import _Group
+
+    out = {}
+    for variant, results in runs.items():
+        g = _Group("", "", variant)
+        for res in results:
+            rule = res.record["config"]["eval"]["tie_rule"]
+            g.seeds[res.record["seed"]] = {p: (res.test_domain, c.metrics(rule)) for p, c in res.test_counts.items()}
+            g.provenance.add((str(res.record.get("code_version")), str(res.record.get("data_checksum"))))
+        out[variant] = g
+    return out
 
 
 def shuffle_verdict(gain: dict) -> str:
@@ -159,9 +180,30 @@ def _fmt(c: dict) -> str:
     return "n/a" if math.isnan(c["diff"]) else f"{c['diff']:+.4f} [{c['lo']:+.4f}, {c['hi']:+.4f}]"
 
 
+def gain_rows(original: dict, shuffled: dict | None, strata: dict | None, variant: str, protocol: str,
+              metric: str = "NDCG@10", n_boot: int = 1000) -> list[dict]:
+    """Per domain: ``variant``'s gain over the base on all, untied and tied test users, and on
+    shuffled data with its change (formatted ``diff [lo, hi]``; "not run" where runs are missing)."""
+    rows = []
+    for dom, dname in enumerate(DOMAINS):
+        row = {"variant": variant, "domain": dname,
+               "all users": _fmt(_compare(original[variant], original.get(BASE), protocol, dom, metric,
+                                          n_boot, seed=0))}
+        by_stratum = stratum_gains(original, variant, strata, protocol, dom, metric, n_boot)
+        for name in ("untied", "tied"):
+            row[f"{name} targets"] = (f"{_fmt(by_stratum[name])} (n {by_stratum[name]['n']})"
+                                      if by_stratum else "no strata stored")
+        gain = shuffle_gain(original, shuffled or {}, variant, protocol, dom, metric, n_boot)
+        row["shuffled data"] = _fmt(gain["shuffled"]) if gain else "not run"
+        row["shuffled − original"] = _fmt(gain["change"]) if gain else "not run"
+        row["seeds"] = ",".join(map(str, gain["seeds"] if gain else sorted(original[variant].seeds)))
+        rows.append(row)
+    return rows
+
+
 def artefact_frame(contexts, protocols=("full", "sampled"), metric: str = "NDCG@10", n_boot: int = 1000):
-    """One row per dataset x setting x protocol x GCA variant x domain: the gain over the base on
-    all, untied and tied test users, and on shuffled data with its change (``verdicts.contexts``)."""
+    """One row per dataset x setting x protocol x GCA variant x domain (:func:`gain_rows`) for the
+    GCA variants run on shuffled data too, else GCA[1]-sigmoid,True (``verdicts.contexts``)."""
     import pandas as pd
 
     rows = []
@@ -170,19 +212,6 @@ def artefact_frame(contexts, protocols=("full", "sampled"), metric: str = "NDCG@
                     and not v.startswith("base~")] or [v for v in ("GCA[1]-sigmoid,True",) if v in ctx.groups]
         for protocol in protocols:
             for variant in variants:
-                for dom, dname in enumerate(DOMAINS):
-                    row = {"dataset": ctx.dataset, "setting": ctx.setting, "protocol": protocol,
-                           "variant": variant, "domain": dname,
-                           "all users": _fmt(_compare(ctx.groups[variant], ctx.groups.get(BASE), protocol, dom,
-                                                      metric, n_boot, seed=0))}
-                    strata = stratum_gains(ctx.groups, variant, ctx.strata, protocol, dom, metric, n_boot)
-                    for name in ("untied", "tied"):
-                        row[f"{name} targets"] = (f"{_fmt(strata[name])} (n {strata[name]['n']})"
-                                                  if strata else "no strata stored")
-                    gain = shuffle_gain(ctx.groups, ctx.shuffled or {}, variant, protocol, dom, metric, n_boot)
-                    row["shuffled data"] = _fmt(gain["shuffled"]) if gain else "not run"
-                    row["shuffled − original"] = _fmt(gain["change"]) if gain else "not run"
-                    row["seeds"] = (",".join(map(str, gain["seeds"])) if gain else
-                                    ",".join(map(str, sorted(ctx.groups[variant].seeds))))
-                    rows.append(row)
+                rows += [{"dataset": ctx.dataset, "setting": ctx.setting, "protocol": protocol, **r}
+                         for r in gain_rows(ctx.groups, ctx.shuffled, ctx.strata, variant, protocol, metric, n_boot)]
     return pd.DataFrame(rows)
