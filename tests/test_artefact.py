@@ -19,7 +19,7 @@ CHECKSUM = "c" * 64
 
 def test_strata_agree_with_the_data_statistics_and_the_test_split():
     ds = load_dataset("synthetic-tiny")
-    strata = artefact.test_strata(ds)
+    strata = artefact.target_strata(ds)
     stats = dataset_stats(ds)
     assert strata["tied"].sum() == stats["test_targets_tied"] > 0
     assert (strata["tied"] & (strata["domain"] == 1)).sum() == stats["test_targets_tied_b"]
@@ -38,7 +38,7 @@ def test_strata_file_round_trip_and_errors(tmp_path):
     assert path != path_other and ds.checksum[:12] in path.name
     back = artefact.read_strata(tmp_path, "synthetic-tiny", ds.checksum)
     assert back["checksum"] == ds.checksum
-    assert np.array_equal(back["tied"], artefact.test_strata(ds)["tied"])
+    assert np.array_equal(back["tied"], artefact.target_strata(ds)["tied"])
     path.write_bytes(b"not an npz")
     with pytest.raises(artefact.StrataError, match=str(path)):
         artefact.read_strata(tmp_path, "synthetic-tiny", ds.checksum)
@@ -103,9 +103,12 @@ def test_a_gain_on_tied_targets_only_shows_in_the_tied_stratum_and_dies_when_shu
         assert artefact.shuffle_verdict(g) == "not reproduced"
 
 
-@pytest.mark.parametrize("shuffled_gain, expected", [(0.02, "reproduced"), (0.01, "partly"), (-0.02, "not reproduced")])
-def test_shuffle_verdict_rule(shuffled_gain, expected):
-    original, shuffled, _ = _world(gain_on_tied=0.02, gain_on_untied=0.02, shuffled_gain=shuffled_gain)
+@pytest.mark.parametrize("original_gain, shuffled_gain, expected", [
+    (0.02, 0.02, "reproduced"), (0.02, 0.01, "partly"), (0.02, -0.02, "not reproduced"),
+    (0.0, 0.02, "not resolved"),  # no original gain: nothing to survive, however the shuffled runs do
+])
+def test_shuffle_verdict_rule(original_gain, shuffled_gain, expected):
+    original, shuffled, _ = _world(original_gain, original_gain, shuffled_gain)
     g = artefact.shuffle_gain(original, shuffled, "GCA", "full", 0, n_boot=300)
     assert artefact.shuffle_verdict(g) == expected
 
@@ -158,6 +161,6 @@ def test_runs_of_a_chapter_become_groups():
     assert sorted(groups["GCA"].seeds) == [0, 1]
     rows = artefact.gain_rows(groups, None, strata, "GCA", "full", metric="MRR", n_boot=200)
     assert [r["domain"] for r in rows] == ["A", "B"]
-    assert all(r["shuffled data"] == "not run" and "(n " in r["untied targets"] for r in rows)
+    assert all(r["shuffled data"] == "no shuffled runs" and "(n " in r["untied targets"] for r in rows)
     gains = artefact.stratum_gains(groups, "GCA", strata, "full", 0, metric="MRR", n_boot=200)
     assert gains["tied"]["lo"] > 0 and gains["untied"]["lo"] < 0 < gains["untied"]["hi"]

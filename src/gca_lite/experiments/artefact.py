@@ -8,8 +8,8 @@ that rests on the order from one that does not:
 * **Strata.** GCA's gain over the base on the test users whose target does *not* share the
   previous item's day (untied) and on those whose target does (tied). The strata depend only on the
   data, so they are stored once per dataset beside its runs
-  (``ROOT/<dataset>/test_strata-<data checksum>.npz``, written by every sweep) and the results
-  page needs no data to use them.
+  (``ROOT/<dataset>/test_strata-<data checksum>.npz``, written by every sweep that has the data)
+  and the results page needs no data to use them.
 * **Same-day shuffle.** The base and a GCA variant retrained on data whose same-day items were
   shuffled (``data.tie_shuffle_seed``). The shuffle changes some users' test targets, so absolute
   metrics are not comparable across the two; what is compared is the GCA-minus-base gain, per user,
@@ -38,10 +38,12 @@ class StrataError(ValueError):
 
 
 # ------------------------------------------------------------------------------- strata files
-def test_strata(ds) -> dict:
+def target_strata(ds) -> dict:
     """Per test user, in the order of the test split (user index): whether the target shares the
     previous item's timestamp (``tied``) and the target's domain; plus the data checksum."""
-    last = ds.offsets[1:] - 1  # every user has >= 4 interactions (splits.MIN_SEQUENCE_LENGTH)
+    last = ds.offsets[1:] - 1
+    if (np.diff(ds.offsets) < 2).any():
+        raise ValueError(f"{ds.name}: every user needs two interactions for test strata")
     return {"tied": ds.timestamps[last] == ds.timestamps[last - 1],
             "domain": ds.domain_of(ds.items[last]).astype(np.int8), "checksum": ds.checksum}
 
@@ -53,8 +55,8 @@ def strata_path(root: str | Path, dataset: str, checksum: str) -> Path:
 
 
 def write_strata(root: str | Path, dataset: str, ds) -> Path:
-    """Store ``test_strata(ds)`` under :func:`strata_path` (atomically)."""
-    strata = test_strata(ds)
+    """Store ``target_strata(ds)`` under :func:`strata_path` (atomically)."""
+    strata = target_strata(ds)
     path = strata_path(root, dataset, ds.checksum)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -70,10 +72,13 @@ def ensure_strata(root: str | Path, configs, data_dir: str | Path | None = None)
     from ..data import DataError, load_dataset
 
     paths = []
-    for name, seed in sorted({(c.data.dataset, c.data.synthetic_seed) for c in configs}):
+    # the seed only matters for synthetic data; shuffled runs are split by the original strata
+    wanted = {(c.data.dataset, c.data.synthetic_seed if c.data.dataset.startswith("synthetic") else 0)
+              for c in configs}
+    for name, seed in sorted(wanted):
         try:
             ds = load_dataset(name, data_dir, seed=seed)
-        except (DataError, OSError):
+        except (DataError, OSError, ValueError):
             continue
         path = strata_path(root, name, ds.checksum)
         paths.append(path if path.exists() else write_strata(root, name, ds))
@@ -166,9 +171,13 @@ def groups_from_runs(runs: dict) -> dict:
 
 
 def shuffle_verdict(gain: dict) -> str:
-    """Does the gain survive the shuffle? reproduced: still resolved above 0 and not resolvably
-    smaller; partly: still above 0 but resolvably smaller; not reproduced: resolvably smaller and no
-    longer above 0; not resolved: anything else (e.g. no gain to begin with)."""
+    """Does the gain survive the shuffle? Only a gain resolved above 0 on the original data can:
+    reproduced: still resolved above 0 on shuffled data and not resolvably smaller; partly: still
+    above 0 but resolvably smaller; not reproduced: resolvably smaller and no longer above 0; not
+    resolved: anything else, including no original gain to test. The intervals cover the choice of
+    test users, not retraining: four separately trained models enter the change."""
+    if not gain["original"]["lo"] > 0:
+        return "not resolved"
     survives = gain["shuffled"]["lo"] > 0
     shrinks = gain["change"]["hi"] < 0
     if survives:
@@ -193,10 +202,14 @@ def gain_rows(original: dict, shuffled: dict | None, strata: dict | None, varian
         for name in ("untied", "tied"):
             row[f"{name} targets"] = (f"{_fmt(by_stratum[name])} (n {by_stratum[name]['n']})"
                                       if by_stratum else "no strata stored")
+        row["seeds"] = ",".join(map(str, sorted(original[variant].seeds)))
+        # the shuffle columns: the users whose target keeps its domain, the seeds of all four groups
         gain = shuffle_gain(original, shuffled or {}, variant, protocol, dom, metric, n_boot)
-        row["shuffled data"] = _fmt(gain["shuffled"]) if gain else "not run"
-        row["shuffled − original"] = _fmt(gain["change"]) if gain else "not run"
-        row["seeds"] = ",".join(map(str, gain["seeds"] if gain else sorted(original[variant].seeds)))
+        missing = "no shuffled runs" if not shuffled else "no common seeds or protocol"
+        row["original, same users"] = f"{_fmt(gain['original'])} (n {gain['n']})" if gain else missing
+        row["shuffled data"] = _fmt(gain["shuffled"]) if gain else missing
+        row["shuffled − original"] = _fmt(gain["change"]) if gain else missing
+        row["shuffle seeds"] = ",".join(map(str, gain["seeds"])) if gain else ""
         rows.append(row)
     return rows
 
@@ -208,6 +221,8 @@ def artefact_frame(contexts, protocols=("full", "sampled"), metric: str = "NDCG@
 
     rows = []
     for ctx in contexts:
+        if BASE not in ctx.groups:
+            continue
         variants = [v for v in (ctx.shuffled or {}) if v in ctx.groups and v != BASE
                     and not v.startswith("base~")] or [v for v in ("GCA[1]-sigmoid,True",) if v in ctx.groups]
         for protocol in protocols:

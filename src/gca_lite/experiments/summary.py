@@ -6,6 +6,7 @@ Everything is read from a results store (records + per-user ranks): no dataset, 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -86,7 +87,7 @@ def sweep_wall(store):
                 cur_hi = max(cur_hi, hi)
         wall += (cur_hi - cur_lo).total_seconds() if cur_hi is not None else 0.0
         untimed = part[part["stored_at"].isna()]
-        rows.append({"device": device, "timed runs": len(timed), "wall hours": wall / 3600,
+        rows.append({"device": device, "timed runs": len(timed), "wall hours": wall / 3600 if spans else math.nan,
                      "run hours": timed["wall_seconds"].sum() / 3600,
                      "from": spans[0][0].strftime("%Y-%m-%d %H:%M") if spans else "",
                      "to": max(h for _, h in spans).strftime("%Y-%m-%d %H:%M") if spans else "",
@@ -94,40 +95,52 @@ def sweep_wall(store):
     return pd.DataFrame(rows)
 
 
+def _run_key(cfg) -> tuple:
+    """What identifies a planned run without the data: the config hash, except for a matched base,
+    whose widths come from the item counts; it is known by the setting and size it matches."""
+    from .report import _nonmodel
+    from .store import ResultsStore
+
+    if cfg.model.matched_to:
+        return (cfg.data.dataset, "matched", _nonmodel(cfg), cfg.model.matched_to, cfg.train.seed)
+    return (cfg.data.dataset, "config", ResultsStore.key(cfg))
+
+
 def planned_runs(grid_path) -> list[tuple]:
-    """The runs a grid file plans, as ``(dataset, variant, seed, tie_shuffle_seed, d)`` keys. Needs
-    no data: a matched base is named by the size it matches (``base~1xGCA,True``); its exact widths
-    need the item counts, but its name, seed and dataset do not."""
+    """The runs a grid file plans, as ``(dataset, name, seed, key)`` in the file's order (matched
+    bases last); ``key`` is :func:`_run_key`. Needs no data: a matched base is planned by the size
+    it matches (``base~1xGCA,True``), which its name, seed and setting do not need the data for."""
     import yaml
 
-    from .grid import expand
+    from .grid import GridError, expand
 
     spec = yaml.safe_load(Path(grid_path).read_text())
+    if not isinstance(spec, dict):
+        raise GridError(f"{grid_path}: the grid file must be a mapping")
     configs = expand({**spec, "matched_bases": False}, str(grid_path))
-    keys = [(c.data.dataset, c.model.variant_name, c.train.seed, c.data.tie_shuffle_seed, c.model.d)
-            for c in configs]
     if spec.get("matched_bases"):
-        keys += [(c.data.dataset, f"base~{c.model.size_name}", c.train.seed, c.data.tie_shuffle_seed, c.model.d)
-                 for c in configs if c.model.gca_points]
-    # the grid file's order within a dataset (base, variants, scaling, shuffle; matched bases last)
-    return sorted(dict.fromkeys(keys), key=lambda k: (k[0], k[3] is not None and k[1].startswith("base~")))
+        configs += [dataclasses.replace(c, model=dataclasses.replace(c.model, gca_points=(), matched_to=c.model.size_name))
+                    for c in configs if c.model.gca_points]
+    out = {}
+    for c in configs:
+        name = ("base~" + c.model.matched_to if c.model.matched_to else c.model.variant_name) + (
+            ", same-day shuffle" if c.data.tie_shuffle_seed is not None else "")
+        out.setdefault(_run_key(c), (c.data.dataset, name, c.train.seed, _run_key(c)))
+    return sorted(out.values(), key=lambda k: k[0])  # stable: the file's order within a dataset
 
 
 def grid_progress(store, grid_path):
-    """Per dataset and planned configuration: the seeds the grid plans, those stored, those missing
-    (a stored run counts when its dataset, variant, seed, shuffle seed and width match)."""
+    """Per dataset and planned configuration: the seeds the grid plans, those stored and those
+    missing (a matched base counts when it matches the same size in the same setting)."""
     import pandas as pd
 
     stored = set()
     for folder, record, _, _ in _store(store).iter_runs(warn=False):
         cfg = record_config(folder, record)
         if cfg is not None:
-            stored.add((cfg.data.dataset, cfg.model.variant_name, cfg.train.seed, cfg.data.tie_shuffle_seed,
-                        cfg.model.d))
+            stored.add(_run_key(cfg))
     rows = {}
-    for key in planned_runs(grid_path):
-        dataset, variant, seed, shuffle, _ = key
-        name = variant + (", same-day shuffle" if shuffle is not None else "")
+    for dataset, name, seed, key in planned_runs(grid_path):
         row = rows.setdefault((dataset, name), {"dataset": dataset, "configuration": name, "planned": [],
                                                 "stored": [], "missing": []})
         row["planned"].append(seed)

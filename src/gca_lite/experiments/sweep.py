@@ -140,10 +140,9 @@ def sweep(configs: list[RunConfig], store: ResultsStore | str | Path, *, workers
         pending = pending[:max_runs]
     root = str(store.root.resolve())
     data_dir = None if data_dir is None else str(data_dir)
-    if pending:  # tied / untied test targets of the data, for the results page (artefact.py)
-        from .artefact import ensure_strata
+    from .artefact import ensure_strata
 
-        ensure_strata(store.root, [c for c in pending if c.data.tie_shuffle_seed is None], data_dir)
+    ensure_strata(store.root, configs, data_dir)  # which test targets are tied, for the results page
     bar = tqdm(total=len(configs), initial=summary.already, desc=desc, unit="run", disable=not progress,
                dynamic_ncols=True)
 

@@ -50,6 +50,7 @@ class Context:
     cos: list  # (variant, seed, {"A": mean |cos|, "B": ...}) for every GCA run
     width: int = 0  # model.d of the setting's base model
     strata: dict | None = None  # artefact.read_strata of the dataset (tied / untied test targets)
+    strata_note: str = ""  # why ``strata`` is None
     shuffled: dict | None = None  # variant -> group of the same setting on same-day-shuffled data
 
     def compare(self, first: str, second: str, protocol: str, dom: int, metric: str, n_boot: int):
@@ -120,18 +121,31 @@ def contexts(store: ResultsStore | str) -> list[Context]:
     def members(dataset, fam):
         return {v: g for (ds, f, v), g in groups.items() if ds == dataset and f == fam}
 
-    def strata(dataset, fam):
+    def strata(dataset, fam) -> tuple[dict | None, str]:
         base = groups.get((dataset, fam, "base"))
         sums = {d for _, d in base.provenance} if base is not None else set()
-        return artefact.read_strata(store.root, dataset, sums.pop()) if len(sums) == 1 else None
+        if len(sums) != 1:
+            return None, "the base runs mix data versions" if sums else "no base model"
+        try:
+            found = artefact.read_strata(store.root, dataset, next(iter(sums)))
+        except artefact.StrataError as e:
+            return None, str(e)
+        return found, "" if found else "no test strata stored for this data (a sweep with the data writes them)"
 
-    siblings = {(ds, orig): members(ds, fam) for (ds, fam), orig in shuffled_from.items()}
+    # One shuffled setting per original is folded into it; further ones (another shuffle seed) stay
+    # settings of their own rather than being dropped.
+    siblings, folded = {}, set()
+    for (ds, fam), orig in sorted(shuffled_from.items()):
+        if (ds, orig) in labels and (ds, orig) not in siblings:
+            siblings[(ds, orig)] = members(ds, fam)
+            folded.add((ds, fam))
     out = []
     for (dataset, fam), label in sorted(labels.items(), key=lambda kv: (kv[0][0], kv[1])):
-        if (dataset, shuffled_from.get((dataset, fam))) in labels:
+        if (dataset, fam) in folded:
             continue  # shown with its original setting
+        found, note = strata(dataset, fam)
         out.append(Context(dataset, label, members(dataset, fam), cos.get((dataset, fam), []),
-                           width.get((dataset, fam), 0), strata(dataset, fam), siblings.get((dataset, fam))))
+                           width.get((dataset, fam), 0), found, note, siblings.get((dataset, fam))))
     return out
 
 
@@ -290,25 +304,54 @@ def claim_rows(ctx: Context, protocol: str, n_boot: int = 1000) -> list[dict]:
             list(GCA16))
 
     # Checks of the same-day ordering artefact (EVALUATION.md section 5; not claims of the paper).
-    comps = [{**c, "domain": DOMAINS[dom], "variant": v} for v in present for dom in range(len(DOMAINS))
-             if (s := artefact.stratum_gains(ctx.groups, v, ctx.strata, protocol, dom, n_boot=n_boot))
-             and not math.isnan((c := s["untied"])["diff"])]
-    add("check: the GCA gain over the base holds on test targets that do not share the previous "
-        "item's day (NDCG@10)", "not reported (EVALUATION.md: ABXI's same-day items are ordered A before B)",
-        comps, judge(comps) if ctx.strata is not None or not present else "no runs",
-        (_tally(comps) + " on untied targets (variant x domain)" if comps else
-         "no test strata stored for this dataset" if ctx.strata is None else ""), ["base", *GCA16])
+    _artefact_checks(ctx, protocol, present, n_boot, add)
+    return rows
+
+
+def _artefact_checks(ctx: Context, protocol: str, present: list[str], n_boot: int, add) -> None:
+    """The two ordering-artefact rows (decision D15). Only a gain resolved above 0 on all users can
+    hold on untied targets or survive the shuffle; without one both checks are "not resolved"."""
+    gained = [(v, dom) for v in present for dom in range(len(DOMAINS))
+              if (c := ctx.compare(v, "base", protocol, dom, "NDCG@10", n_boot)) and c["lo"] > 0]
+    claim = ("check: the GCA gain over the base holds on test targets that do not share the previous "
+             "item's day (NDCG@10)")
+    paper = "not reported (EVALUATION.md: ABXI's same-day items are ordered A before B)"
+    variants = ["base", *GCA16]
+    if ctx.strata is None:
+        add(claim, paper, None, "no runs", ctx.strata_note, variants)
+    elif not gained:
+        add(claim, paper, None, "not resolved" if present else "no runs",
+            "no GCA variant has a gain over the base resolved on all test users" if present else "", variants)
+    else:
+        strata = [(v, dom, artefact.stratum_gains(ctx.groups, v, ctx.strata, protocol, dom, n_boot=n_boot))
+                  for v, dom in gained]
+        comps = [{**s["untied"], "variant": v, "domain": DOMAINS[dom]} for v, dom, s in strata
+                 if s and not math.isnan(s["untied"]["diff"])]
+        add(claim, paper, comps, judge(comps) if comps else "no runs",
+            (_tally(comps) + " on untied targets, over the variant x domain pairs with a resolved gain: "
+             + "; ".join(f"{_short(c['variant'])} ({c['domain']}) untied {_fmt(c)}" for c in comps))
+            if comps else "the stored strata do not fit these runs' test users", variants)
+
+    claim = "check: the GCA gain over the base survives the same-day shuffle (NDCG@10)"
+    paper = "not reported (EVALUATION.md: compare GCA-minus-base gains on shuffled and original data)"
     gains = [(v, dname, g) for v in (ctx.shuffled or {}) if v in present for dom, dname in enumerate(DOMAINS)
              if (g := artefact.shuffle_gain(ctx.groups, ctx.shuffled, v, protocol, dom, n_boot=n_boot))]
-    outcomes = {artefact.shuffle_verdict(g) for *_, g in gains}
-    verdict = "no runs" if not gains else outcomes.pop() if len(outcomes) == 1 else "partly"
-    add("check: the GCA gain over the base survives the same-day shuffle (NDCG@10)",
-        "not reported (EVALUATION.md: compare GCA-minus-base gains on shuffled and original data)", None,
-        verdict, "; ".join(f"{_short(v)} ({d}): gain {_fmt(g['original'])} original, {_fmt(g['shuffled'])} "
-                           f"shuffled, change {_fmt(g['change'])}" for v, d, g in gains),
-        [v for v, *_ in gains] or ["GCA[1]-sigmoid,True"],
-        seeds=min((len(g["seeds"]) for *_, g in gains), default=0))
-    return rows
+    shuffled = list(dict.fromkeys(v for v in (ctx.shuffled or {}) if v in GCA16)) or ["GCA[1]-sigmoid,True"]
+    if not gains:
+        add(claim, paper, None, "no runs", "no same-day-shuffle runs of a GCA variant and the base stored "
+            "for this setting" if not ctx.shuffled else "no seeds or protocol common to the shuffled and "
+            "original runs", shuffled, seeds=0)
+        return
+    outcomes = [artefact.shuffle_verdict(g) for *_, g in gains]
+    good = sum(o in ("reproduced", "partly") for o in outcomes)
+    bad = outcomes.count("not reproduced")
+    verdict = (outcomes[0] if len(set(outcomes)) == 1 else "partly" if good and bad < good else
+               "not reproduced" if bad else "not resolved")
+    add(claim, paper, None, verdict,
+        "; ".join(f"{_short(v)} ({d}, {g['n']} users whose target keeps its domain): gain {_fmt(g['original'])} "
+                  f"original, {_fmt(g['shuffled'])} shuffled, change {_fmt(g['change'])}" for v, d, g in gains)
+        + " (intervals over test users; they leave out retraining noise, which enters the change four times)",
+        shuffled, seeds=min(len(g["seeds"]) for *_, g in gains))
 
 
 def verdict_frame(store: ResultsStore | str, protocols=("full", "sampled"), n_boot: int = 1000,
