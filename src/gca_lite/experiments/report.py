@@ -104,6 +104,8 @@ def _seed_avg(g: _Group, seeds: list[int], protocol: str, dom: int, metric: str,
         domain, per_user = g.seeds[s][protocol]
         keep = domain == dom
         if users is not None:
+            if users.dtype != bool:  # an integer mask would index users by position
+                raise TypeError(f"users must be a boolean mask, got dtype {users.dtype}")
             if len(users) != len(domain):
                 return None
             keep = keep & users
