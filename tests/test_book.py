@@ -317,6 +317,7 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
     n_runs = sum(1 for _ in store.iter_runs(warn=False))
     assert rec["store"] == "results" and rec["n_runs"] == n_runs > 0
     assert sum(c["runs"] for c in rec["coverage"]) == n_runs
+    assert sum(rec["compute_hours_by_preset"].values()) == pytest.approx(sum(rec["compute_hours"].values()))
     assert {v["verdict"].split(" (")[0] for v in rec["verdicts"]} <= set(VERDICTS)
     datasets = {v["dataset"] for v in rec["verdicts"]}
     assert datasets <= {"afk", "abe"} and datasets
