@@ -577,3 +577,23 @@ def test_real_grid_and_its_priority_order(shared_data):
     first = [(c.data.dataset, c.model.variant_name, c.train.seed) for c in ordered[:8]]
     assert {s for *_, s in first} == {0} and {d for d, *_ in first} == {"afk", "abe"}
     assert {v for _, v, _ in first} == set(run_real.TIERS[0])
+
+
+@pytest.mark.realdata
+def test_book_chapters_on_real_data_reuse_the_grid_runs(shared_data, tmp_path):
+    """rerun.md's promise: built with the real data, the lite preset and its full epoch budget, the
+    chapters ask for exactly the grid's configurations (same content hashes, matched bases too), so
+    they load what results/ holds and train only what it lacks."""
+    from gca_lite.analysis import Setup, all_variants
+
+    grid = {ResultsStore.key(c) for c in load_grid(REPO / "experiments" / "real_lite_grid.yaml", shared_data)}
+    for dataset in ("afk", "abe"):
+        setup = Setup(dataset=dataset, data_dir=str(shared_data), store=str(tmp_path), preset="lite", epochs=150)
+        cfgs = setup.configs(all_variants(), [0, 1, 2])  # base and the 16 variants
+        cfgs += [setup.config("GCA[1]-sigmoid,True", s, **{"data.tie_shuffle_seed": 1}) for s in (0, 1, 2)]
+        scaling = ["GCA[0,0]-sigmoid,True", "GCA[0,0,0]-sigmoid,True", "GCA[0,1]-sigmoid,True"]
+        cfgs += setup.configs(scaling, [0, 1, 2])
+        cfgs += [setup.matched(v, s) for v in ("GCA[0]-sigmoid,True", "GCA[0,1,2]-tanh,False", *scaling)
+                 for s in (0, 2)]
+        missing = [c.name for c in cfgs if ResultsStore.key(c) not in grid]
+        assert not missing, f"chapter configs outside the grid: {missing[:3]}"
