@@ -164,3 +164,12 @@ def test_runs_of_a_chapter_become_groups():
     assert all(r["shuffled data"] == "no shuffled runs" and "(n " in r["untied targets"] for r in rows)
     gains = artefact.stratum_gains(groups, "GCA", strata, "full", 0, metric="MRR", n_boot=200)
     assert gains["tied"]["lo"] > 0 and gains["untied"]["lo"] < 0 < gains["untied"]["hi"]
+
+
+def test_a_change_that_flips_sign_between_seeds_is_not_called_smaller():
+    original, shuffled, _ = _world(0.02, 0.02, 0.0)
+    g = artefact.shuffle_gain(original, shuffled, "GCA", "full", 0, n_boot=100)
+    assert len(g["change_per_seed"]) == 2 and all(c < 0 for c in g["change_per_seed"])
+    assert artefact.shuffle_verdict(g) == "not reproduced"
+    g["change_per_seed"] = [-0.03, +0.01]  # one seed says smaller, the other larger
+    assert artefact.shuffle_verdict(g) == "not resolved"
