@@ -51,9 +51,12 @@ def main() -> None:
     configs.sort(key=priority)
     store = ResultsStore(args.store)
     if args.dry_run:
-        for c in configs:
-            print("done   " if store.has(c, warn=False) else "missing", c.name,
-                  "(shuffled)" if c.data.tie_shuffle_seed is not None else "")
+        done = [store.has(c, warn=False) for c in configs]
+        for c, ok in zip(configs, done):
+            print("done   " if ok else "missing", c.name, "(shuffled)" if c.data.tie_shuffle_seed is not None else "")
+        for tier in range(len(TIERS) + 1):
+            in_tier = [ok for c, ok in zip(configs, done) if priority(c)[0] == tier]
+            print(f"tier {tier}: {sum(in_tier)} of {len(in_tier)} stored")
         return
     summary = sweep(configs, store, workers=args.workers, threads=args.threads, data_dir=args.data_dir,
                     max_runs=args.max_runs, desc="real-lite")
