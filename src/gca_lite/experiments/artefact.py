@@ -21,14 +21,13 @@ A gain that holds on untied targets and survives the shuffle is not explained by
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 
 import numpy as np
 
 from ..metrics import paired_comparison
-from .report import DOMAINS, _compare, _seed_avg
+from .report import DOMAINS, _compare, _seed_avg, fmt_ci
 
 BASE = "base"
 
@@ -194,10 +193,6 @@ def shuffle_verdict(gain: dict) -> str:
     return "not reproduced" if shrinks else "not resolved"
 
 
-def _fmt(c: dict) -> str:
-    return "n/a" if math.isnan(c["diff"]) else f"{c['diff']:+.4f} [{c['lo']:+.4f}, {c['hi']:+.4f}]"
-
-
 def gain_rows(original: dict, shuffled: dict | None, strata: dict | None, variant: str, protocol: str,
               metric: str = "NDCG@10", n_boot: int = 1000) -> list[dict]:
     """Per domain: ``variant``'s gain over the base on all, untied and tied test users, and on
@@ -205,19 +200,19 @@ def gain_rows(original: dict, shuffled: dict | None, strata: dict | None, varian
     rows = []
     for dom, dname in enumerate(DOMAINS):
         row = {"variant": variant, "domain": dname,
-               "all users": _fmt(_compare(original[variant], original.get(BASE), protocol, dom, metric,
+               "all users": fmt_ci(_compare(original[variant], original.get(BASE), protocol, dom, metric,
                                           n_boot, seed=0))}
         by_stratum = stratum_gains(original, variant, strata, protocol, dom, metric, n_boot)
         for name in ("untied", "tied"):
-            row[f"{name} targets"] = (f"{_fmt(by_stratum[name])} (n {by_stratum[name]['n']})"
+            row[f"{name} targets"] = (f"{fmt_ci(by_stratum[name])} (n {by_stratum[name]['n']})"
                                       if by_stratum else "no strata stored")
         row["seeds"] = ",".join(map(str, sorted(original[variant].seeds)))
         # the shuffle columns: the users whose target keeps its domain, the seeds of all four groups
         gain = shuffle_gain(original, shuffled or {}, variant, protocol, dom, metric, n_boot)
         missing = "no shuffled runs" if not shuffled else "no common seeds or protocol"
-        row["original, same users"] = f"{_fmt(gain['original'])} (n {gain['n']})" if gain else missing
-        row["shuffled data"] = _fmt(gain["shuffled"]) if gain else missing
-        row["shuffled − original"] = _fmt(gain["change"]) if gain else missing
+        row["original, same users"] = f"{fmt_ci(gain['original'])} (n {gain['n']})" if gain else missing
+        row["shuffled data"] = fmt_ci(gain["shuffled"]) if gain else missing
+        row["shuffled − original"] = fmt_ci(gain["change"]) if gain else missing
         row["shuffle seeds"] = ",".join(map(str, gain["seeds"])) if gain else ""
         rows.append(row)
     return rows

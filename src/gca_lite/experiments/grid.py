@@ -286,16 +286,20 @@ def matched_bases(configs: list[RunConfig], data_dir: str | Path | None = None,
 
 def load_grid(path: str | Path, data_dir: str | Path | None = None) -> list[RunConfig]:
     """Read a YAML grid file and expand it (errors name the file and the key)."""
+    return expand(read_grid_spec(path), str(path), data_dir)
+
+
+def read_grid_spec(path: str | Path):
+    """The parsed YAML of a grid file (errors name the file)."""
     import yaml
 
     path = Path(path)
     try:
-        spec = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except OSError as e:
         raise GridError(f"{path}: cannot read grid file ({e.strerror})") from None
     except yaml.YAMLError as e:
         raise GridError(f"{path}: invalid YAML ({e})") from None
-    return expand(spec, str(path), data_dir)
 
 
 def grid_name(path: str | Path) -> str:

@@ -129,6 +129,11 @@ def _compare(g: _Group, ref: _Group | None, protocol: str, dom: int, metric: str
     return {"diff": r["mean_diff"], "lo": r["ci_lo"], "hi": r["ci_hi"], "p": r["p_value"]}
 
 
+def fmt_ci(c: dict) -> str:
+    """``diff [lo, hi]`` of a comparison (``_compare``'s dict); ``n/a`` when it could not be made."""
+    return "n/a" if math.isnan(c["diff"]) else f"{c['diff']:+.4f} [{c['lo']:+.4f}, {c['hi']:+.4f}]"
+
+
 def _variant_order(cfg: RunConfig) -> tuple:
     """Paper order: base, GCA by insertion points ([0], [1], [2], [0,1,2]), gate, LN; matched last."""
     m = cfg.model

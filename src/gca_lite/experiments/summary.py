@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from pathlib import Path
 
 import numpy as np
 
@@ -110,11 +109,9 @@ def planned_runs(grid_path) -> list[tuple]:
     """The runs a grid file plans, as ``(dataset, name, seed, key)`` in the file's order (matched
     bases last); ``key`` is :func:`_run_key`. Needs no data: a matched base is planned by the size
     it matches (``base~1xGCA,True``), which its name, seed and setting do not need the data for."""
-    import yaml
+    from .grid import GridError, expand, read_grid_spec
 
-    from .grid import GridError, expand
-
-    spec = yaml.safe_load(Path(grid_path).read_text())
+    spec = read_grid_spec(grid_path)
     if not isinstance(spec, dict):
         raise GridError(f"{grid_path}: the grid file must be a mapping")
     configs = expand({**spec, "matched_bases": False}, str(grid_path))

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import artefact
-from .report import DOMAINS, _compare, _family, _seed_avg, collect
+from .report import DOMAINS, _compare, _family, _seed_avg, collect, fmt_ci
 from .store import ResultsStore, record_config
 
 VERDICTS = ("reproduced", "partly", "not resolved", "not reproduced", "too few runs", "no runs")
@@ -176,10 +176,6 @@ def pearson(x, y) -> tuple[float, float, float, int]:
     return r, math.tanh(z - 1.96 * se), math.tanh(z + 1.96 * se), n
 
 
-def _fmt(c: dict) -> str:
-    return f"{c['diff']:+.4f} [{c['lo']:+.4f}, {c['hi']:+.4f}]"
-
-
 def _tally(comps: list[dict]) -> str:
     up = sum(c["lo"] > 0 for c in comps)
     down = sum(c["hi"] < 0 for c in comps)
@@ -252,7 +248,7 @@ def claim_rows(ctx: Context, protocol: str, n_boot: int = 1000) -> list[dict]:
     # 4. More modules give incremental gains (GCA_early k = 1 -> 2 -> 3; GCA_stack [0] -> [0,1] -> [0,1,2]).
     steps = [(EARLY[1], EARLY[0]), (EARLY[2], EARLY[1]), (STACK[1], STACK[0]), (STACK[2], STACK[1])]
     comps = _pairs_claim(ctx, protocol, steps, ("NDCG@10",), DOMAINS, n_boot)
-    detail = "; ".join(f"{_short(c['first'])} vs {_short(c['second'])} ({c['domain']}) {_fmt(c)}" for c in comps)
+    detail = "; ".join(f"{_short(c['first'])} vs {_short(c['second'])} ({c['domain']}) {fmt_ci(c)}" for c in comps)
     add("Each further GCA module adds NDCG@10 (GCA_early and GCA_stack curves rise)",
         "blog scaling curves rise with k in most panels", comps, judge(comps),
         (_tally(comps) + ": " + detail) if comps else "", list(dict.fromkeys(EARLY + STACK)))
@@ -265,7 +261,7 @@ def claim_rows(ctx: Context, protocol: str, n_boot: int = 1000) -> list[dict]:
         add(f"base + GCA beats the parameter-matched base (NDCG@10, domain {dname})",
             "GCA_early above the matched base in 5 of 5 panels (A)" if dname == "A"
             else "GCA_early above the matched base in 3 of 5 panels (B)",
-            comps, judge(comps), "; ".join(f"{_short(c['first'])}: {_fmt(c)}" for c in comps),
+            comps, judge(comps), "; ".join(f"{_short(c['first'])}: {fmt_ci(c)}" for c in comps),
             list(dict.fromkeys([v for p in pairs for v in p])) or list(EARLY))
 
     # 6. X' is close to orthogonal to X: our |cos| against the blog's ABXI range (0 to 0.49) and
@@ -329,7 +325,7 @@ def _artefact_checks(ctx: Context, protocol: str, present: list[str], n_boot: in
                  if s and not math.isnan(s["untied"]["diff"])]
         add(claim, paper, comps, judge(comps) if comps else "no runs",
             (_tally(comps) + " on untied targets, over the variant x domain pairs with a resolved gain: "
-             + "; ".join(f"{_short(c['variant'])} ({c['domain']}) untied {_fmt(c)}" for c in comps))
+             + "; ".join(f"{_short(c['variant'])} ({c['domain']}) untied {fmt_ci(c)}" for c in comps))
             if comps else "the stored strata do not fit these runs' test users", variants)
 
     claim = "check: the GCA gain over the base survives the same-day shuffle (NDCG@10)"
@@ -348,8 +344,8 @@ def _artefact_checks(ctx: Context, protocol: str, present: list[str], n_boot: in
     verdict = (outcomes[0] if len(set(outcomes)) == 1 else "partly" if good and bad < good else
                "not reproduced" if bad else "not resolved")
     add(claim, paper, None, verdict,
-        "; ".join(f"{_short(v)} ({d}, {g['n']} users whose target keeps its domain): gain {_fmt(g['original'])} "
-                  f"original, {_fmt(g['shuffled'])} shuffled, change {_fmt(g['change'])}, per seed "
+        "; ".join(f"{_short(v)} ({d}, {g['n']} users whose target keeps its domain): gain {fmt_ci(g['original'])} "
+                  f"original, {fmt_ci(g['shuffled'])} shuffled, change {fmt_ci(g['change'])}, per seed "
                   + " ".join(f"{c:+.4f}" for c in g["change_per_seed"]) for v, d, g in gains)
         + " (intervals over test users; a resolvably smaller gain must also be smaller for every seed)",
         shuffled, seeds=min(len(g["seeds"]) for *_, g in gains))
