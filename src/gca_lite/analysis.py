@@ -7,22 +7,24 @@ other chapters (``run_or_load`` / ``sweep`` key runs by the content hash of thei
 Statistics follow :mod:`gca_lite.experiments.report`: per-user test metrics are averaged over the
 requested seeds, means get a 95 % percentile bootstrap CI over test users, and differences
 between two variants are paired over the same users and seeds
-(:func:`gca_lite.metrics.paired_comparison`). Unlike ``report_frame`` the functions here use
-exactly the runs a notebook asked for, never whatever else the store holds.
+(:func:`gca_lite.metrics.paired_comparison`), and with two or more seeds the interval of a
+difference is widened by the seed-to-seed spread of the paired means (``report.with_seed_spread``,
+decision D16). Unlike ``report_frame`` the functions here use exactly the runs a notebook asked
+for, never whatever else the store holds.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from .config import GCA_POINTS, RunConfig
-from .explorer import explorer_data, pick_users  # noqa: F401  (the explorer chapter's helpers)
+from .explorer import explorer_data, load_model, pick_users, save_weights  # noqa: F401  (explorer chapter)
+from .experiments.report import with_seed_spread
 from .metrics import bootstrap_ci, paired_comparison
 
 DOMAINS = ("A", "B")
@@ -205,9 +207,8 @@ def metric_table(runs: Mapping[str, Sequence], protocols=("full", "sampled"), me
                            "seed_sd": float(np.std(seeds, ddof=1)) if len(seeds) > 1 else math.nan,
                            "n_parameters": int(results[0].record["n_parameters"])}
                     if reference in runs and variant != reference:
-                        c = paired_comparison(v, per_user(runs[reference], protocol, dom, metric),
-                                              n_boot=n_boot, seed=seed)
-                        row.update(diff=c["mean_diff"], diff_lo=c["ci_lo"], diff_hi=c["ci_hi"], p=c["p_value"])
+                        c = _paired(results, runs[reference], protocol, metric, dom, n_boot, seed)
+                        row.update(diff=c["diff"], diff_lo=c["lo"], diff_hi=c["hi"], p=c["p"])
                     rows.append(row)
     return pd.DataFrame(rows)
 
@@ -228,11 +229,29 @@ def paired_table(runs: Mapping[str, Sequence], pairs: Sequence[tuple[str, str]],
                 raise ValueError(f"{a} and {b} were scored on different numbers of test users")
             for k, dom in enumerate(DOMAINS):
                 keep = (da == k) & (db == k)
-                c = paired_comparison(va[keep], vb[keep], n_boot=n_boot, seed=seed)
-                rows.append({"first": a, "second": b, "domain": dom, "metric": metric, "diff": c["mean_diff"],
-                             "ci_lo": c["ci_lo"], "ci_hi": c["ci_hi"], "p": c["p_value"],
-                             "n_users": int(keep.sum())})
+                c = _paired(runs[a], runs[b], protocol, metric, keep, n_boot, seed)
+                rows.append({"first": a, "second": b, "domain": dom, "metric": metric, "diff": c["diff"],
+                             "ci_lo": c["lo"], "ci_hi": c["hi"], "p": c["p"], "n_users": int(keep.sum())})
     return pd.DataFrame(rows)
+
+
+def _paired(first: Sequence, second: Sequence, protocol: str, metric: str, users, n_boot: int,
+            seed: int) -> dict:
+    """``first - second`` over ``users`` (a domain name or a boolean mask over all test users):
+    paired bootstrap of the seed-averaged differences, widened by the seed spread of the paired
+    means when both lists hold the same two or more seeds (``report.with_seed_spread``)."""
+    def values(results):
+        v, dom = user_values(results, protocol, metric)
+        return v[dom == DOMAINS.index(users)] if isinstance(users, str) else v[users]
+
+    c = paired_comparison(values(first), values(second), n_boot=n_boot, seed=seed)
+    users_ci = {"diff": c["mean_diff"], "lo": c["ci_lo"], "hi": c["ci_hi"], "p": c["p_value"]}
+    by_seed = {r.record["seed"]: r for r in second}
+    seeds = [r.record["seed"] for r in first]
+    if sorted(seeds) != sorted(by_seed) or len(set(seeds)) != len(seeds):
+        return with_seed_spread(users_ci, [])  # not paired seed by seed: users only
+    per_seed = [float(np.mean(values([r]) - values([by_seed[r.record["seed"]]]))) for r in first]
+    return with_seed_spread(users_ci, per_seed)
 
 
 def layernorm_pairs(variants: Sequence[str]) -> list[tuple[str, str]]:
@@ -329,22 +348,7 @@ def trajectories(runs: Mapping[str, Sequence], protocol: str = "full", metric: s
     return pd.DataFrame(rows)
 
 
-# ----------------------------------------------------------------------------- explorer
-def weights_path(store, cfg: RunConfig):
-    """Where the trained weights of ``cfg`` are cached: ``<store>/_cache/models/<config hash>.pt``."""
-    return store.cache_dir / "models" / f"{store.key(cfg)}.pt"
-
-
-def save_weights(store, cfg: RunConfig, model) -> None:
-    import torch
-
-    path = weights_path(store, cfg)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    torch.save(model.state_dict(), tmp)
-    tmp.replace(path)
-
-
+# ----------------------------------------------------------------------------- training pool
 def _train_task(cfg: RunConfig, root: str, data_dir: str | None) -> str | None:
     """Pool worker: train ``cfg`` into the store at ``root`` unless stored or locked elsewhere, and
     cache its weights; returns an error line, or None (a failure is also recorded in the store)."""
@@ -375,31 +379,3 @@ def _train_task(cfg: RunConfig, root: str, data_dir: str | None) -> str | None:
         return None
     finally:
         lock.release()
-
-
-def load_model(setup: Setup, cfg: RunConfig):
-    """The trained model of ``cfg``: weights cached in ``<store>/_cache/models/<hash>.pt``, else
-    trained now (and its result stored if the store lacks it). Returns (model, RunResult)."""
-    import torch
-
-    from .data import load_dataset
-    from .model import ABXI
-    from .train import run
-
-    path = weights_path(setup.results, cfg)
-    ds = load_dataset(cfg.data.dataset, setup.data_dir or None, seed=cfg.data.synthetic_seed)
-    if path.is_file() and setup.results.has(cfg):
-        model = ABXI(cfg.model, ds.n_items_a, ds.n_items_b, generator=torch.Generator().manual_seed(0))
-        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-        return model.eval(), setup.results.load(cfg)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        result = run(cfg, setup.data_dir or None, progress=False, keep_model=True, dataset=ds,
-                     cache_dir=setup.results.cache_dir)
-    finally:
-        torch.set_num_threads(threads)
-    if not setup.results.has(cfg):
-        setup.results.save(cfg, result)
-    save_weights(setup.results, cfg, result.model)
-    return result.model.eval(), setup.results.load(cfg)

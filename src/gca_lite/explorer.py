@@ -3,9 +3,14 @@ other domain's items with their ids, times and positions, |cos(X, X')| per query
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .config import RunConfig
 
 
 def explorer_data(model, ds, evalset, users: Sequence[int]) -> dict:
@@ -61,3 +66,47 @@ def pick_users(evalset, n: int, seed: int = 0, min_len: int = 4) -> list[int]:
         ok = np.arange(len(evalset))
     rng = np.random.default_rng(seed)
     return sorted(int(u) for u in rng.choice(ok, size=min(n, len(ok)), replace=False))
+
+
+# ----------------------------------------------------------------------------- trained weights
+def weights_path(store, cfg: RunConfig):
+    """Where the trained weights of ``cfg`` are cached: ``<store>/_cache/models/<config hash>.pt``."""
+    return store.cache_dir / "models" / f"{store.key(cfg)}.pt"
+
+
+def save_weights(store, cfg: RunConfig, model) -> None:
+    import torch
+
+    path = weights_path(store, cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    torch.save(model.state_dict(), tmp)
+    tmp.replace(path)
+
+
+def load_model(setup, cfg):
+    """The trained model of ``cfg`` (an ``analysis.Setup`` gives the store and data): weights cached in ``<store>/_cache/models/<hash>.pt``, else
+    trained now (and its result stored if the store lacks it). Returns (model, RunResult)."""
+    import torch
+
+    from .data import load_dataset
+    from .model import ABXI
+    from .train import run
+
+    path = weights_path(setup.results, cfg)
+    ds = load_dataset(cfg.data.dataset, setup.data_dir or None, seed=cfg.data.synthetic_seed)
+    if path.is_file() and setup.results.has(cfg):
+        model = ABXI(cfg.model, ds.n_items_a, ds.n_items_b, generator=torch.Generator().manual_seed(0))
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return model.eval(), setup.results.load(cfg)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = run(cfg, setup.data_dir or None, progress=False, keep_model=True, dataset=ds,
+                     cache_dir=setup.results.cache_dir)
+    finally:
+        torch.set_num_threads(threads)
+    if not setup.results.has(cfg):
+        setup.results.save(cfg, result)
+    save_weights(setup.results, cfg, result.model)
+    return result.model.eval(), setup.results.load(cfg)

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..metrics import paired_comparison
-from .report import DOMAINS, _compare, _seed_avg, fmt_ci
+from .report import DOMAINS, _compare, _seed_avg, fmt_ci, with_seed_spread
 
 BASE = "base"
 
@@ -144,20 +144,20 @@ def shuffle_gain(original: dict, shuffled: dict, variant: str, protocol: str, do
     if any(v is None for v in values):
         return None
     v_orig, b_orig, v_shuf, b_shuf = values
+    # seed by seed, so that every interval also covers retraining noise (report.with_seed_spread)
+    gca, base, gca_shuffled, base_shuffled = (
+        [_seed_avg(g, [s], protocol, dom, metric, users) for s in seeds] for g in four)
+    gain_orig = [float(np.mean(a - b)) for a, b in zip(gca, base)]
+    gain_shuf = [float(np.mean(a - b)) for a, b in zip(gca_shuffled, base_shuffled)]
 
-    def cmp(a, b):
+    def cmp(a, b, per_seed):
         r = paired_comparison(a, b, n_boot=n_boot, seed=0)
-        return {"diff": r["mean_diff"], "lo": r["ci_lo"], "hi": r["ci_hi"], "p": r["p_value"]}
+        return with_seed_spread({"diff": r["mean_diff"], "lo": r["ci_lo"], "hi": r["ci_hi"], "p": r["p_value"]},
+                                per_seed)
 
-    # the change seed by seed: the bootstrap interval covers the test users only, so a change that
-    # flips sign between training seeds is retraining noise, whatever its interval says
-    def seed_change(seed: int) -> float:
-        gca, base, gca_shuffled, base_shuffled = (_seed_avg(g, [seed], protocol, dom, metric, users) for g in four)
-        return float(np.mean((gca_shuffled - base_shuffled) - (gca - base)))
-
-    per_seed = [seed_change(s) for s in seeds]
-    return {"original": cmp(v_orig, b_orig), "shuffled": cmp(v_shuf, b_shuf),
-            "change": cmp(v_shuf - b_shuf, v_orig - b_orig), "change_per_seed": per_seed,
+    change = [s - o for s, o in zip(gain_shuf, gain_orig)]
+    return {"original": cmp(v_orig, b_orig, gain_orig), "shuffled": cmp(v_shuf, b_shuf, gain_shuf),
+            "change": cmp(v_shuf - b_shuf, v_orig - b_orig, change), "change_per_seed": change,
             "seeds": seeds, "n": len(v_orig)}
 
 
@@ -181,9 +181,9 @@ def shuffle_verdict(gain: dict) -> str:
     """Does the gain survive the shuffle? Only a gain resolved above 0 on the original data can:
     reproduced: still resolved above 0 on shuffled data and not resolvably smaller; partly: still
     above 0 but resolvably smaller; not reproduced: resolvably smaller and no longer above 0; not
-    resolved: anything else, including no original gain to test. The intervals cover the choice of
-    test users, not retraining (four separately trained models enter the change), so "resolvably
-    smaller" also needs the change to be negative for every training seed."""
+    resolved: anything else, including no original gain to test. With two or more seeds the
+    intervals cover test users and retraining; four separately trained models enter the change, so
+    "resolvably smaller" also needs the change to be negative for every training seed."""
     if not gain["original"]["lo"] > 0:
         return "not resolved"
     survives = gain["shuffled"]["lo"] > 0

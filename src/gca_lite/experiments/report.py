@@ -14,6 +14,14 @@ Statistics (per dataset x variant x protocol x domain x metric):
   (seeds present in both): per-user differences averaged over those seeds, then
   :func:`gca_lite.metrics.paired_comparison` (paired bootstrap CI, sign-flip permutation p-value).
 * ``vs_matched_*``: the same against the parameter-matched base ``base~<variant>``, when stored.
+* Seed-aware intervals (decision D16): the user bootstrap holds the trained models fixed, but
+  retraining with another seed moves a paired difference by as much as the whole effect. With
+  n >= 2 common seeds, ``lo``/``hi`` of a comparison are therefore the user interval widened by the
+  spread of the per-seed differences d_s (the seed-by-seed paired means):
+  ``t(0.975, n - 1) * sd(d_s) / sqrt(n)``, added in quadrature to each side of the user interval
+  (the two sources of error are independent; the t quantile pays for estimating the seed spread
+  from n values). ``lo_users``/``hi_users`` keep the user-only interval, ``per_seed`` the d_s.
+  With one seed the seed spread is unknown and the interval is the user one.
 
 A parameter-matched base (``base~GCA[..]``) belongs to the setting of the GCA variant it was
 widened for, so it is compared with that variant's base.
@@ -115,9 +123,43 @@ def _seed_avg(g: _Group, seeds: list[int], protocol: str, dom: int, metric: str,
     return np.mean(arrays, axis=0)
 
 
+# Two-sided 95 % quantiles of Student's t for 1-10 degrees of freedom (seeds - 1); larger df use
+# the Cornish-Fisher expansion, within 0.002 of the exact value from df 11 on.
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
+
+
+def t975(df: int) -> float:
+    """The 0.975 quantile of Student's t with ``df`` degrees of freedom."""
+    if df < 1:
+        raise ValueError(f"t quantile needs df >= 1, got {df}")
+    if df <= len(_T975):
+        return _T975[df - 1]
+    z = 1.959964
+    return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2)
+
+
+def with_seed_spread(users_ci: dict, per_seed: list[float]) -> dict:
+    """A paired comparison whose ``lo``/``hi`` also cover retraining noise (module doc, D16).
+
+    ``users_ci``: {"diff", "lo", "hi", "p"} from the user bootstrap of the seed-averaged
+    differences; ``per_seed``: the paired mean difference of each common seed."""
+    out = {**users_ci, "lo_users": users_ci["lo"], "hi_users": users_ci["hi"],
+           "per_seed": [float(x) for x in per_seed], "seed_half": math.nan}
+    n = len(per_seed)
+    if n < 2 or math.isnan(users_ci["diff"]):
+        return out
+    half = t975(n - 1) * float(np.std(per_seed, ddof=1)) / math.sqrt(n)
+    d = users_ci["diff"]
+    out.update(seed_half=half, lo=d - math.hypot(d - users_ci["lo"], half),
+               hi=d + math.hypot(users_ci["hi"] - d, half))
+    return out
+
+
 def _compare(g: _Group, ref: _Group | None, protocol: str, dom: int, metric: str, n_boot: int,
-             seed: int, users: np.ndarray | None = None) -> dict[str, float]:
-    nan = {"diff": math.nan, "lo": math.nan, "hi": math.nan, "p": math.nan}
+             seed: int, users: np.ndarray | None = None) -> dict:
+    """Paired comparison of ``g`` with ``ref`` over their common seeds (module doc); all-NaN
+    (``per_seed`` empty) when it cannot be made."""
+    nan = with_seed_spread({"diff": math.nan, "lo": math.nan, "hi": math.nan, "p": math.nan}, [])
     if ref is None:
         return nan
     common = sorted(set(g.seeds) & set(ref.seeds))
@@ -126,11 +168,15 @@ def _compare(g: _Group, ref: _Group | None, protocol: str, dom: int, metric: str
     if a is None or b is None or a.shape != b.shape:
         return nan
     r = paired_comparison(a, b, n_boot=n_boot, seed=seed)
-    return {"diff": r["mean_diff"], "lo": r["ci_lo"], "hi": r["ci_hi"], "p": r["p_value"]}
+    per_seed = [float(np.mean(_seed_avg(g, [s], protocol, dom, metric, users)
+                              - _seed_avg(ref, [s], protocol, dom, metric, users))) for s in common]
+    return with_seed_spread({"diff": r["mean_diff"], "lo": r["ci_lo"], "hi": r["ci_hi"], "p": r["p_value"]},
+                            per_seed)
 
 
 def fmt_ci(c: dict) -> str:
-    """``diff [lo, hi]`` of a comparison (``_compare``'s dict); ``n/a`` when it could not be made."""
+    """``diff [lo, hi]`` of a comparison (``_compare``'s dict; over users and seeds when it had two
+    or more seeds); ``n/a`` when it could not be made."""
     return "n/a" if math.isnan(c["diff"]) else f"{c['diff']:+.4f} [{c['lo']:+.4f}, {c['hi']:+.4f}]"
 
 
@@ -174,8 +220,8 @@ def report_frame(store: ResultsStore | str, metrics=METRICS, tie_rule: str | Non
                         "code_versions": " ".join(sorted({c for c, _ in g.provenance})),
                         "data_sha256": " ".join(sorted({d for _, d in g.provenance})),
                         "seed_sd": float(np.std(per_seed, ddof=1)) if len(seeds) > 1 else math.nan,
-                        **{f"vs_base_{k}": x for k, x in vb.items()},
-                        **{f"vs_matched_{k}": x for k, x in vm.items()},
+                        **{f"vs_base_{k}": x for k, x in vb.items() if k != "per_seed"},
+                        **{f"vs_matched_{k}": x for k, x in vm.items() if k != "per_seed"},
                     })
     return pd.DataFrame(rows)
 
@@ -196,7 +242,8 @@ def _fmt_p(p: float) -> str:
 def wide(frame, protocol: str, kind: str = "mean"):
     """One row per dataset x variant, one column per domain x metric, formatted strings.
 
-    ``kind``: ``mean`` (``mean ± CI half-width``), ``vs_base`` or ``vs_matched`` (``Δ (p)``).
+    ``kind``: ``mean`` (``mean ± CI half-width``), ``vs_base`` or ``vs_matched`` (``Δ (p)``, with
+    ``*`` when the interval over users and seeds excludes 0; p is the users-only sign-flip test).
     """
     import pandas as pd
 
@@ -214,7 +261,8 @@ def wide(frame, protocol: str, kind: str = "mean"):
                 row[col] = f"{r.mean:.4f} ± {(r.ci_hi - r.ci_lo) / 2:.4f}"
             else:
                 d, p = getattr(r, f"{kind}_diff"), getattr(r, f"{kind}_p")
-                row[col] = f"{d:+.4f} ({_fmt_p(p)})"
+                lo, hi = getattr(r, f"{kind}_lo"), getattr(r, f"{kind}_hi")
+                row[col] = f"{d:+.4f} ({_fmt_p(p)})" + ("*" if lo > 0 or hi < 0 else "")
         out.append(row)
     return pd.DataFrame(out)
 
@@ -227,8 +275,10 @@ def to_markdown(frame) -> str:
     for protocol in sorted(frame["protocol"].unique(), key=lambda p: (p != "full", p)):
         title = PROTOCOL_TITLES.get(protocol, protocol)
         for kind, caption in (("mean", "mean over seeds ± half-width of the 95 % bootstrap CI over test users"),
-                              ("vs_base", "paired difference vs the base model (sign-flip p-value)"),
-                              ("vs_matched", "paired difference vs the parameter-matched base (p-value)")):
+                              ("vs_base", "paired difference vs the base model (users-only sign-flip p-value; "
+                                          "* = 95 % interval over users and seeds excludes 0)"),
+                              ("vs_matched", "paired difference vs the parameter-matched base (p-value; *: as "
+                                             "above)")):
             table = wide(frame, protocol, kind)
             if table.empty:
                 continue
