@@ -337,6 +337,10 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
     # the ordering-artefact table uses the stored strata of both datasets
     assert {a["dataset"] for a in rec["artefact"]} == datasets
     assert all("(n " in a["untied targets"] for a in rec["artefact"])
+    # the noise budget: the lite runs share seeds with their base, so both parts are measured
+    lite = [n for n in rec["noise_budget"] if n["setting"] == "lite"]
+    assert {n["dataset"] for n in lite} == datasets
+    assert all(n["seeds"] >= 2 and n["users half-width"] > 0 and n["seed half-width"] >= 0 for n in lite)
 
 
 # ----------------------------------------------------------------------------- 2. book build

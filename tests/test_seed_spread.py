@@ -119,3 +119,21 @@ def test_a_matched_base_claim_with_sizes_missing_is_provisional_even_with_three_
             if r["claim"].startswith("base + GCA beats") and r["claim"].endswith("domain A)")]
     assert rows[0]["verdict"] == "reproduced (provisional)"  # GCA[0,0], [0,0,0], [0,1], [0,1,2] missing
     assert rows[0]["runs"] == "2 of 6 configs, 3 seeds"  # 5 GCA sizes + the one matched base stored
+
+
+def test_noise_budget_separates_the_users_part_from_the_seed_part():
+    from gca_lite.experiments.summary import noise_budget
+    from gca_lite.experiments.verdicts import Context
+
+    steady, _ = _pair([0.01, 0.01, 0.01], rng_seed=1)
+    shaky, base = _pair([0.04, -0.02, 0.01], rng_seed=1)  # same users, same base, seed-dependent gain
+    rows = {}
+    for name, gca in (("steady", steady), ("shaky", shaky)):
+        frame = noise_budget([Context("toy", name, {"base": base, "GCA": gca}, [])], protocols=("full",),
+                             n_boot=200)
+        assert list(frame["domain"]) == ["A"] and frame["comparisons"].iloc[0] == 1  # no B users here
+        rows[name] = frame.iloc[0]
+    assert rows["shaky"]["users half-width"] == pytest.approx(rows["steady"]["users half-width"], rel=0.2)
+    assert rows["shaky"]["seed SD of the difference"] == pytest.approx(0.03, rel=0.05)
+    assert rows["steady"]["seed SD of the difference"] < 0.001
+    assert rows["shaky"]["seeds for seed part ≤ users part"] > 100 > rows["steady"]["seeds for seed part ≤ users part"]

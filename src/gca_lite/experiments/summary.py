@@ -256,3 +256,34 @@ def paper_vs_ours_wide(side, protocol: str = "sampled"):
     wide = part.pivot_table(index=keys, columns="setting", values="ours", sort=False)
     wide.columns = [f"ours: {c}" for c in wide.columns]
     return wide.reset_index()
+
+
+def noise_budget(ctxs, protocols=("full", "sampled"), metric: str = "NDCG@10", n_boot: int = 1000):
+    """How much of a paired interval is test users and how much retraining (decision D16).
+
+    Over every stored variant-minus-base comparison with two or more common seeds, per dataset,
+    setting, protocol and domain: the median |difference|, the median users-only half-width, the
+    median SD of the per-seed paired means and the seed half-width it gives at the stored seeds, and
+    roughly how many seeds would shrink the seed part to the users' part
+    (``(1.96 sd / users half-width)^2``, at least 2). ``ctxs``: ``verdicts.contexts`` of a store."""
+    import pandas as pd
+
+    rows = []
+    for ctx in ctxs:
+        for protocol in protocols:
+            for dom, dname in enumerate(DOMAINS):
+                comps = [c for v in ctx.groups if v != "base"
+                         if (c := ctx.compare(v, "base", protocol, dom, metric, n_boot)) and len(c["per_seed"]) > 1]
+                if not comps:
+                    continue
+                users = float(np.median([(c["hi_users"] - c["lo_users"]) / 2 for c in comps]))
+                sd = float(np.median([np.std(c["per_seed"], ddof=1) for c in comps]))
+                rows.append({"dataset": ctx.dataset, "setting": ctx.setting, "protocol": protocol,
+                             "domain": dname, "comparisons": len(comps),
+                             "seeds": int(np.median([len(c["per_seed"]) for c in comps])),
+                             "median |difference|": float(np.median([abs(c["diff"]) for c in comps])),
+                             "users half-width": users, "seed SD of the difference": sd,
+                             "seed half-width": float(np.median([c["seed_half"] for c in comps])),
+                             "seeds for seed part ≤ users part": max(2, math.ceil((1.96 * sd / users) ** 2))
+                             if users > 0 else math.nan})
+    return pd.DataFrame(rows)
