@@ -340,7 +340,7 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
     # the noise budget: the lite runs share seeds with their base, so both parts are measured
     lite = [n for n in rec["noise_budget"] if n["setting"] == "lite"]
     assert {n["dataset"] for n in lite} == datasets
-    assert all(n["seeds"] >= 2 and n["users half-width"] > 0 and n["seed half-width"] >= 0 for n in lite)
+    assert all(n["seeds"] >= 2 and n["users ±"] > 0 and n["seed ±"] >= 0 for n in lite)
 
 
 # ----------------------------------------------------------------------------- 2. book build

@@ -262,10 +262,10 @@ def noise_budget(ctxs, protocols=("full", "sampled"), metric: str = "NDCG@10", n
     """How much of a paired interval is test users and how much retraining (decision D16).
 
     Over every stored variant-minus-base comparison with two or more common seeds, per dataset,
-    setting, protocol and domain: the median |difference|, the median users-only half-width, the
-    median SD of the per-seed paired means and the seed half-width it gives at the stored seeds, and
-    roughly how many seeds would shrink the seed part to the users' part
-    (``(1.96 sd / users half-width)^2``, at least 2). ``ctxs``: ``verdicts.contexts`` of a store."""
+    setting, protocol and domain, medians of: ``|Δ|`` the difference, ``users ±`` the users-only
+    half-width, ``seed SD`` the SD of the per-seed paired means, ``seed ±`` the seed half-width it
+    gives at the stored seeds; ``seeds needed``: roughly how many seeds would shrink the seed part to
+    the users' part (``(1.96 seed SD / users ±)^2``, at least 2). ``ctxs``: ``verdicts.contexts``."""
     import pandas as pd
 
     rows = []
@@ -281,9 +281,9 @@ def noise_budget(ctxs, protocols=("full", "sampled"), metric: str = "NDCG@10", n
                 rows.append({"dataset": ctx.dataset, "setting": ctx.setting, "protocol": protocol,
                              "domain": dname, "comparisons": len(comps),
                              "seeds": int(np.median([len(c["per_seed"]) for c in comps])),
-                             "median |difference|": float(np.median([abs(c["diff"]) for c in comps])),
-                             "users half-width": users, "seed SD of the difference": sd,
-                             "seed half-width": float(np.median([c["seed_half"] for c in comps])),
-                             "seeds for seed part ≤ users part": max(2, math.ceil((1.96 * sd / users) ** 2))
+                             "median |Δ|": float(np.median([abs(c["diff"]) for c in comps])),
+                             "users ±": users, "seed SD": sd,
+                             "seed ±": float(np.median([c["seed_half"] for c in comps])),
+                             "seeds needed": max(2, math.ceil((1.96 * sd / users) ** 2))
                              if users > 0 else math.nan})
     return pd.DataFrame(rows)
