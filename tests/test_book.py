@@ -112,6 +112,17 @@ def built_html(book_root: Path) -> Path:
 
 
 # ----------------------------------------------------------------------------- 1. notebook
+def test_notebooks_are_valid_nbformat_with_cell_ids():
+    """Every source notebook validates as nbformat 4.5+ (cells carry ids, which nbformat will soon
+    require; a cell added by a script without one only warns today)."""
+    import nbformat
+
+    for path in sorted((REPO / "notebooks").glob("*.ipynb")):
+        raw = json.loads(path.read_text(encoding="utf-8"))  # nbformat.read would add missing ids
+        assert raw["nbformat_minor"] >= 5 and all("id" in cell for cell in raw["cells"]), path.name
+        nbformat.validate(nbformat.from_dict(raw))
+
+
 def test_build_script_parses_params():
     bb = _load_build_module()
     assert bb.parse_param("seed=3") == ("seed", 3)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..metrics import paired_comparison
+from .resample import paired_comparison
 from .report import DOMAINS, _compare, _seed_avg, fmt_ci, with_seed_spread
 
 BASE = "base"

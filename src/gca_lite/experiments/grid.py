@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import itertools
 import types
 import typing
@@ -108,6 +109,12 @@ def _coerce(value: Any, hint: Any, path: str, where: str) -> Any:
     raise GridError(f"{where}: {path} has an unsupported type {hint!r}")  # a new field type
 
 
+@functools.cache
+def _type_hints(cls) -> dict[str, Any]:
+    """Field types of a config section (resolving them is slow; results pages read hundreds of runs)."""
+    return typing.get_type_hints(cls)
+
+
 def apply_overrides(cfg: RunConfig, flat: Mapping[str, Any], where: str = "<dict>") -> RunConfig:
     """Replace the dotted ``section.field`` keys of ``flat`` in ``cfg``; unknown keys name the path."""
     parts = {name: getattr(cfg, name) for name in SECTIONS}
@@ -118,7 +125,7 @@ def apply_overrides(cfg: RunConfig, flat: Mapping[str, Any], where: str = "<dict
             raise GridError(f"{where}: unknown key {path!r} (sections are {', '.join(SECTIONS)})"
                             + _suggest(section, SECTIONS))
         cls = SECTIONS[section]
-        hints = typing.get_type_hints(cls)
+        hints = _type_hints(cls)
         if fname not in hints or "." in fname:
             raise GridError(f"{where}: unknown key {path!r} ({section} has no field {fname!r}"
                             + _suggest(fname, hints) + ")")

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..config import GATES, ModelConfig, RunConfig
-from ..metrics import bootstrap_ci, paired_comparison
+from .resample import bootstrap_cis, paired_comparisons
 from .store import ResultsStore, record_config, setting_hash
 
 METRICS = ("NDCG@1", "NDCG@5", "NDCG@10", "HR@10", "MRR", "AUC")
@@ -159,19 +159,28 @@ def _compare(g: _Group, ref: _Group | None, protocol: str, dom: int, metric: str
              seed: int, users: np.ndarray | None = None) -> dict:
     """Paired comparison of ``g`` with ``ref`` over their common seeds (module doc); all-NaN
     (``per_seed`` empty) when it cannot be made."""
+    return _compare_many(g, ref, protocol, dom, (metric,), n_boot, seed, users)[metric]
+
+
+def _compare_many(g: _Group, ref: _Group | None, protocol: str, dom: int, metrics, n_boot: int,
+                  seed: int, users: np.ndarray | None = None) -> dict[str, dict]:
+    """:func:`_compare` for several metrics of the same users at once (one set of resamples)."""
     nan = with_seed_spread({"diff": math.nan, "lo": math.nan, "hi": math.nan, "p": math.nan}, [])
     if ref is None:
-        return nan
+        return {m: nan for m in metrics}
     common = sorted(set(g.seeds) & set(ref.seeds))
-    a = _seed_avg(g, common, protocol, dom, metric, users)
-    b = _seed_avg(ref, common, protocol, dom, metric, users)
-    if a is None or b is None or a.shape != b.shape:
-        return nan
-    r = paired_comparison(a, b, n_boot=n_boot, seed=seed)
-    per_seed = [float(np.mean(_seed_avg(g, [s], protocol, dom, metric, users)
-                              - _seed_avg(ref, [s], protocol, dom, metric, users))) for s in common]
-    return with_seed_spread({"diff": r["mean_diff"], "lo": r["ci_lo"], "hi": r["ci_hi"], "p": r["p_value"]},
-                            per_seed)
+    a = [_seed_avg(g, common, protocol, dom, m, users) for m in metrics]
+    b = [_seed_avg(ref, common, protocol, dom, m, users) for m in metrics]
+    if any(x is None for x in a + b) or a[0].shape != b[0].shape:
+        return {m: nan for m in metrics}
+    results = paired_comparisons(np.stack(a, 1), np.stack(b, 1), n_boot=n_boot, seed=seed)
+    out = {}
+    for m, r in zip(metrics, results):
+        per_seed = [float(np.mean(_seed_avg(g, [s], protocol, dom, m, users)
+                                  - _seed_avg(ref, [s], protocol, dom, m, users))) for s in common]
+        out[m] = with_seed_spread({"diff": r["mean_diff"], "lo": r["ci_lo"], "hi": r["ci_hi"], "p": r["p_value"]},
+                                  per_seed)
+    return out
 
 
 def fmt_ci(c: dict) -> str:
@@ -204,19 +213,20 @@ def report_frame(store: ResultsStore | str, metrics=METRICS, tie_rule: str | Non
         protocols = sorted({p for s in seeds for p in g.seeds[s]})
         for protocol in protocols:
             for dom, dname in enumerate(DOMAINS):
-                for metric in metrics:
-                    v = _seed_avg(g, seeds, protocol, dom, metric)
-                    if v is None:
-                        continue
-                    mean, lo, hi = bootstrap_ci(v, n_boot=n_boot, seed=seed)
+                values = {m: v for m in metrics if (v := _seed_avg(g, seeds, protocol, dom, m)) is not None}
+                if not values:
+                    continue
+                cis = zip(*bootstrap_cis(np.stack(list(values.values()), 1), n_boot=n_boot, seed=seed))
+                vbs = _compare_many(g, base, protocol, dom, tuple(values), n_boot, seed)
+                vms = _compare_many(g, matched, protocol, dom, tuple(values), n_boot, seed)
+                for (metric, v), (mean, lo, hi) in zip(values.items(), cis):
                     per_seed = [float(np.mean(_seed_avg(g, [s], protocol, dom, metric))) for s in seeds]
-                    vb = _compare(g, base, protocol, dom, metric, n_boot, seed)
-                    vm = _compare(g, matched, protocol, dom, metric, n_boot, seed)
+                    vb, vm = vbs[metric], vms[metric]
                     rows.append({
                         "protocol": protocol, "dataset": dataset, "variant": variant, "setting": fam[:8],
                         "domain": dname, "metric": metric, "n_seeds": len(seeds),
                         "seeds": ",".join(map(str, seeds)), "n_users": len(v),
-                        "n_parameters": int(np.mean(g.n_parameters)), "mean": mean, "ci_lo": lo, "ci_hi": hi,
+                        "n_parameters": int(np.mean(g.n_parameters)), "mean": float(mean), "ci_lo": float(lo), "ci_hi": float(hi),
                         "code_versions": " ".join(sorted({c for c, _ in g.provenance})),
                         "data_sha256": " ".join(sorted({d for _, d in g.provenance})),
                         "seed_sd": float(np.std(per_seed, ddof=1)) if len(seeds) > 1 else math.nan,

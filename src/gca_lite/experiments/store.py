@@ -39,6 +39,30 @@ DEFAULT_STORE = "runs/store"
 _HASH_DIR = re.compile(r"^[0-9a-f]{16}$")
 
 
+# Reading a run (JSON with the per-epoch history, checksummed ranks) is what a results page repeats
+# most: every table iterates the whole store. Runs are immutable once written (write_run replaces
+# both files atomically), so a read is kept per (folder, size and mtime of both files) and callers
+# get the same objects back: treat them as read-only (the arrays are flagged so).
+_READ_CACHE: dict[tuple, tuple] = {}
+_READ_CACHE_MAX = 1024
+
+
+def _read_run_cached(folder: Path) -> tuple:
+    try:
+        stamp = tuple((st.st_size, st.st_mtime_ns) for st in ((folder / RECORD).stat(), (folder / RANKS).stat()))
+    except OSError:
+        return read_run(folder)  # raises the precise CorruptRecord
+    key = (str(folder.resolve()), stamp)
+    if key not in _READ_CACHE:
+        record, counts, domain = read_run(folder)
+        for array in (domain, *(a for c in counts.values() for a in (c.greater, c.equal, c.n_candidates))):
+            array.flags.writeable = False
+        if len(_READ_CACHE) >= _READ_CACHE_MAX:
+            _READ_CACHE.pop(next(iter(_READ_CACHE)))
+        _READ_CACHE[key] = (record, counts, domain)
+    return _READ_CACHE[key]
+
+
 class StoreWarning(UserWarning):
     """A stored run is corrupt or partial and will be re-run."""
 
@@ -85,7 +109,7 @@ class ResultsStore:
         if not (folder / RECORD).exists() and not (folder / RANKS).exists():
             return None  # never finished (or only a lock / failure marker): plainly missing
         try:
-            record, counts, domain = read_run(folder)
+            record, counts, domain = _read_run_cached(folder)
             if record.get("config_hash") != folder.name:
                 raise CorruptRecord(f"{folder / RECORD}: config_hash {record.get('config_hash')!r} "
                                     f"does not match its folder")
