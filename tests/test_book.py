@@ -352,6 +352,10 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
     lite = [n for n in rec["noise_budget"] if n["setting"] == "lite"]
     assert {n["dataset"] for n in lite} == datasets
     assert all(n["seeds"] >= 2 and n["users ±"] > 0 and n["seed ±"] >= 0 for n in lite)
+    # the early-stopping check: every run of the store is counted once, lite r is measured
+    assert sum(t["runs"] for t in rec["training_length"]) == n_runs
+    assert all(t["runs in r"] >= 4 for t in rec["training_length"] if t["setting"] == "lite")
+    assert all(c["selected epoch"] < c["same-seed median epoch"] for c in rec["cut_short"])
 
 
 # ----------------------------------------------------------------------------- 2. book build

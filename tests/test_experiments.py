@@ -597,3 +597,26 @@ def test_book_chapters_on_real_data_reuse_the_grid_runs(shared_data, tmp_path):
                  for s in (0, 2)]
         missing = [c.name for c in cfgs if ResultsStore.key(c) not in grid]
         assert not missing, f"chapter configs outside the grid: {missing[:3]}"
+
+
+def test_training_length_flags_runs_cut_short(smoke_store, tmp_path):
+    """summary.training_length (decision D17): r > 0 when runs that trained longer score higher
+    within their variant, and a run selected far earlier than its same-seed peers is listed."""
+    from gca_lite.experiments import summary as S
+
+    root = tmp_path / "store"
+    shutil.copytree(smoke_store.root, root)
+    for folder in ResultsStore(root).run_dirs():
+        rec = json.loads((folder / "record.json").read_text())
+        epoch = 50 + 10 * rec["seed"]  # seed 1 trains longer and scores higher, in every variant
+        if rec["seed"] == 1 and rec["variant"] == "base":
+            epoch = 12  # ... except its base, stopped early
+        rec["best_epoch"] = epoch
+        for dom in ("A", "B"):
+            rec["test"]["full"][f"{dom}/NDCG@10"] = epoch / 1000
+        (folder / "record.json").write_text(json.dumps(rec))
+    summary, short = S.training_length(root)
+    row = summary.iloc[0]
+    assert row["runs"] == 10 and row["runs in r"] == 10 and row["r (epoch, score)"] > 0.99
+    assert list(short["variant"]) == ["base"] and short["seed"].tolist() == [1]
+    assert short["same-seed median epoch"].iloc[0] == 60 and short["test NDCG@10"].iloc[0] == 0.012

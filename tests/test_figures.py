@@ -194,3 +194,12 @@ def test_explorer_widget_redraws():
     head.value = 1
     user.value = 7
     assert type(box.children[1]).__name__ == "Output"  # redraws ran without error (no kernel: no capture)
+
+
+def test_tables_show_missing_values_as_n_a():
+    import pandas as pd
+
+    from gca_lite.figures import styled
+
+    html = styled(pd.DataFrame({"r": [0.5, float("nan")], "n": [3, 0]}), "t", {"r": "{:+.2f}"}).to_html()
+    assert "+0.50" in html and "n/a" in html and "nan" not in html

@@ -287,3 +287,48 @@ def noise_budget(ctxs, protocols=("full", "sampled"), metric: str = "NDCG@10", n
                              "seeds needed": max(2, math.ceil((1.96 * sd / users) ** 2))
                              if users > 0 else math.nan})
     return pd.DataFrame(rows)
+
+
+def _test_score(record: dict, protocol: str, metric: str) -> float:
+    test = (record.get("test") or {}).get(protocol) or {}
+    values = [test.get(f"{d}/{metric}") for d in DOMAINS]
+    return float(np.mean(values)) if all(v is not None for v in values) else math.nan
+
+
+def training_length(store, protocol: str = "full", metric: str = "NDCG@10", short: float = 0.6):
+    """Did early stopping cut runs short (decision D17)? Two tables from the stored records.
+
+    ``summary``: per dataset and setting, the runs, how many early stopping ended, the median
+    (min-max) selected epoch, and Pearson r between a run's selected epoch and its test ``metric``
+    (mean of the domains) after removing each variant's mean over seeds: r > 0 means runs that
+    happened to train longer score higher, so the stopping point adds to the seed-to-seed noise.
+    ``short``: runs whose selected epoch is below ``short`` times the median of the setting's other
+    runs with the same seed (at least two), with their test ``metric`` against those runs' median."""
+    import pandas as pd
+
+    runs, scores = run_table(store), {}
+    for folder, record, _, _ in _store(store).iter_runs(warn=False):
+        scores[folder.name] = _test_score(record, protocol, metric)
+    if runs.empty:
+        return pd.DataFrame(), pd.DataFrame()
+    runs = runs.assign(score=runs["run"].map(scores))
+    rows, flagged = [], []
+    for (dataset, setting), part in runs.groupby(["dataset", "setting"], sort=True):
+        centred = part.groupby("variant").filter(lambda g: len(g) > 1)
+        e = centred["best_epoch"] - centred.groupby("variant")["best_epoch"].transform("mean")
+        s = centred["score"] - centred.groupby("variant")["score"].transform("mean")
+        r, lo, hi, n = pearson(e, s) if len(centred) else (math.nan, math.nan, math.nan, 0)
+        median = float(part["best_epoch"].median())
+        rows.append({"dataset": dataset, "setting": setting, "runs": len(part),
+                     "early-stopped": int((part["stop_reason"] == "early_stopping").sum()),
+                     "selected epoch": f"{median:g} ({part['best_epoch'].min()}-{part['best_epoch'].max()})",
+                     "r (epoch, score)": r, "r 95 % CI": "" if math.isnan(r) else f"[{lo:+.2f}, {hi:+.2f}]",
+                     "runs in r": n})
+        for row in part.itertuples():
+            peers = part[(part["seed"] == row.seed) & (part["run"] != row.run)]
+            if len(peers) < 2 or not row.best_epoch < short * peers["best_epoch"].median():
+                continue
+            flagged.append({"dataset": dataset, "setting": setting, "variant": row.variant, "seed": row.seed,
+                            "selected epoch": row.best_epoch, "same-seed median epoch": peers["best_epoch"].median(),
+                            f"test {metric}": row.score, "same-seed median score": float(peers["score"].median())})
+    return pd.DataFrame(rows), pd.DataFrame(flagged)
