@@ -173,3 +173,25 @@ def test_a_change_that_flips_sign_between_seeds_is_not_called_smaller():
     assert artefact.shuffle_verdict(g) == "not reproduced"
     g["change_per_seed"] = [-0.03, +0.01]  # one seed says smaller, the other larger
     assert artefact.shuffle_verdict(g) == "not resolved"
+
+
+def test_shuffle_gain_carries_each_seed_s_own_gain():
+    """Per seed: the original gain, the shuffled gain and their change, so that retraining noise
+    widens each interval (D16); a swap or a flipped sign of these lists would show here."""
+    rng = np.random.default_rng(4)
+    domain = np.zeros(N, dtype=np.int64)
+    gains = {0: (0.02, 0.005), 1: (0.01, 0.004), 2: (0.03, 0.006)}  # seed: (original, shuffled)
+    original, shuffled = {}, {}
+    for seed, (g_orig, g_shuf) in gains.items():
+        for store, gain in ((original, g_orig), (shuffled, g_shuf)):
+            base = rng.random(N) * 0.3
+            store.setdefault("base", {})[seed] = base
+            store.setdefault("GCA", {})[seed] = base + gain
+    original = {k: _group(k, v, domain) for k, v in original.items()}
+    shuffled = {k: _group(k, v, domain) for k, v in shuffled.items()}
+    g = artefact.shuffle_gain(original, shuffled, "GCA", "full", 0, n_boot=200)
+    assert g["original"]["per_seed"] == pytest.approx([0.02, 0.01, 0.03])
+    assert g["shuffled"]["per_seed"] == pytest.approx([0.005, 0.004, 0.006])
+    assert g["change_per_seed"] == g["change"]["per_seed"] == pytest.approx([-0.015, -0.006, -0.024])
+    assert g["original"]["seed_half"] > 0.01  # t(2) * sd 0.01 / sqrt 3
+    assert g["original"]["lo"] < g["original"]["lo_users"]

@@ -413,6 +413,9 @@ def test_pearson_with_fisher_interval():
     assert n == 200 and -1 < lo < r < hi < 0 and r == pytest.approx(np.corrcoef(x, y)[0, 1])
     assert hi - lo == pytest.approx(0.06, abs=0.03)  # Fisher z: +-1.96/sqrt(197) around r = -0.89
     assert np.isnan(pearson([1, 2, 3], [3, 2, 1])[0])  # fewer than 4 points: no interval
+    # after removing group means the interval is wider (fewer degrees of freedom); NaN pairs drop out
+    r2, lo2, hi2, n2 = pearson(np.append(x, np.nan), np.append(y, 1.0), groups=4)
+    assert n2 == n and r2 == pytest.approx(r) and lo2 < lo and hi2 > hi
     assert np.isnan(pearson([1, 1, 1, 1], [1, 2, 3, 4])[0])  # constant x
 
 

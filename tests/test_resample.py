@@ -54,3 +54,20 @@ def test_columns_are_the_single_statistics_side_by_side():
                                          rel=1e-12)
     with pytest.raises(ValueError, match=r"\(users, k\)"):
         resample.bootstrap_cis(np.zeros((0, 3)))
+
+
+def test_many_columns_over_several_draw_chunks():
+    rng = np.random.default_rng(9)
+    a, b = rng.random((2, 5000, 3))  # 5000 users x 999 resamples: several chunks of draws
+    pairs = resample.paired_comparisons(a, b, n_boot=999, seed=4)
+    for j in range(3):
+        assert pairs[j] == pytest.approx(metrics.paired_comparison(a[:, j], b[:, j], n_boot=999, seed=4),
+                                         rel=1e-12)
+
+
+def test_seed_must_be_an_integer_and_draws_are_read_only():
+    with pytest.raises(TypeError, match="integer"):
+        resample.bootstrap_ci(np.ones(5), seed=None)  # metrics would draw afresh; the cache would not
+    counts, signs = resample._paired_draws(50, 10, 0)
+    with pytest.raises(ValueError, match="read-only"):
+        counts[0, 0] = 3

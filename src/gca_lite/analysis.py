@@ -237,21 +237,23 @@ def paired_table(runs: Mapping[str, Sequence], pairs: Sequence[tuple[str, str]],
 
 def _paired(first: Sequence, second: Sequence, protocol: str, metric: str, users, n_boot: int,
             seed: int) -> dict:
-    """``first - second`` over ``users`` (a domain name or a boolean mask over all test users):
-    paired bootstrap of the seed-averaged differences, widened by the seed spread of the paired
-    means when both lists hold the same two or more seeds (``report.with_seed_spread``)."""
+    """``first - second`` over ``users`` (a domain name or a boolean mask over all test users) and
+    the training seeds both lists hold (as ``report._compare``): paired bootstrap of the
+    seed-averaged differences, widened from two seeds on by the seed spread of the paired means
+    (``report.with_seed_spread``)."""
     def values(results):
         v, dom = user_values(results, protocol, metric)
         return v[dom == DOMAINS.index(users)] if isinstance(users, str) else v[users]
 
-    c = paired_comparison(values(first), values(second), n_boot=n_boot, seed=seed)
-    users_ci = {"diff": c["mean_diff"], "lo": c["ci_lo"], "hi": c["ci_hi"], "p": c["p_value"]}
-    by_seed = {r.record["seed"]: r for r in second}
-    seeds = [r.record["seed"] for r in first]
-    if sorted(seeds) != sorted(by_seed) or len(set(seeds)) != len(seeds):
-        return with_seed_spread(users_ci, [])  # not paired seed by seed: users only
-    per_seed = [float(np.mean(values([r]) - values([by_seed[r.record["seed"]]]))) for r in first]
-    return with_seed_spread(users_ci, per_seed)
+    by_seed = [{r.record["seed"]: r for r in runs} for runs in (first, second)]
+    common = sorted(set(by_seed[0]) & set(by_seed[1]))
+    if not common:
+        raise ValueError(f"no training seed in common: {sorted(by_seed[0])} and {sorted(by_seed[1])}")
+    a, b = ([side[s] for s in common] for side in by_seed)
+    c = paired_comparison(values(a), values(b), n_boot=n_boot, seed=seed)
+    per_seed = [float(np.mean(values([x]) - values([y]))) for x, y in zip(a, b)]
+    return with_seed_spread({"diff": c["mean_diff"], "lo": c["ci_lo"], "hi": c["ci_hi"], "p": c["p_value"]},
+                            per_seed)
 
 
 def layernorm_pairs(variants: Sequence[str]) -> list[tuple[str, str]]:

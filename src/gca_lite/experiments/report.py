@@ -165,14 +165,16 @@ def _compare(g: _Group, ref: _Group | None, protocol: str, dom: int, metric: str
 def _compare_many(g: _Group, ref: _Group | None, protocol: str, dom: int, metrics, n_boot: int,
                   seed: int, users: np.ndarray | None = None) -> dict[str, dict]:
     """:func:`_compare` for several metrics of the same users at once (one set of resamples)."""
-    nan = with_seed_spread({"diff": math.nan, "lo": math.nan, "hi": math.nan, "p": math.nan}, [])
+    def nan():
+        return with_seed_spread({"diff": math.nan, "lo": math.nan, "hi": math.nan, "p": math.nan}, [])
+
     if ref is None:
-        return {m: nan for m in metrics}
+        return {m: nan() for m in metrics}
     common = sorted(set(g.seeds) & set(ref.seeds))
     a = [_seed_avg(g, common, protocol, dom, m, users) for m in metrics]
     b = [_seed_avg(ref, common, protocol, dom, m, users) for m in metrics]
     if any(x is None for x in a + b) or a[0].shape != b[0].shape:
-        return {m: nan for m in metrics}
+        return {m: nan() for m in metrics}
     results = paired_comparisons(np.stack(a, 1), np.stack(b, 1), n_boot=n_boot, seed=seed)
     out = {}
     for m, r in zip(metrics, results):

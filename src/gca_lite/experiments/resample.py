@@ -36,9 +36,18 @@ def _counts(rng: np.random.Generator, n: int, n_boot: int) -> np.ndarray:
     return out
 
 
+def _check_seed(seed) -> int:
+    # a None seed would draw fresh resamples in metrics.py but be frozen by the cache here
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an integer (the draws are shared per seed), got {seed!r}")
+    return int(seed)
+
+
 @lru_cache(maxsize=12)
 def _mean_counts(n: int, n_boot: int, seed: int) -> np.ndarray:
-    return _counts(np.random.default_rng(seed), n, n_boot)
+    out = _counts(np.random.default_rng(seed), n, n_boot)
+    out.flags.writeable = False
+    return out
 
 
 @lru_cache(maxsize=12)
@@ -48,6 +57,7 @@ def _paired_draws(n: int, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarra
     signs = np.empty((n_boot, n), dtype=np.int8)
     for lo, rows in _chunks(n, n_boot):
         signs[lo:lo + rows] = flip_rng.integers(0, 2, size=(rows, n)) * 2 - 1
+    counts.flags.writeable = signs.flags.writeable = False
     return counts, signs
 
 
@@ -69,7 +79,7 @@ def bootstrap_cis(values, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0
     v = _columns(values, "values")
     if n_boot < 1 or not 0.0 < alpha < 1.0:
         raise ValueError(f"need n_boot >= 1 and 0 < alpha < 1, got n_boot={n_boot}, alpha={alpha}")
-    means = (_mean_counts(len(v), n_boot, seed) @ v) / len(v)  # (n_boot, k)
+    means = (_mean_counts(len(v), n_boot, _check_seed(seed)) @ v) / len(v)  # (n_boot, k)
     lo, hi = np.quantile(means, [alpha / 2, 1 - alpha / 2], axis=0)
     return v.mean(0), lo, hi
 
@@ -85,7 +95,7 @@ def paired_comparisons(a, b, n_boot: int = 2000, seed: int = 0, alpha: float = 0
     d = va - vb
     n = len(d)
     observed = d.mean(0)
-    counts, signs = _paired_draws(n, n_boot, seed)
+    counts, signs = _paired_draws(n, n_boot, _check_seed(seed))
     lo, hi = np.quantile((counts @ d) / n, [alpha / 2, 1 - alpha / 2], axis=0)
     tol = 1e-12 * np.maximum(1.0, np.abs(d).max(0))  # float rounding must not break exact ties
     exceed = np.sum(np.abs((signs @ d) / n) >= np.abs(observed) - tol, axis=0)

@@ -18,6 +18,7 @@ is reported with a :class:`StoreWarning` and treated as missing, so the next swe
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import os
@@ -29,6 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..config import ConfigError, RunConfig, config_hash, to_dict
+from ..evaluate import RankCounts
 from ..results import RANKS, RECORD, CorruptRecord, read_run, write_run
 from .grid import config_from_dict, flatten, normalize
 from .lock import DEFAULT_STALE_AFTER, RunLock
@@ -41,15 +43,17 @@ _HASH_DIR = re.compile(r"^[0-9a-f]{16}$")
 
 # Reading a run (JSON with the per-epoch history, checksummed ranks) is what a results page repeats
 # most: every table iterates the whole store. Runs are immutable once written (write_run replaces
-# both files atomically), so a read is kept per (folder, size and mtime of both files) and callers
-# get the same objects back: treat them as read-only (the arrays are flagged so).
+# both files atomically, which gives them new inodes), so a read is kept per (folder, inode, size,
+# mtime and ctime of both files). iter_runs hands out the cached objects: treat them as read-only
+# (the arrays are flagged so); load(), which gives a run to the caller to keep, copies them.
 _READ_CACHE: dict[tuple, tuple] = {}
 _READ_CACHE_MAX = 1024
 
 
 def _read_run_cached(folder: Path) -> tuple:
     try:
-        stamp = tuple((st.st_size, st.st_mtime_ns) for st in ((folder / RECORD).stat(), (folder / RANKS).stat()))
+        stamp = tuple((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                      for st in ((folder / RECORD).stat(), (folder / RANKS).stat()))
     except OSError:
         return read_run(folder)  # raises the precise CorruptRecord
     key = (str(folder.resolve()), stamp)
@@ -130,8 +134,9 @@ class ResultsStore:
         found = self._check(self.path(cfg), warn=True)
         if found is None:
             raise KeyError(f"no valid stored run for {cfg.name} in {self.path(cfg)}")
-        record, counts, domain = found
-        return RunResult(record, counts, domain)
+        record, counts, domain = found  # the cached objects (iter_runs): copies for the caller to keep
+        counts = {p: RankCounts(c.greater.copy(), c.equal.copy(), c.n_candidates.copy()) for p, c in counts.items()}
+        return RunResult(copy.deepcopy(record), counts, domain.copy())
 
     def failure(self, cfg: RunConfig) -> dict | None:
         """The last recorded failure of ``cfg`` (error, traceback, host, time), if any."""

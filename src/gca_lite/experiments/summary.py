@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from ..paper import load_paper_numbers, paper_cells, paper_correlations
-from .report import DOMAINS, _family, _seed_avg, collect
+from .report import DOMAINS, _family, _seed_avg, collect, t975
 from .store import ResultsStore, record_config
 from .verdicts import contexts, pearson, setting_label, unique_labels
 
@@ -258,14 +258,21 @@ def paper_vs_ours_wide(side, protocol: str = "sampled"):
     return wide.reset_index()
 
 
+def _seeds_needed(c: dict, most: int = 1000) -> float:
+    """Fewest seeds n >= 2 at which the seed half-width t(n-1) sd / sqrt(n) of comparison ``c`` is
+    no wider than its users-only half-width (the seed SD taken as measured); inf beyond ``most``."""
+    users, sd = (c["hi_users"] - c["lo_users"]) / 2, float(np.std(c["per_seed"], ddof=1))
+    return float(next((n for n in range(2, most + 1) if t975(n - 1) * sd / math.sqrt(n) <= users), math.inf))
+
+
 def noise_budget(ctxs, protocols=("full", "sampled"), metric: str = "NDCG@10", n_boot: int = 1000):
     """How much of a paired interval is test users and how much retraining (decision D16).
 
     Over every stored variant-minus-base comparison with two or more common seeds, per dataset,
     setting, protocol and domain, medians of: ``|Δ|`` the difference, ``users ±`` the users-only
     half-width, ``seed SD`` the SD of the per-seed paired means, ``seed ±`` the seed half-width it
-    gives at the stored seeds; ``seeds needed``: roughly how many seeds would shrink the seed part to
-    the users' part (``(1.96 seed SD / users ±)^2``, at least 2). ``ctxs``: ``verdicts.contexts``."""
+    gives at the stored seeds, and ``seeds needed``: how many seeds would shrink the seed part to the
+    users' part if the seed SD stayed as measured (:func:`_seeds_needed`). ``ctxs``: ``verdicts.contexts``."""
     import pandas as pd
 
     rows = []
@@ -278,14 +285,14 @@ def noise_budget(ctxs, protocols=("full", "sampled"), metric: str = "NDCG@10", n
                     continue
                 users = float(np.median([(c["hi_users"] - c["lo_users"]) / 2 for c in comps]))
                 sd = float(np.median([np.std(c["per_seed"], ddof=1) for c in comps]))
+                needed = float(np.median([_seeds_needed(c) for c in comps]))
                 rows.append({"dataset": ctx.dataset, "setting": ctx.setting, "protocol": protocol,
                              "domain": dname, "comparisons": len(comps),
                              "seeds": int(np.median([len(c["per_seed"]) for c in comps])),
                              "median |Δ|": float(np.median([abs(c["diff"]) for c in comps])),
                              "users ±": users, "seed SD": sd,
                              "seed ±": float(np.median([c["seed_half"] for c in comps])),
-                             "seeds needed": max(2, math.ceil((1.96 * sd / users) ** 2))
-                             if users > 0 else math.nan})
+                             "seeds needed": needed})
     return pd.DataFrame(rows)
 
 
@@ -314,10 +321,12 @@ def training_length(store, protocol: str = "full", metric: str = "NDCG@10", shor
     runs = runs.assign(score=runs["run"].map(scores))
     rows, flagged = [], []
     for (dataset, setting), part in runs.groupby(["dataset", "setting"], sort=True):
-        centred = part.groupby("variant").filter(lambda g: len(g) > 1)
+        known = part.dropna(subset=["best_epoch", "score"])  # a run without them cannot enter r
+        centred = known.groupby("variant").filter(lambda g: len(g) > 1)
         e = centred["best_epoch"] - centred.groupby("variant")["best_epoch"].transform("mean")
         s = centred["score"] - centred.groupby("variant")["score"].transform("mean")
-        r, lo, hi, n = pearson(e, s) if len(centred) else (math.nan, math.nan, math.nan, 0)
+        r, lo, hi, n = (pearson(e, s, groups=centred["variant"].nunique()) if len(centred)
+                        else (math.nan, math.nan, math.nan, 0))
         median = float(part["best_epoch"].median())
         rows.append({"dataset": dataset, "setting": setting, "runs": len(part),
                      "early-stopped": int((part["stop_reason"] == "early_stopping").sum()),

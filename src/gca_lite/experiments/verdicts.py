@@ -166,14 +166,18 @@ def judge(comps: list[dict], direction: int = 1) -> str:
     return "not resolved"
 
 
-def pearson(x, y) -> tuple[float, float, float, int]:
-    """(r, CI low, CI high, n) with a Fisher-z 95 % interval."""
+def pearson(x, y, groups: int = 1) -> tuple[float, float, float, int]:
+    """(r, CI low, CI high, n) with a Fisher-z 95 % interval; pairs with a NaN are left out.
+    ``groups``: how many group means were removed from x and y beforehand (a partial correlation:
+    each mean beyond the first costs a degree of freedom, SE = 1 / sqrt(n - groups - 2))."""
     x, y = np.asarray(x, float), np.asarray(y, float)
+    keep = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[keep], y[keep]
     n = len(x)
-    if n < 4 or x.std() == 0 or y.std() == 0:
+    if n - groups < 3 or x.std() == 0 or y.std() == 0:
         return math.nan, math.nan, math.nan, n
     r = float(np.corrcoef(x, y)[0, 1])
-    z, se = math.atanh(max(min(r, 0.999999), -0.999999)), 1 / math.sqrt(n - 3)
+    z, se = math.atanh(max(min(r, 0.999999), -0.999999)), 1 / math.sqrt(n - groups - 2)
     return r, math.tanh(z - 1.96 * se), math.tanh(z + 1.96 * se), n
 
 
@@ -199,7 +203,9 @@ def claim_rows(ctx: Context, protocol: str, n_boot: int = 1000) -> list[dict]:
     present = [v for v in GCA16 if v in ctx.groups]
 
     def add(claim, paper, comps_or_none, verdict, evidence, variants, seeds=None):
-        seeds = ctx.seeds(variants) if seeds is None else seeds
+        if seeds is None:  # a comparison rests on the seeds both sides share
+            seeds = (min(len(c["per_seed"]) for c in comps_or_none) if comps_or_none
+                     else ctx.seeds(variants))
         incomplete = seeds < 3 or any(v not in ctx.groups for v in variants)
         if verdict != "no runs" and incomplete:
             verdict += " (provisional)"
