@@ -19,8 +19,9 @@ Statistics (per dataset x variant x protocol x domain x metric):
   n >= 2 common seeds, ``lo``/``hi`` of a comparison are therefore the user interval widened by the
   spread of the per-seed differences d_s (the seed-by-seed paired means):
   ``t(0.975, n - 1) * sd(d_s) / sqrt(n)``, added in quadrature to each side of the user interval
-  (the two sources of error are independent; the t quantile pays for estimating the seed spread
-  from n values). ``lo_users``/``hi_users`` keep the user-only interval, ``per_seed`` the d_s.
+  (as if the two sources were independent: the user-by-seed interaction enters both, so the
+  interval is slightly conservative; the t quantile pays for estimating the seed spread from n
+  values). ``lo_users``/``hi_users`` keep the user-only interval, ``per_seed`` the d_s.
   With one seed the seed spread is unknown and the interval is the user one.
 
 A parameter-matched base (``base~GCA[..]``) belongs to the setting of the GCA variant it was
