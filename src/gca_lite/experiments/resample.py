@@ -8,6 +8,11 @@ seed), kept as a matrix of resample counts (or signs), and each statistic become
 product. The draws replicate the ones in ``metrics`` exactly, chunking included (numpy's bounded
 integer draws depend on the call sizes); ``tests/test_resample.py`` checks that both give the same
 intervals and p-values.
+
+Why a replica instead of a faster ``metrics``: metrics.py is one of the result-determining sources
+(``provenance.RESULT_SOURCES``), and any edit would change the code version in the middle of the
+issue-6 grid. Once the grid is complete, metrics.py should take this implementation over and this
+module should go.
 """
 
 from __future__ import annotations
