@@ -53,13 +53,19 @@ class Context:
     strata: dict | None = None  # artefact.read_strata of the dataset (tied / untied test targets)
     strata_note: str = ""  # why ``strata`` is None
     shuffled: dict | None = None  # variant -> group of the same setting on same-day-shuffled data
+    # the claims, the artefact checks and the noise budget ask for many of the same comparisons
+    _compared: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     def compare(self, first: str, second: str, protocol: str, dom: int, metric: str, n_boot: int):
-        a, b = self.groups.get(first), self.groups.get(second)
-        if a is None or b is None:
-            return None
-        out = _compare(a, b, protocol, dom, metric, n_boot, seed=0)
-        return None if math.isnan(out["diff"]) else {**out, "first": first, "second": second}
+        """``report._compare`` of two variants of this setting (None if either is missing or the
+        comparison cannot be made), computed once per argument set; treat the result as read-only."""
+        key = (first, second, protocol, dom, metric, n_boot)
+        if key not in self._compared:
+            a, b = self.groups.get(first), self.groups.get(second)
+            out = None if a is None or b is None else _compare(a, b, protocol, dom, metric, n_boot, seed=0)
+            self._compared[key] = (None if out is None or math.isnan(out["diff"])
+                                   else {**out, "first": first, "second": second})
+        return self._compared[key]
 
     def seeds(self, variants) -> int:
         present = [len(self.groups[v].seeds) for v in variants if v in self.groups]
