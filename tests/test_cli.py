@@ -24,7 +24,10 @@ def test_every_subcommand_has_help(capsys):
         with pytest.raises(SystemExit) as e:
             main([*path, "--help"])
         assert e.value.code == 0
-        assert "usage: gca-lite" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert "usage: gca-lite" in out
+        # argparse interpolates % only in argument help, so a literal "%%" in a description shows.
+        assert "%%" not in out, f"{' '.join(path)} --help prints a doubled percent sign"
 
 
 def test_console_script_help_runs():
