@@ -354,7 +354,24 @@ def test_report_tables(smoke_store):
     text = to_markdown(frame)
     assert text.count("### ") == 6  # (means, vs base, vs matched) x 2 protocols
     assert "| synthetic-tiny | GCA[1]-sigmoid,True | 2 |" in text and "A NDCG@10" in text
-    assert "Code version: " in text and "synthetic-tiny data SHA-256: " in text and "Warning" not in text
+    assert "Code version: " in text and "synthetic-tiny data SHA-256: " in text
+    assert "several code versions" not in text
+    # the sampled title names the runs' candidate count (the smoke grid samples 99), not an option name
+    assert "the target among 99 sampled same-domain items" in text and "eval.n_candidates" not in text
+
+
+def test_report_labels_settings_readably():
+    """The committed store mixes presets and the same-day shuffle: its rows are labelled by setting
+    (a matched base by the setting it was matched in, not by its own wider backbone), and the
+    markdown shows those labels, not hash prefixes."""
+    frame = report_frame(ResultsStore(REPO / "results"), metrics=("NDCG@10",), n_boot=20)
+    labels = frame.groupby(["dataset", "setting"])["setting_label"].unique()
+    assert (labels.str.len() == 1).all(), "one label per setting"
+    assert set(frame["setting_label"]) <= {"lite", "paper, 7-min budget", "lite, same-day shuffle"}
+    assert (frame.loc[frame["variant"].str.startswith("base~"), "setting_label"] == "lite").all()
+    text = to_markdown(frame)
+    assert "| abe | paper, 7-min budget | base |" in text
+    assert not any(f"| {h} |" in text for h in frame["setting"].unique())
 
 
 @pytest.mark.slow

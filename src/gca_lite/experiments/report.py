@@ -43,7 +43,25 @@ from .store import ResultsStore, record_config, setting_hash
 METRICS = ("NDCG@1", "NDCG@5", "NDCG@10", "HR@10", "MRR", "AUC")
 DOMAINS = ("A", "B")
 PROTOCOL_TITLES = {"full": "full ranking",
-                   "sampled": "sampled (ABXI's protocol: eval.n_candidates same-domain negatives)"}
+                   "sampled": "sampled (ABXI's protocol: the target among {n} sampled same-domain items)"}
+
+
+def protocol_title(protocol: str, n_candidates=()) -> str:
+    """Readable protocol name; for ``sampled``, with the runs' numbers of sampled negatives."""
+    n = " or ".join(str(k) for k in sorted(set(n_candidates))) or "eval.n_candidates"
+    return PROTOCOL_TITLES.get(protocol, protocol).format(n=n)
+
+
+def setting_label(cfg) -> str:
+    """``lite`` / ``paper`` (by backbone width), plus the ablation it belongs to."""
+    label = {64: "lite", 256: "paper"}.get(cfg.model.d, f"d{cfg.model.d}")
+    if cfg.train.max_minutes:
+        label += f", {cfg.train.max_minutes:g}-min budget"
+    if cfg.train.epochs < 10:
+        label += f", {cfg.train.epochs} epochs"
+    if cfg.data.tie_shuffle_seed is not None:
+        label += ", same-day shuffle"
+    return label
 
 
 @dataclass
@@ -55,6 +73,8 @@ class _Group:
     variant: str
     order: tuple = ()
     size_name: str = ""  # ModelConfig.size_name of a GCA variant: the key of its matched base
+    label: str = ""  # setting_label of its runs (a matched base: of the runs it was matched from)
+    n_candidates: int = 0  # sampled negatives per user (eval.n_candidates)
     n_parameters: list[int] = field(default_factory=list)
     provenance: set[tuple[str, str]] = field(default_factory=set)  # (code version, data SHA-256)
     # seed -> protocol -> (domain array, {metric: per-user values})
@@ -94,7 +114,8 @@ def collect(store: ResultsStore, tie_rule: str | None = None) -> dict[tuple[str,
             order = (2, *gca_order.get(cfg.model.matched_to, (9, cfg.model.matched_to)))
         key = (cfg.data.dataset, fam, cfg.model.variant_name)
         size = cfg.model.size_name if cfg.model.gca_points else ""
-        g = groups.setdefault(key, _Group(*key, order=order, size_name=size))
+        g = groups.setdefault(key, _Group(*key, order=order, size_name=size, label=setting_label(cfg),
+                                          n_candidates=cfg.eval.n_candidates))
         g.n_parameters.append(int(record.get("n_parameters") or 0))
         g.provenance.add((str(record.get("code_version")), str(record.get("data_checksum"))))
         rule = tie_rule or cfg.eval.tie_rule
@@ -201,6 +222,20 @@ def _variant_order(cfg: RunConfig) -> tuple:
     return (1, len(m.gca_points), m.gca_points, gate, not m.gca_layernorm)
 
 
+def _family_labels(groups) -> dict[tuple[str, str], str]:
+    """{(dataset, family): readable setting label}, unique within a dataset: a label two families
+    would share (two learning rates of the lite preset) gets the family's hash prefix."""
+    raw: dict[tuple[str, str], str] = {}
+    # a matched base is wider than its setting's backbone, so label a family by its other runs
+    for (dataset, fam, variant), g in sorted(groups.items(), key=lambda kv: kv[0][2].startswith("base~")):
+        raw.setdefault((dataset, fam), g.label)
+    taken: dict[tuple[str, str], int] = {}
+    for (dataset, _), label in raw.items():
+        taken[(dataset, label)] = taken.get((dataset, label), 0) + 1
+    return {(dataset, fam): label if taken[(dataset, label)] == 1 else f"{label} [{fam[:6]}]"
+            for (dataset, fam), label in raw.items()}
+
+
 def report_frame(store: ResultsStore | str, metrics=METRICS, tie_rule: str | None = None,
                  n_boot: int = 1000, seed: int = 0):
     """Long table: one row per protocol x dataset x variant x domain x metric (see module doc)."""
@@ -208,8 +243,11 @@ def report_frame(store: ResultsStore | str, metrics=METRICS, tie_rule: str | Non
 
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
     groups = collect(store, tie_rule)
+    labels = _family_labels(groups)
     rows = []
-    for (dataset, fam, variant), g in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[1].order)):
+    # readable order: datasets, then settings by label (lite before its shuffle, then paper), then variants
+    in_order = sorted(groups.items(), key=lambda kv: (kv[0][0], labels[kv[0][:2]], kv[0][1], kv[1].order))
+    for (dataset, fam, variant), g in in_order:
         seeds = sorted(g.seeds)
         base = groups.get((dataset, fam, "base")) if variant != "base" else None
         matched = groups.get((dataset, fam, f"base~{g.size_name}")) if g.size_name else None
@@ -227,6 +265,7 @@ def report_frame(store: ResultsStore | str, metrics=METRICS, tie_rule: str | Non
                     vb, vm = vbs[metric], vms[metric]
                     rows.append({
                         "protocol": protocol, "dataset": dataset, "variant": variant, "setting": fam[:8],
+                        "setting_label": labels[(dataset, fam)], "n_candidates": g.n_candidates,
                         "domain": dname, "metric": metric, "n_seeds": len(seeds),
                         "seeds": ",".join(map(str, seeds)), "n_users": len(v),
                         "n_parameters": int(np.mean(g.n_parameters)), "mean": float(mean), "ci_lo": float(lo), "ci_hi": float(hi),
@@ -263,10 +302,12 @@ def wide(frame, protocol: str, kind: str = "mean"):
     sub = frame[frame["protocol"] == protocol]
     if kind != "mean":
         sub = sub[sub[f"{kind}_diff"].notna()]
-    keys = ["dataset", "setting", "variant"]
+    label = sub["setting_label"] if "setting_label" in sub else sub["setting"]
+    sub = sub.assign(label=label)
+    keys = ["dataset", "setting", "label", "variant"]
     out = []
-    for (dataset, setting, variant), part in sub.groupby(keys, sort=False):
-        row = {"dataset": dataset, "setting": setting, "variant": variant,
+    for (dataset, _, label, variant), part in sub.groupby(keys, sort=False):
+        row = {"dataset": dataset, "setting": label, "variant": variant,
                "seeds": int(part["n_seeds"].iloc[0]), "params": int(part["n_parameters"].iloc[0])}
         for r in part.itertuples():
             col = f"{r.domain} {r.metric}"
@@ -280,13 +321,12 @@ def wide(frame, protocol: str, kind: str = "mean"):
     return pd.DataFrame(out)
 
 
-def to_markdown(frame) -> str:
-    """Markdown report: per protocol, metric means with CIs, then paired differences."""
-    if frame.empty:
-        return "_The store holds no complete runs._\n"
-    parts = []
+def tables(frame):
+    """The report's tables as ``(title, DataFrame of formatted strings)``: per protocol, the metric
+    means with CIs, then the paired differences against the base and the parameter-matched base."""
     for protocol in sorted(frame["protocol"].unique(), key=lambda p: (p != "full", p)):
-        title = PROTOCOL_TITLES.get(protocol, protocol)
+        n_candidates = frame.loc[frame["protocol"] == protocol, "n_candidates"] if "n_candidates" in frame else ()
+        title = protocol_title(protocol, n_candidates)
         for kind, caption in (("mean", "mean over seeds ± half-width of the 95 % bootstrap CI over test users"),
                               ("vs_base", "paired difference vs the base model (users-only sign-flip p-value; "
                                           "* = 95 % interval over users and seeds excludes 0)"),
@@ -299,12 +339,19 @@ def to_markdown(frame) -> str:
                 table = table.drop(columns="setting")  # only needed when a dataset has several settings
             if kind != "mean":
                 table = table.drop(columns=["seeds", "params"])
-            parts.append(f"### {title}: {caption}\n\n"
-                         + markdown_table(list(table.columns), table.astype(str).values.tolist()))
-    return "\n\n".join(parts) + "\n\n" + _provenance_note(frame) + "\n"
+            yield f"{title}: {caption}", table
 
 
-def _provenance_note(frame) -> str:
+def to_markdown(frame) -> str:
+    """Markdown report: :func:`tables` as GitHub-flavoured tables, then the provenance note."""
+    if frame.empty:
+        return "_The store holds no complete runs._\n"
+    parts = [f"### {title}\n\n" + markdown_table(list(table.columns), table.astype(str).values.tolist())
+             for title, table in tables(frame)]
+    return "\n\n".join(parts) + "\n\n" + provenance_note(frame) + "\n"
+
+
+def provenance_note(frame) -> str:
     """Which code and data the runs came from; warns when a table mixes code versions."""
     versions = sorted({v for cell in frame["code_versions"] for v in cell.split()})
     lines = [f"Code version{'s' if len(versions) > 1 else ''}: {', '.join(versions)}."]
@@ -312,6 +359,8 @@ def _provenance_note(frame) -> str:
         shas = sorted({v for cell in part["data_sha256"] for v in cell.split()})
         lines.append(f"{dataset} data SHA-256: {', '.join(s[:16] for s in shas)}.")
     if len(versions) > 1:
-        lines.append("**Warning:** the runs come from several code versions; the store is keyed by the "
-                     "configuration only, so delete stale runs (or use a fresh --store) after changing the code.")
+        lines.append("The tables pool runs of several code versions: the store is keyed by the configuration "
+                     "only, so a stored run stays when the code changes (delete it to retrain it); "
+                     "`gca-lite rerun RUN` retrains one stored run with the current code and reports whether "
+                     "every per-user rank comes back.")
     return " ".join(lines)

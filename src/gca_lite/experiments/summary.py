@@ -12,9 +12,9 @@ import math
 import numpy as np
 
 from ..paper import load_paper_numbers, paper_cells, paper_correlations
-from .report import DOMAINS, _family, _seed_avg, collect, t975
+from .report import DOMAINS, _family, _seed_avg, collect, setting_label, t975
 from .store import ResultsStore, record_config
-from .verdicts import contexts, pearson, setting_label, unique_labels
+from .verdicts import contexts, pearson, unique_labels
 
 
 def _store(store) -> ResultsStore:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import artefact
-from .report import DOMAINS, _compare, _family, _seed_avg, collect, fmt_ci
+from .report import DOMAINS, _compare, _family, _family_labels, _seed_avg, collect, fmt_ci
 from .store import ResultsStore, record_config
 
 VERDICTS = ("reproduced", "partly", "not resolved", "not reproduced", "too few runs", "no runs")
@@ -72,33 +72,11 @@ class Context:
         return min(present) if present else 0
 
 
-def setting_label(cfg) -> str:
-    """``lite`` / ``paper`` (by backbone width), plus the ablation it belongs to."""
-    label = {64: "lite", 256: "paper"}.get(cfg.model.d, f"d{cfg.model.d}")
-    if cfg.train.max_minutes:
-        label += f", {cfg.train.max_minutes:g}-min budget"
-    if cfg.train.epochs < 10:
-        label += f", {cfg.train.epochs} epochs"
-    if cfg.data.tie_shuffle_seed is not None:
-        label += ", same-day shuffle"
-    return label
-
-
 def unique_labels(store: ResultsStore | str) -> dict[tuple[str, str], str]:
     """{(dataset, setting hash): label}, the label made unique within a dataset by the hash prefix
     when two settings would share it (e.g. two learning rates of the lite preset). Matched bases
     belong to the setting of their GCA models (``report.collect``) and get no label of their own."""
-    store = store if isinstance(store, ResultsStore) else ResultsStore(store)
-    raw = {}
-    for folder, record, _, _ in store.iter_runs(warn=False):
-        cfg = record_config(folder, record)
-        if cfg is not None and not cfg.model.matched_to:
-            raw.setdefault((cfg.data.dataset, _family(cfg)), setting_label(cfg))
-    seen: dict[tuple[str, str], int] = {}
-    for (dataset, _), label in raw.items():
-        seen[(dataset, label)] = seen.get((dataset, label), 0) + 1
-    return {(dataset, fam): label if seen[(dataset, label)] == 1 else f"{label} [{fam[:6]}]"
-            for (dataset, fam), label in raw.items()}
+    return _family_labels(collect(store if isinstance(store, ResultsStore) else ResultsStore(store)))
 
 
 def contexts(store: ResultsStore | str) -> list[Context]:
@@ -107,7 +85,7 @@ def contexts(store: ResultsStore | str) -> list[Context]:
     holds no runs of that original setting."""
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
     groups = collect(store)
-    labels, cos, width, shuffled_from = unique_labels(store), {}, {}, {}
+    labels, cos, width, shuffled_from = _family_labels(groups), {}, {}, {}
     for folder, record, _, _ in store.iter_runs(warn=False):
         cfg = record_config(folder, record)
         if cfg is None:
