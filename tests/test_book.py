@@ -322,7 +322,7 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
     compute and verdict rows match what the store holds."""
     from gca_lite.experiments import ResultsStore
     from gca_lite.experiments.summary import run_table as S_runs
-    from gca_lite.experiments.verdicts import VERDICTS
+    from gca_lite.experiments.verdicts import CHECK_VERDICTS, VERDICTS
 
     rec, nb = _chapter(book_root, "results")
     store = ResultsStore(REPO / "results")
@@ -330,7 +330,13 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
     assert rec["store"] == "results" and rec["n_runs"] == n_runs > 0
     assert sum(c["runs"] for c in rec["coverage"]) == n_runs
     assert sum(rec["compute_hours_by_preset"].values()) == pytest.approx(sum(rec["compute_hours"].values()))
-    assert {v["verdict"].split(" (")[0] for v in rec["verdicts"]} <= set(VERDICTS)
+    assert {v["verdict"].split(" (")[0] for v in rec["verdicts"]} <= set(VERDICTS + CHECK_VERDICTS)
+    # a verdict resting on a run early stopping cut short carries a note naming it, and only then
+    cut = {(c["dataset"], c["setting"], c["variant"]) for c in rec["cut_short"]}
+    for v in rec["verdicts"]:
+        rests = any((v["dataset"], v["setting"], x) in cut for x in v["variants"])
+        judged = not v["verdict"].startswith(("no runs", "too few runs"))
+        assert bool(v["note"]) == (rests and judged), v
     datasets = {v["dataset"] for v in rec["verdicts"]}
     assert datasets <= {"afk", "abe"} and datasets
     # every claim is judged under both protocols for every (dataset, setting) with a base model

@@ -164,8 +164,8 @@ def paper_vs_ours(store):
     """The paper's numbers beside ours, one row per (paper number, our setting, protocol).
 
     Rows: the two table cells reported for GCA[1]-sigmoid,True on Food-Kitchen (NDCG@1 with its
-    domain unstated, so both of ours are shown; AUC@A), and ABXI's published base-model means on afk
-    and abe (HR@5, HR@10, NDCG@10, MRR per domain; sampled protocol with 999 negatives). Only our
+    domain unstated, so both of ours are shown; AUC@A), the GCA paper's own ABXI base (NDCG@10
+    digitised from the blog's scaling figure), and ABXI's published base-model means on afk and abe (HR@5, HR@10, NDCG@10, MRR per domain; sampled protocol with 999 negatives). Only our
     settings with 999 sampled negatives are used (ABXI's count; our tie rule may differ from
     ABXI's optimistic one, which matters only for exactly tied scores, rare with float32 scores).
     """
@@ -184,12 +184,18 @@ def paper_vs_ours(store):
     for cell in paper_cells().itertuples():
         doms = [cell.domain] if cell.domain in DOMAINS else list(DOMAINS)
         for d in doms:
-            wanted.append(("GCA table cell", cell.dataset, cell.variant, d, cell.metric, cell.value,
-                           "one run, unverified summary"))
+            wanted.append(("GCA paper's table (via a summary)", cell.dataset, cell.variant, d, cell.metric,
+                           cell.value, "one run, unverified"))
     frame = load_paper_numbers()
+    # the GCA paper's own base model: the original ABXI point of the blog's scaling figure
+    blog = frame[(frame["source"] == "author-blog-figure") & (frame["base_model"] == "ABXI")
+                 & (frame["variant"] == "baseline")]
+    for r in blog.itertuples():
+        wanted.append(("GCA paper's ABXI base (blog figure)", r.dataset, "base", r.domain, r.metric, r.value,
+                       "digitised, one run"))
     abxi = frame[frame["source"] == "abxi-readme"]
     for r in abxi[abxi["stat"] == "mean"].itertuples():
-        wanted.append(("ABXI base (published)", r.dataset, "base", r.domain, r.metric, r.value, "mean of 5 seeds"))
+        wanted.append(("ABXI's own README", r.dataset, "base", r.domain, r.metric, r.value, "mean of 5 seeds"))
     rows = []
     for source, dataset, variant, dom, metric, value, stat in wanted:
         for protocol in ("sampled", "full"):
@@ -252,10 +258,10 @@ def paper_vs_ours_wide(side, protocol: str = "sampled"):
     part = side[(side["protocol"] == protocol) & (side["setting"] != "(no run)")]
     if part.empty:
         return part
-    keys = ["dataset", "variant", "domain", "metric", "paper"]
+    keys = ["what", "paper_stat", "dataset", "variant", "domain", "metric", "paper"]
     wide = part.pivot_table(index=keys, columns="setting", values="ours", sort=False)
     wide.columns = [f"ours: {c}" for c in wide.columns]
-    return wide.reset_index()
+    return wide.reset_index().rename(columns={"what": "published in", "paper_stat": "as", "paper": "published"})
 
 
 def _seeds_needed(c: dict, most: int = 1000) -> float:
@@ -341,3 +347,20 @@ def training_length(store, protocol: str = "full", metric: str = "NDCG@10", shor
                             "selected epoch": row.best_epoch, "same-seed median epoch": peers["best_epoch"].median(),
                             f"test {metric}": row.score, "same-seed median score": float(peers["score"].median())})
     return pd.DataFrame(rows), pd.DataFrame(flagged)
+
+
+def note_cut_short(verdicts, cut_short):
+    """``verdicts`` with a ``note`` column naming the runs of :func:`training_length`'s ``short``
+    table that a row rests on (same dataset and setting, a configuration the row compares): such a
+    verdict partly measures where early stopping happened to end a run."""
+    notes = []
+    for row in verdicts.itertuples():
+        judged = not row.verdict.startswith(("no runs", "too few runs"))
+        hits = [] if cut_short.empty or not judged else cut_short[
+            (cut_short["dataset"] == row.dataset) & (cut_short["setting"] == row.setting)
+            & cut_short["variant"].isin(row.variants)]
+        notes.append("; ".join(f"rests partly on {h['variant']} seed {h['seed']}, selected at epoch "
+                               f"{h['selected epoch']:g} against {h['same-seed median epoch']:g} for its "
+                               "same-seed peers (cut short)" for h in hits.to_dict("records"))
+                     if len(hits) else "")
+    return verdicts.assign(note=notes)
