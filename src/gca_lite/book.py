@@ -135,3 +135,20 @@ def read_record(ipynb_path: str | Path) -> dict:
     if not found:
         raise LookupError(f"{path}: no {RECORD_MIME} output; was the notebook executed to the end?")
     return merged
+
+
+def setting_line(dataset: str, preset: str, cfg, epochs: int, seeds, store: str) -> str:
+    """The chapters' "Setting" paragraph (markdown): what was trained, how long, on which seeds.
+
+    On synthetic data, or with few epochs, it says how far the chapter's findings reach: short
+    runs on data with a planted signal need not behave like converged models on the real data."""
+    seeds = list(seeds)
+    line = (f"**Setting.** `{dataset}`, preset `{preset}` (d = {cfg.model.d}, FFN {cfg.model.ffn_hidden}, "
+            f"dropout {cfg.model.dropout}, lr {cfg.train.lr}), {epochs} epochs with the checkpoint selected on "
+            f"validation MRR_A + MRR_B, training seed{'s' if len(seeds) != 1 else ''} "
+            f"{', '.join(map(str, seeds))}, results store `{store}`.")
+    if dataset.startswith("synthetic") or epochs < 40:
+        line += (f" These are {epochs}-epoch runs" + (" on synthetic data" if dataset.startswith("synthetic") else "")
+                 + ": what they show need not hold for converged models on the real data, which the results "
+                   "page reports.")
+    return line

@@ -335,7 +335,7 @@ def _artefact_checks(ctx: Context, protocol: str, present: list[str], n_boot: in
               if (c := ctx.compare(v, "base", protocol, dom, "NDCG@10", n_boot)) and c["lo"] > 0]
     claim = ("check: the GCA gain over the base holds on test targets that do not share the previous "
              "item's day (NDCG@10)")
-    paper = "not reported (EVALUATION.md: ABXI's same-day items are ordered A before B)"
+    paper = "not reported (ABXI's files order the items of one day A before B)"
     variants = ["base", *GCA16]
     if ctx.strata is None:
         add(claim, paper, None, "no runs", ctx.strata_note, variants)
@@ -353,7 +353,7 @@ def _artefact_checks(ctx: Context, protocol: str, present: list[str], n_boot: in
             if comps else "the stored strata do not fit these runs' test users", variants)
 
     claim = "check: the GCA gain over the base survives the same-day shuffle (NDCG@10)"
-    paper = "not reported (EVALUATION.md: compare GCA-minus-base gains on shuffled and original data)"
+    paper = "not reported (the check compares GCA-minus-base gains on shuffled and original data)"
     gains = [(v, dname, g) for v in (ctx.shuffled or {}) if v in present for dom, dname in enumerate(DOMAINS)
              if (g := artefact.shuffle_gain(ctx.groups, ctx.shuffled, v, protocol, dom, n_boot=n_boot))]
     shuffled = list(dict.fromkeys(v for v in (ctx.shuffled or {}) if v in GCA16)) or ["GCA[1]-sigmoid,True"]
