@@ -534,3 +534,14 @@ def _explorer_controls(page) -> list[str]:
     if visible() != v1:
         problems.append("the slider changed the module chosen in the dropdown")
     return problems
+
+
+def test_setting_line_says_how_far_short_synthetic_runs_reach():
+    from gca_lite.book import setting_line
+    from gca_lite.config import preset
+
+    cfg = preset("lite")
+    short = setting_line("synthetic-small", "lite", cfg, 10, [0, 1], "runs/book")
+    assert "training seeds 0, 1" in short and "10-epoch runs on synthetic data" in short
+    full = setting_line("afk", "lite", cfg, 150, [2], "results")
+    assert "training seed 2," in full and "need not hold" not in full
