@@ -391,6 +391,14 @@ def test_book_builds_offline(built_html: Path, book_root: Path):
         assert "injected-parameters" not in page and "store: str =" not in page
         for div_id in _chapter(book_root, name)[0]["figures"]:
             assert f'id="{div_id}"' in page, f"{name}.html lacks figure {div_id}"
+    # every local link resolves: the page exists and so does the anchor it points to
+    for path in built_html.rglob("*.html"):
+        for href in re.findall(r'<a\b[^>]*\bhref="([^":#?][^"#?]*\.html)(?:#([^"]*))?"', path.read_text(encoding="utf-8")):
+            target = (path.parent / href[0]).resolve()
+            where = f"{path.relative_to(built_html)} -> {href[0]}#{href[1]}"
+            assert target.is_file(), f"broken link {where}"
+            if href[1]:
+                assert f'id="{href[1]}"' in target.read_text(encoding="utf-8"), f"missing anchor {where}"
 
 
 # ----------------------------------------------------------------------------- 3. browser
