@@ -137,18 +137,22 @@ def read_record(ipynb_path: str | Path) -> dict:
     return merged
 
 
-def setting_line(dataset: str, preset: str, cfg, epochs: int, seeds, store: str) -> str:
+def setting_line(dataset: str, preset: str, cfg, seeds, store: str) -> str:
     """The chapters' "Setting" paragraph (markdown): what was trained, how long, on which seeds.
 
-    On synthetic data, or with few epochs, it says how far the chapter's findings reach: short
-    runs on data with a planted signal need not behave like converged models on the real data."""
-    seeds = list(seeds)
+    ``cfg`` is the run configuration the chapter trains (its epoch count and time budget, after
+    any overrides). On synthetic data, or with few epochs, the line says how far the chapter's
+    findings reach: short runs on data with a planted signal need not behave like converged models
+    on the real data."""
+    seeds, epochs = list(seeds), cfg.train.epochs
+    budget = f" (or {cfg.train.max_minutes:g} minutes, whichever ends first)" if cfg.train.max_minutes else ""
     line = (f"**Setting.** `{dataset}`, preset `{preset}` (d = {cfg.model.d}, FFN {cfg.model.ffn_hidden}, "
-            f"dropout {cfg.model.dropout}, lr {cfg.train.lr}), {epochs} epochs with the checkpoint selected on "
-            f"validation MRR_A + MRR_B, training seed{'s' if len(seeds) != 1 else ''} "
+            f"dropout {cfg.model.dropout}, lr {cfg.train.lr}), at most {epochs} epochs{budget} with the checkpoint "
+            f"selected on validation MRR_A + MRR_B, training seed{'s' if len(seeds) != 1 else ''} "
             f"{', '.join(map(str, seeds))}, results store `{store}`.")
-    if dataset.startswith("synthetic") or epochs < 40:
-        line += (f" These are {epochs}-epoch runs" + (" on synthetic data" if dataset.startswith("synthetic") else "")
+    synthetic = dataset.startswith("synthetic")
+    if synthetic or epochs < 40:
+        line += (f" These are {epochs}-epoch runs" + (" on synthetic data" if synthetic else "")
                  + ": what they show need not hold for converged models on the real data, which the results "
                    "page reports.")
     return line

@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     r = sub.add_parser(
         "report", help="paper-style tables from a results store",
-        description="One row per dataset x variant: NDCG@1/5/10, HR@10, MRR and AUC per domain, the "
+        description="One row per dataset x setting x variant: NDCG@1/5/10, HR@10, MRR and AUC per domain, the "
                     "mean over seeds with a 95% bootstrap CI over test users, and the paired difference "
                     "vs the base model and the parameter-matched base (same users and seeds) with a "
                     "sign-flip p-value over users, marked * where its 95% interval over users and, from "

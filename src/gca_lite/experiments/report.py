@@ -43,7 +43,7 @@ from .store import ResultsStore, record_config, setting_hash
 METRICS = ("NDCG@1", "NDCG@5", "NDCG@10", "HR@10", "MRR", "AUC")
 DOMAINS = ("A", "B")
 PROTOCOL_TITLES = {"full": "full ranking",
-                   "sampled": "sampled (ABXI's protocol: the target among {n} sampled same-domain items)"}
+                   "sampled": "sampled (ABXI's protocol: the target against {n} sampled same-domain negatives)"}
 
 
 def protocol_title(protocol: str, n_candidates=()) -> str:
@@ -73,8 +73,9 @@ class _Group:
     variant: str
     order: tuple = ()
     size_name: str = ""  # ModelConfig.size_name of a GCA variant: the key of its matched base
-    label: str = ""  # setting_label of its runs (a matched base: of the runs it was matched from)
+    label: str = ""  # setting_label of its own runs (a matched base's differs: _family_labels)
     n_candidates: int = 0  # sampled negatives per user (eval.n_candidates)
+    runs: dict[int, str] = field(default_factory=dict)  # seed -> run folder name (the config hash)
     n_parameters: list[int] = field(default_factory=list)
     provenance: set[tuple[str, str]] = field(default_factory=set)  # (code version, data SHA-256)
     # seed -> protocol -> (domain array, {metric: per-user values})
@@ -97,20 +98,15 @@ def collect(store: ResultsStore, tie_rule: str | None = None) -> dict[tuple[str,
     for folder, record, counts, domain in store.iter_runs():
         cfg = record_config(folder, record)
         if cfg is not None:
-            runs.append((cfg, record, counts, domain))
-    # Matched bases join the family of the GCA variant they were widened for.
-    # A matched base is keyed by the size name (variant without gate: sigmoid and tanh share it).
-    gca_family = {(c.data.dataset, _nonmodel(c), c.model.size_name): _family(c)
-                  for c, *_ in runs if c.model.gca_points}
+            runs.append((cfg, record, counts, domain, folder.name))
     gca_order: dict[str, tuple] = {}
     for c, *_ in runs:
         if c.model.gca_points:
             gca_order[c.model.size_name] = min(gca_order.get(c.model.size_name, (9,)), _variant_order(c))
     groups: dict[tuple[str, str, str], _Group] = {}
-    for cfg, record, counts, domain in runs:
-        fam, order = _family(cfg), _variant_order(cfg)
+    for (cfg, record, counts, domain, run), fam in zip(runs, families([c for c, *_ in runs])):
+        order = _variant_order(cfg)
         if cfg.model.matched_to:
-            fam = gca_family.get((cfg.data.dataset, _nonmodel(cfg), cfg.model.matched_to), fam)
             order = (2, *gca_order.get(cfg.model.matched_to, (9, cfg.model.matched_to)))
         key = (cfg.data.dataset, fam, cfg.model.variant_name)
         size = cfg.model.size_name if cfg.model.gca_points else ""
@@ -120,7 +116,17 @@ def collect(store: ResultsStore, tie_rule: str | None = None) -> dict[tuple[str,
         g.provenance.add((str(record.get("code_version")), str(record.get("data_checksum"))))
         rule = tie_rule or cfg.eval.tie_rule
         g.seeds[cfg.train.seed] = {p: (domain, c.metrics(rule)) for p, c in counts.items()}
+        g.runs[cfg.train.seed] = run
     return groups
+
+
+def families(cfgs: list[RunConfig]) -> list[str]:
+    """The setting family (hash) of each configuration. A matched base joins the family of the
+    GCA variants it was widened for, stored beside it (same dataset and non-model settings; keyed
+    by the size name, so sigmoid and tanh share it); without one it keeps its own."""
+    gca_family = {(c.data.dataset, _nonmodel(c), c.model.size_name): _family(c) for c in cfgs if c.model.gca_points}
+    return [gca_family.get((c.data.dataset, _nonmodel(c), c.model.matched_to), _family(c)) if c.model.matched_to
+            else _family(c) for c in cfgs]
 
 
 def _seed_avg(g: _Group, seeds: list[int], protocol: str, dom: int, metric: str,
@@ -224,16 +230,23 @@ def _variant_order(cfg: RunConfig) -> tuple:
 
 def _family_labels(groups) -> dict[tuple[str, str], str]:
     """{(dataset, family): readable setting label}, unique within a dataset: a label two families
-    would share (two learning rates of the lite preset) gets the family's hash prefix."""
+    would share (two learning rates of the lite preset) gets the family's hash prefix. A family of
+    matched bases alone (their GCA runs not stored) takes the plain label of its runs and does not
+    count as a clash: it belongs to the setting that label names."""
     raw: dict[tuple[str, str], str] = {}
+    orphan: set[tuple[str, str]] = set()
     # a matched base is wider than its setting's backbone, so label a family by its other runs
     for (dataset, fam, variant), g in sorted(groups.items(), key=lambda kv: kv[0][2].startswith("base~")):
-        raw.setdefault((dataset, fam), g.label)
+        if (dataset, fam) not in raw:
+            raw[(dataset, fam)] = g.label
+            if variant.startswith("base~"):
+                orphan.add((dataset, fam))
     taken: dict[tuple[str, str], int] = {}
-    for (dataset, _), label in raw.items():
-        taken[(dataset, label)] = taken.get((dataset, label), 0) + 1
-    return {(dataset, fam): label if taken[(dataset, label)] == 1 else f"{label} [{fam[:6]}]"
-            for (dataset, fam), label in raw.items()}
+    for key, label in raw.items():
+        if key not in orphan:
+            taken[(key[0], label)] = taken.get((key[0], label), 0) + 1
+    return {(dataset, fam): label if (dataset, fam) in orphan or taken[(dataset, label)] == 1
+            else f"{label} [{fam[:6]}]" for (dataset, fam), label in raw.items()}
 
 
 def report_frame(store: ResultsStore | str, metrics=METRICS, tie_rule: str | None = None,
@@ -324,6 +337,8 @@ def wide(frame, protocol: str, kind: str = "mean"):
 def tables(frame):
     """The report's tables as ``(title, DataFrame of formatted strings)``: per protocol, the metric
     means with CIs, then the paired differences against the base and the parameter-matched base."""
+    if frame.empty:
+        return
     for protocol in sorted(frame["protocol"].unique(), key=lambda p: (p != "full", p)):
         n_candidates = frame.loc[frame["protocol"] == protocol, "n_candidates"] if "n_candidates" in frame else ()
         title = protocol_title(protocol, n_candidates)

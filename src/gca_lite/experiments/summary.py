@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from ..paper import load_paper_numbers, paper_cells, paper_correlations
-from .report import DOMAINS, _family, _seed_avg, collect, setting_label, t975
+from .report import DOMAINS, _family, _seed_avg, collect, families, setting_label, t975
 from .store import ResultsStore, record_config
 from .verdicts import contexts, pearson, unique_labels
 
@@ -28,11 +28,10 @@ def run_table(store):
 
     rows = []
     labels = unique_labels(store)
-    for folder, record, _, _ in _store(store).iter_runs(warn=False):
-        cfg = record_config(folder, record)
-        if cfg is None:
-            continue
-        label = labels.get((cfg.data.dataset, _family(cfg)), setting_label(cfg))
+    stored = [(folder, record, cfg) for folder, record, _, _ in _store(store).iter_runs(warn=False)
+              if (cfg := record_config(folder, record)) is not None]
+    for (folder, record, cfg), fam in zip(stored, families([cfg for *_, cfg in stored])):
+        label = labels.get((cfg.data.dataset, fam), setting_label(cfg))
         rows.append({"dataset": cfg.data.dataset, "setting": label, "variant": cfg.model.variant_name,
                      "seed": cfg.train.seed, "device": str(record.get("device", "cpu")).split(" (")[0],
                      "machine": str(record.get("machine", "")).split(";")[0],
@@ -165,7 +164,8 @@ def paper_vs_ours(store):
 
     Rows: the two table cells reported for GCA[1]-sigmoid,True on Food-Kitchen (NDCG@1 with its
     domain unstated, so both of ours are shown; AUC@A), the GCA paper's own ABXI base (NDCG@10
-    digitised from the blog's scaling figure), and ABXI's published base-model means on afk and abe (HR@5, HR@10, NDCG@10, MRR per domain; sampled protocol with 999 negatives). Only our
+    digitised from the blog's scaling figure), and ABXI's published base-model means on afk and abe
+    (HR@5, HR@10, NDCG@10, MRR per domain; sampled protocol with 999 negatives). Only our
     settings with 999 sampled negatives are used (ABXI's count; our tie rule may differ from
     ABXI's optimistic one, which matters only for exactly tied scores, rare with float32 scores).
     """
@@ -255,13 +255,14 @@ def verdict_matrix(verdicts, dataset: str):
 
 def paper_vs_ours_wide(side, protocol: str = "sampled"):
     """One row per paper number, one column per setting of ours (value and ratio to the paper)."""
-    part = side[(side["protocol"] == protocol) & (side["setting"] != "(no run)")]
+    names = {"what": "published in", "paper_stat": "as", "paper": "published"}
+    part = side[(side["protocol"] == protocol) & (side["setting"] != "(no run)")] if len(side) else side
     if part.empty:
-        return part
+        return part.rename(columns=names)
     keys = ["what", "paper_stat", "dataset", "variant", "domain", "metric", "paper"]
     wide = part.pivot_table(index=keys, columns="setting", values="ours", sort=False)
     wide.columns = [f"ours: {c}" for c in wide.columns]
-    return wide.reset_index().rename(columns={"what": "published in", "paper_stat": "as", "paper": "published"})
+    return wide.reset_index().rename(columns=names)
 
 
 def _seeds_needed(c: dict, most: int = 1000) -> float:
@@ -343,24 +344,24 @@ def training_length(store, protocol: str = "full", metric: str = "NDCG@10", shor
             peers = part[(part["seed"] == row.seed) & (part["run"] != row.run)]
             if len(peers) < 2 or not row.best_epoch < short * peers["best_epoch"].median():
                 continue
-            flagged.append({"dataset": dataset, "setting": setting, "variant": row.variant, "seed": row.seed,
-                            "selected epoch": row.best_epoch, "same-seed median epoch": peers["best_epoch"].median(),
+            flagged.append({"run": row.run, "dataset": dataset, "setting": setting, "variant": row.variant,
+                            "seed": row.seed, "selected epoch": row.best_epoch,
+                            "same-seed median epoch": peers["best_epoch"].median(),
                             f"test {metric}": row.score, "same-seed median score": float(peers["score"].median())})
     return pd.DataFrame(rows), pd.DataFrame(flagged)
 
 
 def note_cut_short(verdicts, cut_short):
     """``verdicts`` with a ``note`` column naming the runs of :func:`training_length`'s ``short``
-    table that a row rests on (same dataset and setting, a configuration the row compares): such a
-    verdict partly measures where early stopping happened to end a run."""
+    table that a judged row rests on (its ``rests_on`` run folders): such a verdict partly measures
+    where early stopping happened to end a run."""
     notes = []
     for row in verdicts.itertuples():
         judged = not row.verdict.startswith(("no runs", "too few runs"))
-        hits = [] if cut_short.empty or not judged else cut_short[
-            (cut_short["dataset"] == row.dataset) & (cut_short["setting"] == row.setting)
-            & cut_short["variant"].isin(row.variants)]
-        notes.append("; ".join(f"rests partly on {h['variant']} seed {h['seed']}, selected at epoch "
-                               f"{h['selected epoch']:g} against {h['same-seed median epoch']:g} for its "
-                               "same-seed peers (cut short)" for h in hits.to_dict("records"))
-                     if len(hits) else "")
+        hits = cut_short[cut_short["run"].isin(row.rests_on)] if judged and len(cut_short) else cut_short.iloc[:0]
+        notes.append("; ".join(f"rests partly on {h['variant']} seed {h['seed']}"
+                               + (f" ({h['setting']})" if h["setting"] != row.setting else "")
+                               + f", selected at epoch {h['selected epoch']:g} against "
+                                 f"{h['same-seed median epoch']:g} for its same-seed peers (cut short)"
+                               for h in hits.to_dict("records")))
     return verdicts.assign(note=notes)

@@ -86,7 +86,8 @@ class Context:
 def unique_labels(store: ResultsStore | str) -> dict[tuple[str, str], str]:
     """{(dataset, setting hash): label}, the label made unique within a dataset by the hash prefix
     when two settings would share it (e.g. two learning rates of the lite preset). Matched bases
-    belong to the setting of their GCA models (``report.collect``) and get no label of their own."""
+    belong to the family of their GCA models (``report.families``); one stored without them forms
+    a family of its own under the plain label of its setting."""
     return _family_labels(collect(store if isinstance(store, ResultsStore) else ResultsStore(store)))
 
 
@@ -193,11 +194,22 @@ def _pairs_claim(ctx, protocol, pairs, metrics, domains, n_boot):
             if (c := ctx.compare(first, second, protocol, DOMAINS.index(d), m, n_boot)) is not None]
 
 
-def _compared(comps) -> list[str]:
-    """The configurations a row's comparisons involve (a stratum gain: its variant and the base)."""
-    names = [c.get(k) for c in comps or () for k in ("first", "second", "variant")]
-    names += ["base"] if any("variant" in c for c in comps or ()) else []
-    return list(dict.fromkeys(n for n in names if n))
+def _runs(groups, variants, seeds=None) -> list[str]:
+    """The stored run folders of ``variants`` in ``groups`` (only those of ``seeds``, when given)."""
+    return [g.runs[s] for v in dict.fromkeys(variants) if (g := groups.get(v)) is not None
+            for s in sorted(g.runs) if seeds is None or s in seeds]
+
+
+def _compared_runs(groups, comps) -> list[str]:
+    """The runs a row's paired comparisons rest on: both sides (a stratum gain: its variant and
+    the base) at the seeds the two share, as ``report._compare`` pairs them."""
+    out = []
+    for c in comps or ():
+        pair = (c["first"], c["second"]) if "first" in c else (c["variant"], "base")
+        if all(v in groups for v in pair):
+            common = set(groups[pair[0]].seeds) & set(groups[pair[1]].seeds)
+            out += _runs(groups, pair, common)
+    return list(dict.fromkeys(out))
 
 
 def _short(variant: str) -> str:
@@ -209,7 +221,7 @@ def claim_rows(ctx: Context, protocol: str, n_boot: int = 1000) -> list[dict]:
     rows = []
     present = [v for v in GCA16 if v in ctx.groups]
 
-    def add(claim, paper, comps_or_none, verdict, evidence, variants, seeds=None):
+    def add(claim, paper, comps_or_none, verdict, evidence, variants, seeds=None, rests_on=None):
         if seeds is None:  # a comparison rests on the seeds both sides share
             seeds = (min(len(c["per_seed"]) for c in comps_or_none) if comps_or_none
                      else ctx.seeds(variants))
@@ -222,7 +234,9 @@ def claim_rows(ctx: Context, protocol: str, n_boot: int = 1000) -> list[dict]:
                      "paper": paper, "verdict": verdict, "evidence": evidence,
                      "runs": f"{sum(v in ctx.groups for v in variants)} of {len(variants)} configs, "
                              f"{seeds} seed{'s' if seeds != 1 else ''}",
-                     "variants": _compared(comps_or_none) or [v for v in variants if v in ctx.groups]})
+                     # the stored runs (folder names) the row's numbers come from
+                     "rests_on": (rests_on if rests_on is not None else _compared_runs(ctx.groups, comps_or_none)
+                                  or _runs(ctx.groups, variants))})
 
     # 1. GCA improves on the base (NDCG@10 and AUC, both domains), over every stored variant.
     comps = _pairs_claim(ctx, protocol, [(v, "base") for v in present], ("NDCG@10", "AUC"), DOMAINS, n_boot)
@@ -249,7 +263,8 @@ def claim_rows(ctx: Context, protocol: str, n_boot: int = 1000) -> list[dict]:
                          f"(top: {top} {means[top]:.4f})")
         verdict = ("no runs" if not ranks else "reproduced" if all(r == 1 for r in ranks) else
                    "partly" if any(r == 1 for r in ranks) or all(r <= 3 for r in ranks) else "not reproduced")
-        add(*claim2, None, verdict, "; ".join(parts) + f" (seeds {','.join(map(str, common))})", list(GCA16))
+        add(*claim2, None, verdict, "; ".join(parts) + f" (seeds {','.join(map(str, common))})", list(GCA16),
+            rests_on=_runs(ctx.groups, present, set(common)))
     else:
         why = (f"only {len(present)} GCA variants stored (ranking needs {MIN_RANKED})" if best in ctx.groups
                else f"{best} not stored")
@@ -260,8 +275,9 @@ def claim_rows(ctx: Context, protocol: str, n_boot: int = 1000) -> list[dict]:
     comps = _pairs_claim(ctx, protocol, ln_pairs, ("NDCG@10",), DOMAINS, n_boot)
     caveat = ""
     if comps and all(c["first"].startswith("GCA[1]-") for c in comps):
-        caveat = ("; only point 1 stored so far, where our LayerNorm placement changes almost nothing "
-                  "(both inputs already come out of the encoder's LayerNorm, decision D2)")
+        caveat = ("; only point 1 stored so far, where our LayerNorm placement should change almost nothing "
+                  "(both inputs already come out of the encoder's LayerNorm, decision D2), so a resolved "
+                  "difference there reflects retraining more than the flag")
     add("LayerNorm on improves every variant (NDCG@10)", "variant tables: True rows above False rows",
         comps, judge(comps), _tally(comps) + " (point x gate x domain)" + caveat if comps else "",
         [v for p in ln_pairs for v in p])
@@ -290,6 +306,8 @@ def claim_rows(ctx: Context, protocol: str, n_boot: int = 1000) -> list[dict]:
     # |cos| from about 0 to 0.49, so "inside that range" only says our runs look like the paper's.
     # Two random directions in d dimensions give E|cos| = sqrt(2 / (pi d)) (large d), for scale.
     per_run = [float(np.mean(list(c.values()))) for _, _, c in ctx.cos if c]
+    # every GCA run with a probe, GCA_early and GCA_stack models included
+    cos_runs = [ctx.groups[v].runs[s] for v, s, c in ctx.cos if c and v in ctx.groups and s in ctx.groups[v].runs]
     claim6 = (RANGE_CLAIM, "blog Figure 2, ABXI panel: |cos| from about 0 to 0.49 (no threshold stated)")
     if per_run:
         inside = sum(x <= 0.49 for x in per_run)
@@ -298,9 +316,9 @@ def claim_rows(ctx: Context, protocol: str, n_boot: int = 1000) -> list[dict]:
         add(*claim6, None, verdict,
             f"mean |cos| per run {min(per_run):.3f} to {max(per_run):.3f} over {len(per_run)} GCA runs; "
             f"{inside} of {len(per_run)} inside"
-            + (f"; two random directions give about {rand:.3f} at d = {ctx.width}, so these outputs are "
-               f"{min(per_run) / rand:.0f} to {max(per_run) / rand:.0f} times as aligned with X as chance"
-               if ctx.width else ""), list(GCA16))
+            + (f"; two random directions give about {rand:.3f} at d = {ctx.width}, so |cos| is "
+               f"{min(per_run) / rand:.1f} to {max(per_run) / rand:.1f} times its chance value"
+               if ctx.width else ""), list(GCA16), rests_on=cos_runs)
     else:
         add(*claim6, None, "no runs", "", list(GCA16))
 
@@ -321,7 +339,7 @@ def claim_rows(ctx: Context, protocol: str, n_boot: int = 1000) -> list[dict]:
             (f"{n} GCA runs (r needs 4)" if n else "") if math.isnan(r) else
             f"r = {r:+.3f} [{lo:+.3f}, {hi:+.3f}] over {n} GCA runs (variants x seeds; seeds of one "
             f"variant are not independent, so the interval is optimistic) (mean |cos| {np.mean(xs):.3f})",
-            list(GCA16))
+            list(GCA16), rests_on=cos_runs)
 
     # Checks of the same-day ordering artefact (EVALUATION.md section 5; not claims of the paper).
     _artefact_checks(ctx, protocol, present, n_boot, add)
@@ -372,13 +390,15 @@ def _artefact_checks(ctx: Context, protocol: str, present: list[str], n_boot: in
                   f"original, {fmt_ci(g['shuffled'])} shuffled, change {fmt_ci(g['change'])}, per seed "
                   + " ".join(f"{c:+.4f}" for c in g["change_per_seed"]) for v, d, g in gains)
         + " (intervals over test users and seeds; a resolvably smaller gain must also be smaller for every seed)",
-        shuffled, seeds=min(len(g["seeds"]) for *_, g in gains))
+        shuffled, seeds=min(len(g["seeds"]) for *_, g in gains),
+        rests_on=list(dict.fromkeys(run for v, _, g in gains for groups in (ctx.groups, ctx.shuffled)
+                                    for run in _runs(groups, ["base", v], set(g["seeds"])))))
 
 
 def verdict_frame(store: ResultsStore | str, protocols=("full", "sampled"), n_boot: int = 1000,
                   ctxs: list[Context] | None = None):
     """All verdict rows of a store (columns: dataset, setting, protocol, claim, paper, verdict,
-    evidence, runs, variants: the stored configurations the row rests on); settings without a base
+    evidence, runs, rests_on: the folders of the stored runs its numbers come from); settings without a base
     model are skipped. ``ctxs``: the store's :func:`contexts`, when the caller already has them
     (reading a store is the slow part)."""
     import pandas as pd
@@ -390,4 +410,4 @@ def verdict_frame(store: ResultsStore | str, protocols=("full", "sampled"), n_bo
         for protocol in protocols:
             rows.extend(claim_rows(ctx, protocol, n_boot))
     return pd.DataFrame(rows, columns=["dataset", "setting", "protocol", "claim", "paper", "verdict",
-                                       "evidence", "runs", "variants"])
+                                       "evidence", "runs", "rests_on"])
