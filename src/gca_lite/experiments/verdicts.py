@@ -228,7 +228,7 @@ def claim_rows(ctx: Context, protocol: str, n_boot: int = 1000) -> list[dict]:
         incomplete = seeds < 3 or any(v not in ctx.groups for v in variants)
         if claim.startswith("check"):
             verdict = CHECK_WORDS.get(verdict, verdict)
-        if verdict != "no runs" and incomplete:
+        if verdict not in ("no runs", "too few runs") and incomplete:  # nothing judged, nothing provisional
             verdict += " (provisional)"
         rows.append({"dataset": ctx.dataset, "setting": ctx.setting, "protocol": protocol, "claim": claim,
                      "paper": paper, "verdict": verdict, "evidence": evidence,
