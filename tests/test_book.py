@@ -322,7 +322,7 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
     compute and verdict rows match what the store holds."""
     from gca_lite.experiments import ResultsStore
     from gca_lite.experiments.summary import run_table as S_runs
-    from gca_lite.experiments.verdicts import CHECK_VERDICTS, VERDICTS
+    from gca_lite.experiments.verdicts import CHECK_VERDICTS, RANGE_VERDICTS, VERDICTS
 
     rec, nb = _chapter(book_root, "results")
     store = ResultsStore(REPO / "results")
@@ -330,7 +330,8 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
     assert rec["store"] == "results" and rec["n_runs"] == n_runs > 0
     assert sum(c["runs"] for c in rec["coverage"]) == n_runs
     assert sum(rec["compute_hours_by_preset"].values()) == pytest.approx(sum(rec["compute_hours"].values()))
-    assert {v["verdict"].split(" (")[0] for v in rec["verdicts"]} <= set(VERDICTS + CHECK_VERDICTS)
+    words = set(VERDICTS + CHECK_VERDICTS + RANGE_VERDICTS)
+    assert {v["verdict"].split(" (")[0] for v in rec["verdicts"]} <= words
     # every verdict names the stored runs it rests on; one resting on a run that early stopping cut
     # short says so, naming that run
     stored = {r.name for r in store.run_dirs()}
@@ -494,7 +495,11 @@ def test_pages_render_in_chromium(served: str, book_root: Path):
                     problems.append(f"{name}: math not typeset by MathJax")
             if name.endswith("/explorer") and "fig-attn" in fig_ids:
                 problems.extend(f"explorer: {p}" for p in _explorer_controls(page))
-            page.wait_for_timeout(200)  # let late console errors arrive
+            page.wait_for_timeout(200)  # let late console errors arrive (and the load-time resize finish)
+            too_wide = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].filter(d => d._fullLayout"
+                                     " && d._fullLayout.width > d.parentElement.getBoundingClientRect().width + 1)"
+                                     ".map(d => d.id)")
+            problems.extend(f"{name}: figure {fid} is drawn wider than its column (clipped)" for fid in too_wide)
             bad = [e for e in errors if not any(w in e for w in WHITELISTED_ERRORS)]
             problems.extend(f"{name}: {e}" for e in bad)
         browser.close()

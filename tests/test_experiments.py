@@ -461,11 +461,11 @@ def test_verdicts_from_the_smoke_store(smoke_store):
     import numpy as np
 
     from gca_lite.experiments.report import report_frame
-    from gca_lite.experiments.verdicts import CHECK_VERDICTS, VERDICTS, verdict_frame
+    from gca_lite.experiments.verdicts import CHECK_VERDICTS, RANGE_VERDICTS, VERDICTS, verdict_frame
 
     v = verdict_frame(smoke_store, n_boot=200)
     assert set(v["protocol"]) == {"full", "sampled"} and set(v["dataset"]) == {"synthetic-tiny"}
-    assert all(x.split(" (")[0] in VERDICTS + CHECK_VERDICTS for x in v["verdict"])
+    assert all(x.split(" (")[0] in VERDICTS + CHECK_VERDICTS + RANGE_VERDICTS for x in v["verdict"])
     assert all("(provisional)" in x for x in v["verdict"] if x not in ("no runs", "too few runs"))  # 2 seeds
     assert not v["verdict"].str.startswith("too few runs (").any()  # nothing judged: nothing provisional
     first = v[(v["protocol"] == "full") & v["claim"].str.startswith("GCA variants improve")].iloc[0]
@@ -535,7 +535,7 @@ def test_ordering_artefact_checks_from_the_smoke_store(smoke_store, tmp_path):
     assert len(shuffle) == 2 and shuffle["evidence"].str.contains("users whose target keeps its domain").all()
     art = artefact_frame(ctxs, n_boot=100)
     assert len(art) == 2 * 2 and art["shuffled − original"].str.startswith("+0.0000 [+0.0000, +0.0000]").all()
-    assert (art["shuffle seeds"] == "0,1").all()
+    assert (art["training seeds (shuffled runs)"] == "0,1").all()
     wall = S.sweep_wall(root)
     assert wall["timed runs"].sum() == len(ResultsStore(root).run_dirs()) and (wall["untimed runs"] == 0).all()
     assert 0 < wall["wall hours"].sum() <= wall["run hours"].sum()

@@ -213,7 +213,7 @@ def gain_rows(original: dict, shuffled: dict | None, strata: dict | None, varian
         row["original, same users"] = f"{fmt_ci(gain['original'])} (n {gain['n']})" if gain else missing
         row["shuffled data"] = fmt_ci(gain["shuffled"]) if gain else missing
         row["shuffled − original"] = fmt_ci(gain["change"]) if gain else missing
-        row["shuffle seeds"] = ",".join(map(str, gain["seeds"])) if gain else ""
+        row["training seeds (shuffled runs)"] = ",".join(map(str, gain["seeds"])) if gain else ""
         rows.append(row)
     return rows
 

@@ -301,7 +301,7 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _fmt_p(p: float) -> str:
-    return "" if math.isnan(p) else f"{p:.3f}" if p >= 0.001 else f"{p:.0e}"
+    return "" if math.isnan(p) else f"{p:.3f}"  # sign-flip p-values stop at 1 / (n_boot + 1)
 
 
 def wide(frame, protocol: str, kind: str = "mean"):
@@ -343,8 +343,10 @@ def tables(frame):
         n_candidates = frame.loc[frame["protocol"] == protocol, "n_candidates"] if "n_candidates" in frame else ()
         title = protocol_title(protocol, n_candidates)
         for kind, caption in (("mean", "mean over seeds ± half-width of the 95 % bootstrap CI over test users"),
-                              ("vs_base", "paired difference vs the base model (users-only sign-flip p-value; "
-                                          "* = 95 % interval over users and seeds excludes 0)"),
+                              ("vs_base", "paired difference vs the base model, with in brackets the p-value "
+                                          "of a sign-flip test over test users (users only, so near 0.05 it can "
+                                          "disagree with the mark); * = the 95 % interval over users and seeds "
+                                          "excludes 0"),
                               ("vs_matched", "paired difference vs the parameter-matched base (p-value; *: as "
                                              "above)")):
             table = wide(frame, protocol, kind)
@@ -371,8 +373,14 @@ def provenance_note(frame) -> str:
     versions = sorted({v for cell in frame["code_versions"] for v in cell.split()})
     lines = [f"Code version{'s' if len(versions) > 1 else ''}: {', '.join(versions)}."]
     for dataset, part in frame.groupby("dataset"):
-        shas = sorted({v for cell in part["data_sha256"] for v in cell.split()})
-        lines.append(f"{dataset} data SHA-256: {', '.join(s[:16] for s in shas)}.")
+        settings: dict[str, set[str]] = {}  # checksum -> the settings trained on that data
+        label = part["setting_label"] if "setting_label" in part else part["setting"]
+        for cell, name in zip(part["data_sha256"], label):
+            for sha in cell.split():
+                settings.setdefault(sha, set()).add(name)
+        named = len(settings) > 1  # say which data is which only when there are several
+        lines.append(f"{dataset} data SHA-256: " + ", ".join(
+            sha[:16] + (f" ({'; '.join(sorted(settings[sha]))})" if named else "") for sha in sorted(settings)) + ".")
     if len(versions) > 1:
         lines.append("The tables pool runs of several code versions: the store is keyed by the configuration "
                      "only, so a stored run stays when the code changes (delete it to retrain it); "
