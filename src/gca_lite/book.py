@@ -150,6 +150,9 @@ def setting_line(dataset: str, preset: str, cfg, seeds, store: str) -> str:
             f"dropout {cfg.model.dropout}, lr {cfg.train.lr}), at most {epochs} epochs{budget} with the checkpoint "
             f"selected on validation MRR_A + MRR_B, training seed{'s' if len(seeds) != 1 else ''} "
             f"{', '.join(map(str, seeds))}, results store `{store}`.")
+    if len(seeds) == 2:
+        line += (" With two seeds the retraining part of each paired interval (decision D16) uses "
+                 "t(0.975, 1) = 12.7, so the intervals are wide; `--param seeds=[0,1,2]` narrows them.")
     synthetic = dataset.startswith("synthetic")
     if synthetic or epochs < 40:
         line += (f" These are {epochs}-epoch runs" + (" on synthetic data" if synthetic else "")

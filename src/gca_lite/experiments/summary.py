@@ -255,7 +255,7 @@ def verdict_matrix(verdicts, dataset: str):
 
 def paper_vs_ours_wide(side, protocol: str = "sampled"):
     """One row per paper number, one column per setting of ours (value and ratio to the paper)."""
-    names = {"what": "published in", "paper_stat": "as", "paper": "published"}
+    names = {"what": "published in", "paper_stat": "kind of number", "paper": "published"}
     part = side[(side["protocol"] == protocol) & (side["setting"] != "(no run)")] if len(side) else side
     if part.empty:
         return part.rename(columns=names)
@@ -337,7 +337,8 @@ def training_length(store, protocol: str = "full", metric: str = "NDCG@10", shor
         median = float(part["best_epoch"].median())
         rows.append({"dataset": dataset, "setting": setting, "runs": len(part),
                      "early-stopped": int((part["stop_reason"] == "early_stopping").sum()),
-                     "selected epoch": f"{median:g} ({part['best_epoch'].min()}-{part['best_epoch'].max()})",
+                     "selected epoch, median (range)":
+                         f"{median:g} ({part['best_epoch'].min()}-{part['best_epoch'].max()})",
                      "r (epoch, score)": r, "r 95 % CI": "" if math.isnan(r) else f"[{lo:+.2f}, {hi:+.2f}]",
                      "runs in r": n})
         for row in part.itertuples():
