@@ -268,7 +268,8 @@ def claim_rows(ctx: Context, protocol: str, n_boot: int = 1000) -> list[dict]:
                          f"(top: {top} {means[top]:.4f})")
         verdict = ("no runs" if not ranks else "reproduced" if all(r == 1 for r in ranks) else
                    "partly" if any(r == 1 for r in ranks) else "not reproduced")
-        add(*claim2, None, verdict, "; ".join(parts) + f" (seeds {','.join(map(str, common))})", list(GCA16),
+        seeds_used = f" (seed{'s' * (len(common) > 1)} {','.join(map(str, common))})"
+        add(*claim2, None, verdict, "; ".join(parts) + seeds_used, list(GCA16),
             seeds=len(common), rests_on=_runs(ctx.groups, present, set(common)))
     else:
         why = (f"only {len(present)} GCA variants stored (ranking needs {MIN_RANKED})" if best in ctx.groups
