@@ -17,7 +17,7 @@ Steps:
    command line mean what they mean in your shell;
 3. tag the ``parameters`` and ``injected-parameters`` cells ``remove-cell`` (hidden in the book);
 4. ``jupyter-book build <root> --warningiserror --keep-going --all`` (skipped with ``--no-build``;
-   ``--incremental`` drops ``--all``).
+   ``--incremental`` drops ``--all``), then drop the inline scripts Jupyter Book 1 writes twice.
 
 Exits non-zero, naming the failing notebook, if any step fails.
 """
@@ -215,7 +215,33 @@ def build_book(root: Path, incremental: bool = False) -> float:
     if proc.returncode:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-40:])
         raise BuildError(f"jupyter-book build failed (exit {proc.returncode}):\n{tail}")
+    dedupe_inline_scripts(root / "_build" / "html")
     return dt
+
+
+def dedupe_inline_scripts(html_dir: Path) -> int:
+    """Drop repeated inline ``<script>`` lines from every page; returns how many were dropped.
+
+    Jupyter Book 1 registers the inline configuration scripts of sphinx-thebe and
+    sphinx-togglebutton twice, and the second ``const THEBE_JS_URL`` throws "Identifier has
+    already been declared" in every page's console. Script files are deduplicated by Sphinx
+    itself; only identical inline lines (``<script>...</script>`` without ``src``) are dropped."""
+    dropped = 0
+    for page in html_dir.rglob("*.html"):
+        seen, kept = set(), []
+        lines = page.read_text(encoding="utf-8").splitlines(keepends=True)
+        for line in lines:
+            text = line.strip()
+            inline = text.startswith("<script>") and text.endswith("</script>")
+            if inline and text in seen:
+                dropped += 1
+                continue
+            if inline:
+                seen.add(text)
+            kept.append(line)
+        if len(kept) != len(lines):
+            page.write_text("".join(kept), encoding="utf-8")
+    return dropped
 
 
 # ----------------------------------------------------------------------------- main

@@ -46,7 +46,6 @@ RESULT_CHAPTERS = ("gca_variants", "orthogonality", "scaling", "protocols", "exp
 
 # Known harmless console errors (shared/reference/TOOLING.md section 8).
 WHITELISTED_ERRORS = (
-    "Identifier 'THEBE_JS_URL' has already been declared",  # JB1 emits sphinx-thebe's config twice
     "Cannot read properties of undefined (reading 'Queue')",  # html-manager calls the MathJax 2 API
 )
 
@@ -567,3 +566,14 @@ def test_setting_line_says_how_far_short_synthetic_runs_reach():
     line = setting_line("afk", "lite", real, [2], "results")
     assert "at most 150 epochs (or 7 minutes, whichever ends first)" in line and "training seed 2," in line
     assert "need not hold" not in line
+
+
+def test_repeated_inline_scripts_are_dropped(tmp_path):
+    """Jupyter Book 1 writes some inline configuration scripts twice; the build keeps the first."""
+    page = tmp_path / "p.html"
+    page.write_text('<head>\n  <script>const A = 1;</script>\n  <script src="x.js"></script>\n'
+                    '  <script src="x.js"></script>\n  <script>const A = 1;</script>\n  <script>const B = 2;</script>\n'
+                    '</head>\n', encoding="utf-8")
+    assert _load_build_module().dedupe_inline_scripts(tmp_path) == 1
+    text = page.read_text(encoding="utf-8")
+    assert text.count("const A = 1;") == 1 and text.count('src="x.js"') == 2 and "const B = 2;" in text
