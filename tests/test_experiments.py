@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -675,3 +676,9 @@ def test_training_length_flags_runs_cut_short(smoke_store, tmp_path):
                          "previous item's day (NDCG@10)"}
     assert (noted.loc[noted["note"] != "", "note"]
             == "rests partly on base seed 1, selected at epoch 12 against 60 for its same-seed peers (cut short)").all()
+
+
+def test_p_values_print_without_a_false_zero():
+    from gca_lite.experiments.report import _fmt_p
+
+    assert [_fmt_p(p) for p in (math.nan, 0.0512, 0.001, 1 / 1001, 1e-4)] == ["", "0.051", "0.001", "<0.001", "<0.001"]

@@ -301,7 +301,7 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _fmt_p(p: float) -> str:
-    return "" if math.isnan(p) else f"{p:.3f}"  # sign-flip p-values stop at 1 / (n_boot + 1)
+    return "" if math.isnan(p) else f"{p:.3f}" if p >= 0.001 else "<0.001"
 
 
 def wide(frame, protocol: str, kind: str = "mean"):
