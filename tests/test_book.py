@@ -347,6 +347,12 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
         per.setdefault((v["dataset"], v["setting"], v["claim"]), set()).add(v["protocol"])
     assert all(p == {"full", "sampled"} for p in per.values())
     assert len(rec["figures"]) >= 2
+    # the paper preset's seeds 1-2 (12 runs sharing one GPU, decision D18) are shown beside seed 0,
+    # kept apart from the verdicts: these rest on results/ alone
+    gpu = rec["shared_gpu_runs"]
+    assert {(g["kept in"], g["seed"]) for g in gpu} == {("results/ (seed 0)", 0), ("shared GPU", 1), ("shared GPU", 2)}
+    assert sum(g["kept in"] == "shared GPU" for g in gpu) == 12 and all(g["stopped by"] == "time_budget"
+                                                                        for g in gpu if g["seed"])
     # the sweep's wall time accounts for every run, dated or not
     assert sum(w["timed runs"] + w["untimed runs"] for w in rec["sweep_wall"]) == n_runs
     for w in rec["sweep_wall"]:  # a device whose runs are all undated has no wall time (NaN -> None)

@@ -27,6 +27,8 @@ import yaml
 from gca_lite.config import ConfigError, ModelConfig, RunConfig, config_hash, preset, to_dict
 from gca_lite.experiments import (GridError, ResultsStore, RunLock, StoreWarning, config_from_dict, expand,
                                   load_grid, normalize, report_frame, run_or_load, sweep, to_markdown)
+from gca_lite.experiments.budget import budget_runs
+from gca_lite.experiments.store import setting_hash
 from gca_lite.experiments.sweep import run_task
 
 REPO = Path(__file__).resolve().parents[1]
@@ -682,3 +684,55 @@ def test_p_values_print_without_a_false_zero():
     from gca_lite.experiments.report import _fmt_p
 
     assert [_fmt_p(p) for p in (math.nan, 0.0512, 0.001, 1 / 1001, 1e-4)] == ["", "0.051", "0.001", "<0.001", "<0.001"]
+
+
+# ------------------------------------------------------------------ time-budgeted runs (D18)
+SIDE = REPO / "benchmarks" / "results" / "paper_shared_gpu"  # paper preset, seeds 1-2
+def _budgeted_copy(smoke_store, root: Path, minutes: float = 7.0) -> Path:
+    """A copy of the smoke store whose base runs are re-keyed as time-budgeted runs."""
+    shutil.copytree(smoke_store.root, root)
+    for folder in ResultsStore(root).run_dirs():
+        rec = json.loads((folder / "record.json").read_text())
+        if rec["variant"] != "base":
+            continue
+        rec["config"]["train"]["max_minutes"] = minutes
+        rec["config_hash"] = ResultsStore.key(config_from_dict(rec["config"]))
+        folder.rename(folder.parent / rec["config_hash"])
+        (folder.parent / rec["config_hash"] / "record.json").write_text(json.dumps(rec))
+    return root
+
+
+def test_budget_runs_lists_only_time_budgeted_runs(smoke_store, tmp_path):
+    root = _budgeted_copy(smoke_store, tmp_path / "budgeted")
+    frame = budget_runs({"plain": smoke_store, "budgeted": root})
+    n_base = sum(json.loads((f / "record.json").read_text())["variant"] == "base"
+                 for f in smoke_store.run_dirs())
+    assert n_base >= 2 and len(frame) == n_base
+    assert set(frame["kept in"]) == {"budgeted"} and set(frame["variant"]) == {"base"}
+    assert (frame["budget (min)"] == 7.0).all()
+    assert frame[["full A", "full B", "sampled A", "sampled B"]].notna().all().all()
+    assert budget_runs({"plain": smoke_store}).empty
+
+
+def test_budget_runs_names_a_missing_store(tmp_path):
+    with pytest.raises(FileNotFoundError, match="'typo'.*nowhere"):
+        budget_runs({"typo": tmp_path / "nowhere"})
+
+
+def test_shared_gpu_runs_repeat_the_seed0_paper_setting_at_seeds_1_and_2():
+    """Each side-store run is the committed seed-0 paper run's setting, key for key, at seed 1 or 2,
+    trained on a GPU to its 7-minute budget: a comparison with seed 0 differs only by the seed and
+    the machine's load (README there)."""
+    main = {}
+    for folder, record, _, _ in ResultsStore(REPO / "results").iter_runs(warn=False):
+        cfg = config_from_dict(record["config"])
+        if cfg.train.max_minutes:
+            main[(cfg.data.dataset, cfg.model.variant_name, cfg.train.seed)] = setting_hash(cfg)
+    side = {}
+    for folder, record, _, _ in ResultsStore(SIDE).iter_runs(warn=False):
+        cfg = config_from_dict(record["config"])
+        assert record["device"].startswith("cuda") and record["stop_reason"] == "time_budget", folder
+        side[(cfg.data.dataset, cfg.model.variant_name, cfg.train.seed)] = setting_hash(cfg)
+    assert len(side) == 12 and {seed for *_, seed in side} == {1, 2}
+    for (dataset, variant, seed), key in side.items():
+        assert main[(dataset, variant, 0)] == key, (dataset, variant, seed)
