@@ -736,3 +736,18 @@ def test_shared_gpu_runs_repeat_the_seed0_paper_setting_at_seeds_1_and_2():
     assert len(side) == 12 and {seed for *_, seed in side} == {1, 2}
     for (dataset, variant, seed), key in side.items():
         assert main[(dataset, variant, 0)] == key, (dataset, variant, seed)
+
+
+def test_code_versions_of_the_lite_runs_are_as_the_results_page_says():
+    """The results page states which lite runs are pooled across code versions; keep it true."""
+    versions = {}
+    for folder, record, _, _ in ResultsStore(REPO / "results").iter_runs(warn=False):
+        if not record["config"]["train"]["max_minutes"]:
+            versions.setdefault(record["code_version"].split("src.")[-1], []).append(
+                (record["dataset"], record["variant"], record["seed"]))
+    assert set(versions) == {"45987b37139d", "3493ef8ca19b"}
+    assert sorted(versions["45987b37139d"]) == sorted(
+        ("afk", v, s) for v in ("base", "GCA[1]-sigmoid,True") for s in (0, 1, 2))
+    log = (REPO / "benchmarks/results/rerun_afk_gca1_seed2_migrated.log").read_text()
+    assert "code 0.1.0+src.45987b37139d" in log and "now:    code 0.1.0+src.3493ef8ca19b" in log
+    assert "IDENTICAL: every per-user rank" in log
