@@ -688,12 +688,14 @@ def test_p_values_print_without_a_false_zero():
 
 # ------------------------------------------------------------------ time-budgeted runs (D18)
 SIDE = REPO / "benchmarks" / "results" / "paper_shared_gpu"  # paper preset, seeds 1-2
-def _budgeted_copy(smoke_store, root: Path, minutes: float = 7.0) -> Path:
-    """A copy of the smoke store whose base runs are re-keyed as time-budgeted runs."""
+
+
+def _budgeted_copy(smoke_store, root: Path, variants: tuple[str, ...], minutes: float = 7.0) -> Path:
+    """A copy of the smoke store whose runs of ``variants`` are re-keyed as time-budgeted runs."""
     shutil.copytree(smoke_store.root, root)
     for folder in ResultsStore(root).run_dirs():
         rec = json.loads((folder / "record.json").read_text())
-        if rec["variant"] != "base":
+        if rec["variant"] not in variants:
             continue
         rec["config"]["train"]["max_minutes"] = minutes
         rec["config_hash"] = ResultsStore.key(config_from_dict(rec["config"]))
@@ -703,15 +705,35 @@ def _budgeted_copy(smoke_store, root: Path, minutes: float = 7.0) -> Path:
 
 
 def test_budget_runs_lists_only_time_budgeted_runs(smoke_store, tmp_path):
-    root = _budgeted_copy(smoke_store, tmp_path / "budgeted")
+    records = [json.loads((f / "record.json").read_text()) for f in smoke_store.run_dirs()]
+    gca = sorted({r["variant"] for r in records if r["variant"].startswith("GCA")})[0]
+    root = _budgeted_copy(smoke_store, tmp_path / "budgeted", ("base", gca))
     frame = budget_runs({"plain": smoke_store, "budgeted": root})
-    n_base = sum(json.loads((f / "record.json").read_text())["variant"] == "base"
-                 for f in smoke_store.run_dirs())
-    assert n_base >= 2 and len(frame) == n_base
-    assert set(frame["kept in"]) == {"budgeted"} and set(frame["variant"]) == {"base"}
-    assert (frame["budget (min)"] == 7.0).all()
-    assert frame[["full A", "full B", "sampled A", "sampled B"]].notna().all().all()
+    picked = [r for r in records if r["variant"] in ("base", gca)]
+    assert len(picked) >= 4 and len(frame) == len(picked)
+    assert set(frame["kept in"]) == {"budgeted"} and (frame["budget (min)"] == 7.0).all()
+    # base first, then the GCA variant, seed by seed; every column comes from its own record
+    assert list(frame["variant"]) == sorted(frame["variant"], key=lambda v: v != "base")
+    for row in frame.itertuples(index=False):
+        rec = json.loads((root / row.dataset / row.run / "record.json").read_text())
+        assert (row.variant, row.seed) == (rec["variant"], rec["seed"])
+        assert (row[frame.columns.get_loc("selected epoch")], row[frame.columns.get_loc("epochs run")]) == (
+            rec["best_epoch"], rec["epochs_run"])
+        assert row[frame.columns.get_loc("s / epoch")] == rec["epoch_seconds_mean"]
+        assert row[frame.columns.get_loc("stopped by")] == rec["stop_reason"]
+        assert row[frame.columns.get_loc("sampled B")] == rec["test"]["sampled"]["B/NDCG@10"]
     assert budget_runs({"plain": smoke_store}).empty
+    with pytest.raises(ValueError, match="metric='NDCG@11'"):
+        budget_runs({"budgeted": root}, metric="NDCG@11")
+    # each seed's gap to the base of the same store and seed
+    from gca_lite.experiments.budget import gaps_by_seed
+
+    gaps = gaps_by_seed(frame, gca)
+    assert len(gaps) == frame["seed"].nunique()
+    for g in gaps.itertuples(index=False):
+        one = frame[frame["seed"] == g.seed].set_index("variant")
+        assert g[gaps.columns.get_loc("full A")] == pytest.approx(one.loc[gca, "full A"] - one.loc["base", "full A"])
+    assert gaps_by_seed(frame, "GCA[9]-sigmoid,True").empty
 
 
 def test_budget_runs_names_a_missing_store(tmp_path):
@@ -721,8 +743,8 @@ def test_budget_runs_names_a_missing_store(tmp_path):
 
 def test_shared_gpu_runs_repeat_the_seed0_paper_setting_at_seeds_1_and_2():
     """Each side-store run is the committed seed-0 paper run's setting, key for key, at seed 1 or 2,
-    trained on a GPU to its 7-minute budget: a comparison with seed 0 differs only by the seed and
-    the machine's load (README there)."""
+    trained on a GPU to its 7-minute budget (what else differs, machine load and code version, is in
+    the README there)."""
     main = {}
     for folder, record, _, _ in ResultsStore(REPO / "results").iter_runs(warn=False):
         cfg = config_from_dict(record["config"])
@@ -735,6 +757,7 @@ def test_shared_gpu_runs_repeat_the_seed0_paper_setting_at_seeds_1_and_2():
         side[(cfg.data.dataset, cfg.model.variant_name, cfg.train.seed)] = setting_hash(cfg)
     assert len(side) == 12 and {seed for *_, seed in side} == {1, 2}
     for (dataset, variant, seed), key in side.items():
+        assert (dataset, variant, 0) in main, f"no seed-0 paper run of {dataset} {variant} in results/"
         assert main[(dataset, variant, 0)] == key, (dataset, variant, seed)
 
 

@@ -3,20 +3,26 @@
 A run with ``train.max_minutes`` stops when its wall-clock budget is spent, so how far it trains
 depends on the machine and on how many runs share it; two stores holding the same setting can then
 hold two different training regimes. This module lays their runs out together (epochs reached,
-seconds per epoch, test scores) so the results page can show why such stores are kept apart.
+seconds per epoch, test scores) and gives each seed's paired gap to the base, so the results page
+can show why such stores are kept apart and what the extra seeds say.
 """
 
 from __future__ import annotations
 
-from .report import DOMAINS
+from pathlib import Path
+
+from .report import DOMAINS, setting_label
 from .store import ResultsStore, record_config
 
+PROTOCOLS = ("full", "sampled")
 
-def budget_runs(stores: dict[str, ResultsStore | str], metric: str = "NDCG@10"):
+
+def budget_runs(stores: dict[str, ResultsStore | str | Path], metric: str = "NDCG@10"):
     """One row per time-budgeted run of each store: where it is kept (the dict's key), dataset,
-    variant, seed, selected and last epoch, seconds per epoch, stop reason and test ``metric`` per
-    domain under both protocols. Runs without a time budget are left out; a store that does not
-    exist raises (a typo must not read as "no runs")."""
+    setting, variant, seed, selected and last epoch, seconds per epoch, stop reason and test
+    ``metric`` per protocol and domain (columns ``full A`` ... ``sampled B``). Runs without a time
+    budget are left out. A store that does not exist, or a ``metric`` no run recorded, raises: a
+    typo must not read as "no runs"."""
     import pandas as pd
 
     rows = []
@@ -28,18 +34,36 @@ def budget_runs(stores: dict[str, ResultsStore | str], metric: str = "NDCG@10"):
             cfg = record_config(folder, record)
             if cfg is None or not cfg.train.max_minutes:
                 continue
-            row = {"kept in": where, "dataset": cfg.data.dataset, "variant": cfg.model.variant_name,
-                   "seed": cfg.train.seed, "budget (min)": cfg.train.max_minutes,
-                   "selected epoch": record.get("best_epoch"), "epochs run": record.get("epochs_run"),
-                   "s / epoch": record.get("epoch_seconds_mean"), "stopped by": record.get("stop_reason"),
-                   "device": str(record.get("device", "cpu")), "run": folder.name}
-            for protocol in ("full", "sampled"):
+            row = {"kept in": where, "dataset": cfg.data.dataset, "setting": setting_label(cfg),
+                   "variant": cfg.model.variant_name, "seed": cfg.train.seed,
+                   "budget (min)": cfg.train.max_minutes, "selected epoch": record.get("best_epoch"),
+                   "epochs run": record.get("epochs_run"), "s / epoch": record.get("epoch_seconds_mean"),
+                   "stopped by": record.get("stop_reason"), "device": record.get("device"), "run": folder.name}
+            for protocol in PROTOCOLS:
                 for dom in DOMAINS:
                     row[f"{protocol} {dom}"] = record.get("test", {}).get(protocol, {}).get(f"{dom}/{metric}")
             rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
+    scores = [f"{p} {d}" for p in PROTOCOLS for d in DOMAINS]
+    if frame[scores].isna().all().all():
+        raise ValueError(f"metric={metric!r}: no time-budgeted run recorded it (e.g. 'NDCG@10', 'AUC')")
     order = frame.assign(_base=frame["variant"] != "base")  # the base model first, as in every table
-    return (order.sort_values(["dataset", "_base", "variant", "seed", "kept in"], ignore_index=True)
+    return (order.sort_values(["dataset", "setting", "_base", "variant", "seed", "kept in"], ignore_index=True)
             .drop(columns="_base"))
+
+
+def gaps_by_seed(runs, variant: str):
+    """Each seed's gap ``variant`` minus the base of the same store, dataset, setting and seed, from
+    a ``budget_runs`` frame: one row per (dataset, store, seed), one column per protocol and domain.
+    Seeds without both runs are left out."""
+    import pandas as pd
+
+    keys = ["dataset", "setting", "kept in", "seed"]
+    scores = [f"{p} {d}" for p in PROTOCOLS for d in DOMAINS]
+    if runs.empty:
+        return pd.DataFrame(columns=keys + scores)
+    pick = lambda name: runs[runs["variant"] == name].set_index(keys)[scores]  # noqa: E731
+    gap = (pick(variant) - pick("base")).dropna(how="all")
+    return gap.reset_index().sort_values(["dataset", "setting", "seed"], ignore_index=True)
