@@ -324,7 +324,7 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
     compute and verdict rows match what the store holds."""
     from gca_lite.experiments import ResultsStore
     from gca_lite.experiments.summary import run_table as S_runs
-    from gca_lite.experiments.verdicts import CHECK_VERDICTS, RANGE_VERDICTS, VERDICTS
+    from gca_lite.experiments.verdicts import CHECK_VERDICTS, RANGE_CLAIM, RANGE_VERDICTS, VERDICTS
 
     rec, nb = _chapter(book_root, "results")
     store = ResultsStore(book_root / "results")  # the snapshot the page was built from
@@ -356,6 +356,13 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
     assert {(g["kept in"], g["seed"]) for g in gpu} == {("results/ (seed 0)", 0), ("shared GPU", 1), ("shared GPU", 2)}
     assert sum(g["kept in"] == "shared GPU" for g in gpu) == 12 and all(g["stopped by"] == "time_budget"
                                                                         for g in gpu if g["seed"])
+    # a verdict comparing seed-0 paper runs of separate GPU windows (code versions) says so
+    version = {g["run"]: g["code version"] for g in gpu if g["kept in"].startswith("results/")}
+    for v in rec["verdicts"]:
+        mixed = len({version[r] for r in v["rests_on"] if r in version}) > 1
+        judged = not v["verdict"].startswith(("no runs", "too few")) and v["claim"] != RANGE_CLAIM
+        assert ("separate GPU windows" in v["note"]) == (mixed and judged), v
+    assert any("separate GPU windows" in v["note"] for v in rec["verdicts"])  # afk: base 0.1.0, GCA[0,1,2] e759
     # the sweep's wall time accounts for every run, dated or not
     assert sum(w["timed runs"] + w["untimed runs"] for w in rec["sweep_wall"]) == n_runs
     for w in rec["sweep_wall"]:  # a device whose runs are all undated has no wall time (NaN -> None)

@@ -774,3 +774,24 @@ def test_code_versions_of_the_lite_runs_are_as_the_results_page_says():
     log = (REPO / "benchmarks/results/rerun_afk_gca1_seed2_migrated.log").read_text()
     assert "code 0.1.0+src.45987b37139d" in log and "now:    code 0.1.0+src.3493ef8ca19b" in log
     assert "IDENTICAL: every per-user rank" in log
+
+
+def test_verdicts_on_time_budgeted_runs_of_separate_windows_say_so():
+    """A judged verdict resting on time-budgeted runs of two code versions (two GPU windows) gets a
+    note; one resting on a single version, an unjudged row and the |cos| range row do not."""
+    import pandas as pd
+
+    from gca_lite.experiments.budget import note_budget_windows
+    from gca_lite.experiments.verdicts import RANGE_CLAIM
+
+    runs = pd.DataFrame({"run": ["r1", "r2", "r3"], "code version": ["0.1.0", "e7598241a229", "0.1.0"]})
+    verdicts = pd.DataFrame({
+        "claim": ["a claim", "a claim", "a claim", RANGE_CLAIM],
+        "verdict": ["partly (provisional)", "reproduced", "too few runs", "in range"],
+        "rests_on": [["r1", "r2"], ["r1", "r3", "lite-run"], ["r1", "r2"], ["r1", "r2"]],
+        "note": ["cut short", "", "", ""]})
+    notes = list(note_budget_windows(verdicts, runs)["note"])
+    assert notes[0] == ("cut short; compares time-budgeted runs from separate GPU windows "
+                        "(code 0.1.0 and e7598241a229), not at equal time per epoch (D18)")
+    assert notes[1:] == ["", "", ""]
+    assert list(note_budget_windows(verdicts.drop(columns="note"), runs.iloc[:0])["note"]) == [""] * 4

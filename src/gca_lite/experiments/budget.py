@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .report import DOMAINS, setting_label
 from .store import ResultsStore, record_config
+from .verdicts import RANGE_CLAIM
 
 PROTOCOLS = ("full", "sampled")
 
@@ -38,7 +39,8 @@ def budget_runs(stores: dict[str, ResultsStore | str | Path], metric: str = "NDC
                    "variant": cfg.model.variant_name, "seed": cfg.train.seed,
                    "budget (min)": cfg.train.max_minutes, "selected epoch": record.get("best_epoch"),
                    "epochs run": record.get("epochs_run"), "s / epoch": record.get("epoch_seconds_mean"),
-                   "stopped by": record.get("stop_reason"), "device": record.get("device"), "run": folder.name}
+                   "stopped by": record.get("stop_reason"), "device": record.get("device"),
+                   "code version": str(record.get("code_version", "")).split("src.")[-1], "run": folder.name}
             for protocol in PROTOCOLS:
                 for dom in DOMAINS:
                     row[f"{protocol} {dom}"] = record.get("test", {}).get(protocol, {}).get(f"{dom}/{metric}")
@@ -67,3 +69,21 @@ def gaps_by_seed(runs, variant: str):
     pick = lambda name: runs[runs["variant"] == name].set_index(keys)[scores]  # noqa: E731
     gap = (pick(variant) - pick("base")).dropna(how="all")
     return gap.reset_index().sort_values(["dataset", "setting", "seed"], ignore_index=True)
+
+
+def note_budget_windows(verdicts, runs):
+    """``verdicts`` with its ``note`` column (created if missing) extended for every judged row
+    that rests on time-budgeted runs (``runs``: a ``budget_runs`` frame) of more than one code
+    version. Lent GPU time comes in separate windows, each with the code of its day and its own
+    sharing of the machine, so such a row compares runs that had unequal time per epoch (D18)."""
+    version = dict(zip(runs["run"], runs["code version"])) if len(runs) else {}
+    notes = []
+    for row in verdicts.itertuples():
+        note = getattr(row, "note", "") or ""
+        judged = not row.verdict.startswith(("no runs", "too few runs")) and row.claim != RANGE_CLAIM  # compares nothing
+        seen = sorted({version[r] for r in row.rests_on if r in version}) if judged else []
+        if len(seen) > 1:
+            note = "; ".join(filter(None, [note, "compares time-budgeted runs from separate GPU windows (code "
+                                           + " and ".join(seen) + "), not at equal time per epoch (D18)"]))
+        notes.append(note)
+    return verdicts.assign(note=notes)
