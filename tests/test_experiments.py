@@ -554,15 +554,19 @@ def test_rerun_reproduces_a_stored_run_exactly(smoke_store, tmp_path):
                    if json.loads((d / "record.json").read_text())["variant"] == "GCA[1]-sigmoid,True")
     out = _cli("rerun", str(run_dir), "--quiet", "--threads", "2", timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "IDENTICAL" in out.stdout and "!=" not in out.stdout
+    assert "IDENTICAL" in out.stdout and "!=" not in out.stdout and "note:" not in out.stdout
     # the same stored ranks under another training seed: must not pass
     fake = tmp_path / "fake"
     shutil.copytree(run_dir, fake)
     rec = json.loads((fake / "record.json").read_text())
     rec["config"]["train"]["seed"] += 7
+    # ... stored as if trained on a GPU to a time budget: the rerun says up front why it may differ
+    rec["config"]["train"]["max_minutes"] = 5.0
+    rec.update(stop_reason="time_budget", device="cuda (NVIDIA H200)")
     (fake / "record.json").write_text(json.dumps(rec))
     out = _cli("rerun", str(fake), "--quiet", timeout=300)
     assert out.returncode == 1 and "DIFFERENT" in out.stdout, out.stdout + out.stderr
+    assert "5-minute training budget" in out.stdout and "trained on cuda (NVIDIA H200)" in out.stdout
 
 
 def test_summary_tables_from_the_smoke_store(smoke_store):

@@ -114,6 +114,15 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
     print(f"stored: {record.get('variant')} on {record.get('dataset')}, seed {record.get('seed')}, "
           f"code {record.get('code_version')}, {record.get('machine')}", flush=True)
     print(f"now:    code {code_version()}, {machine_description()}", flush=True)
+    # say up front when "identical" cannot be expected, rather than only failing afterwards
+    if cfg.train.max_minutes and record.get("stop_reason") == "time_budget":
+        print(f"note:   the stored run stopped at its {cfg.train.max_minutes:g}-minute training budget after "
+              f"epoch {record.get('epochs_run')}; this rerun stops wherever that budget falls on this machine, "
+              "so its ranks can match only if it reaches the same epoch (book: decision D18)", flush=True)
+    device = str(record.get("device") or "cpu")
+    if not device.startswith("cpu"):
+        print(f"note:   the stored run trained on {device}; this rerun trains on the CPU, so floating-point "
+              "rounding differs and some ranks will too", flush=True)
     new = run(cfg, args.data_dir, progress=not args.quiet)
     problems = []
     if not np.array_equal(new.test_domain, domain):
