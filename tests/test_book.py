@@ -363,6 +363,10 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
         judged = not v["verdict"].startswith(("no runs", "too few")) and v["claim"] != RANGE_CLAIM
         assert ("separate GPU windows" in v["note"]) == (mixed and judged), v
     assert any("separate GPU windows" in v["note"] for v in rec["verdicts"])  # afk: base 0.1.0, GCA[0,1,2] e759
+    # and the paper preset's verdicts say what the same rules give on seeds 1-2, kept apart
+    paper = [v for v in rec["verdicts"] if v["setting"].startswith("paper") and v["claim"].startswith("GCA variants")]
+    assert paper and all("seeds 1-2 on the shared GPU (kept apart): " in v["note"] for v in paper)
+    assert not any("seeds 1-2 on the shared GPU" in v["note"] for v in rec["verdicts"] if v["setting"] == "lite")
     # the sweep's wall time accounts for every run, dated or not
     assert sum(w["timed runs"] + w["untimed runs"] for w in rec["sweep_wall"]) == n_runs
     for w in rec["sweep_wall"]:  # a device whose runs are all undated has no wall time (NaN -> None)

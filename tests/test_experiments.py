@@ -799,3 +799,27 @@ def test_verdicts_on_time_budgeted_runs_of_separate_windows_say_so():
                         "(code 0.1.0 and e7598241a229), not at equal time per epoch (D18)")
     assert notes[1:] == ["", "", ""]
     assert list(note_budget_windows(verdicts.drop(columns="note"), runs.iloc[:0])["note"]) == [""] * 4
+
+
+def test_verdict_notes_carry_what_a_replicate_store_says():
+    """note_replication: a row gets the replicate store's verdict and the first clause of its
+    evidence for the same dataset, setting, protocol and claim; rows it cannot judge, rows without
+    a counterpart and unjudged main rows ("no runs") stay as they were."""
+    import pandas as pd
+
+    from gca_lite.experiments.budget import note_replication
+
+    key = {"dataset": "afk", "setting": "paper", "protocol": "full"}
+    main = pd.DataFrame([{**key, "claim": "c1", "verdict": "partly", "note": "cut short"},
+                         {**key, "claim": "c2", "verdict": "too few runs", "note": ""},
+                         {**key, "claim": "c3", "verdict": "reproduced", "note": ""},
+                         {**key, "claim": "c4", "verdict": "no runs", "note": ""}])
+    rep = pd.DataFrame([{**key, "claim": "c1", "verdict": "not resolved (provisional)",
+                         "evidence": "0 of 8 resolvably better, 0 resolvably worse (variant x domain)"},
+                        {**key, "claim": "c2", "verdict": "reproduced", "evidence": "r = -0.9 [-1.0, -0.5] over 4 runs (x)"},
+                        {**key, "claim": "c3", "verdict": "too few runs", "evidence": ""},
+                        {**key, "claim": "c4", "verdict": "reproduced", "evidence": "r"}])
+    notes = list(note_replication(main, rep, "seeds 1-2")["note"])
+    assert notes == ["cut short; seeds 1-2: not resolved (provisional), 0 of 8 resolvably better, 0 resolvably worse",
+                     "seeds 1-2: reproduced, r = -0.9 [-1.0, -0.5] over 4 runs", "", ""]
+    assert list(note_replication(main, None, "x")["note"]) == list(main["note"])

@@ -117,6 +117,11 @@ def test_charts_have_error_bars_and_domains():
     fig = F.ci_chart(_table(), "NDCG@10")
     assert [t.name for t in fig.data] == ["domain A", "domain B"]
     assert np.allclose(fig.data[0].error_y.array, 0.02) and np.allclose(fig.data[0].error_y.arrayminus, 0.01)
+    assert list(fig.data[0].x) == ["base", "GCA[1]<br>sigmoid,True"] and fig.layout.xaxis.tickangle == 0
+    # more than six variants would overlap on two lines each: one slanted line each instead
+    many = pd.concat([_table().assign(variant=f"GCA[{k}]-sigmoid,True") for k in range(7)])
+    fig = F.ci_chart(many, "NDCG@10")
+    assert set(fig.data[0].x) == {f"GCA[{k}]-sigmoid,True" for k in range(7)} and fig.layout.xaxis.tickangle == -35
     fig = F.protocol_scatter(_table())
     assert list(fig.data[0].x) == pytest.approx([0.1, 0.11]) and list(fig.data[0].y) == pytest.approx([0.3, 0.31])
     cmp = F.paper_comparison(_table(), paper_cells(), "GCA[1]-sigmoid,True")

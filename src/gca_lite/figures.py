@@ -104,16 +104,22 @@ def ci_chart(frame, metric: str = "NDCG@10", protocol: str = "full", title: str 
     sub = frame[(frame["metric"] == metric) & (frame["protocol"] == protocol)].dropna(subset=[center])
     fig = _figure(title=title or f"{metric} ({protocol} ranking), mean and 95 % CI over test users",
                   xaxis_title=None, yaxis_title=yaxis_title or metric, scattermode="group")
+    # up to 6 variants fit side by side on two lines each; more would overlap, so they go on one
+    # slanted line each
+    many = sub["variant"].nunique() > 6
     for dom in ("A", "B"):
         part = sub[sub["domain"] == dom]
-        fig.add_scatter(x=part["variant"].str.replace("-", "<br>", n=1, regex=False), y=part[center],
+        labels = part["variant"] if many else part["variant"].str.replace("-", "<br>", n=1, regex=False)
+        fig.add_scatter(x=labels, y=part[center],
                         mode="markers", name=DOMAIN_NAMES[dom],
                         marker=dict(color=DOMAIN_COLORS[dom], size=9), error_y=_err(part, center, lo, hi),
                         customdata=part["variant"],
                         hovertemplate="%{customdata}<br>%{y:.4f}<extra>" + DOMAIN_NAMES[dom] + "</extra>")
     if zero_line:
         fig.add_hline(y=0, line_dash="dash", line_color="#666666")
-    fig.update_layout(margin_b=120, xaxis_tickangle=0)
+    fig.update_layout(margin_b=170 if many else 120, xaxis_tickangle=-35 if many else 0)
+    if many:  # the slanted labels take the space under the plot: the legend goes above it, right
+        fig.update_layout(legend=dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom"))
     return fig
 
 

@@ -87,3 +87,22 @@ def note_budget_windows(verdicts, runs):
                                            + " and ".join(seen) + "), not at equal time per epoch (D18)"]))
         notes.append(note)
     return verdicts.assign(note=notes)
+
+
+def note_replication(verdicts, replicate, label: str):
+    """``verdicts`` with its ``note`` column extended, row by row, by what the same rules give on
+    another store (``replicate``: a ``verdict_frame``, e.g. of seeds kept apart) for the same
+    dataset, setting, protocol and claim, when that store judges it: "<label>: <verdict>, <the
+    first clause of its evidence>". Rows the replicate cannot judge are left as they are."""
+    other = {}
+    if replicate is not None and len(replicate):
+        for row in replicate.itertuples():
+            if not row.verdict.startswith(("no runs", "too few runs")):
+                evidence = str(row.evidence).split(" (")[0].split(";")[0]
+                other[(row.dataset, row.setting, row.protocol, row.claim)] = f"{label}: {row.verdict}, {evidence}"
+    notes = []
+    for row in verdicts.itertuples():
+        note = getattr(row, "note", "") or ""
+        extra = other.get((row.dataset, row.setting, row.protocol, row.claim))
+        notes.append("; ".join(filter(None, [note, extra])) if not row.verdict.startswith("no runs") else note)
+    return verdicts.assign(note=notes)
