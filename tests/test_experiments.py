@@ -823,3 +823,16 @@ def test_verdict_notes_carry_what_a_replicate_store_says():
     assert notes == ["cut short; seeds 1-2: not resolved (provisional), 0 of 8 resolvably better, 0 resolvably worse",
                      "seeds 1-2: reproduced, r = -0.9 [-1.0, -0.5] over 4 runs", "", ""]
     assert list(note_replication(main, None, "x")["note"]) == list(main["note"])
+
+
+def test_cross_window_names_variants_trained_apart_from_their_base():
+    import pandas as pd
+
+    from gca_lite.experiments.budget import cross_window
+
+    runs = pd.DataFrame({"dataset": ["afk"] * 4 + ["abe"] * 2, "setting": ["paper"] * 6,
+                         "variant": ["base", "GCA[1]", "GCA[0,1,2]", "GCA[0,1,2]", "base", "GCA[1]"],
+                         "code version": ["0.1.0", "0.1.0", "e759", "3493", "e759", "e759"]})
+    assert cross_window(runs, "afk", "paper") == {"GCA[0,1,2]": ("3493, e759", "0.1.0")}
+    assert cross_window(runs, "abe", "paper") == {} and cross_window(runs, "afk", "lite") == {}
+    assert cross_window(runs.iloc[:0], "afk", "paper") == {}

@@ -106,3 +106,16 @@ def note_replication(verdicts, replicate, label: str):
         extra = other.get((row.dataset, row.setting, row.protocol, row.claim))
         notes.append("; ".join(filter(None, [note, extra])) if not row.verdict.startswith("no runs") else note)
     return verdicts.assign(note=notes)
+
+
+def cross_window(runs, dataset: str, setting: str) -> dict[str, tuple[str, str]]:
+    """{variant: (its code versions, the base's)} for the time-budgeted variants of ``dataset`` and
+    ``setting`` (a ``budget_runs`` frame, setting labels as there) whose runs came from other GPU
+    windows than the base's, told apart by code version (D18): their gaps to the base are not at
+    equal time per epoch."""
+    if runs.empty:
+        return {}
+    part = runs[(runs["dataset"] == dataset) & (runs["setting"] == setting)]
+    codes = {v: ", ".join(sorted(set(g["code version"]))) for v, g in part.groupby("variant")}
+    base = codes.get("base")
+    return {v: (c, base) for v, c in codes.items() if base is not None and v != "base" and c != base}
