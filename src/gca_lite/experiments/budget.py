@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .report import DOMAINS, setting_label
 from .store import ResultsStore, record_config
-from .verdicts import RANGE_CLAIM
+from .verdicts import RANGE_CLAIM, judged, with_notes
 
 PROTOCOLS = ("full", "sampled")
 
@@ -72,40 +72,32 @@ def gaps_by_seed(runs, variant: str):
 
 
 def note_budget_windows(verdicts, runs):
-    """``verdicts`` with its ``note`` column (created if missing) extended for every judged row
-    that rests on time-budgeted runs (``runs``: a ``budget_runs`` frame) of more than one code
-    version. Lent GPU time comes in separate windows, each with the code of its day and its own
-    sharing of the machine, so such a row compares runs that had unequal time per epoch (D18)."""
+    """``verdicts`` with a note on every judged row that rests on time-budgeted runs (``runs``: a
+    ``budget_runs`` frame) of more than one code version. Lent GPU time comes in separate windows,
+    each with the code of its day and its own sharing of the machine, so such a row compares runs
+    that had unequal time per epoch (D18). The |cos| range row compares nothing and gets none."""
     version = dict(zip(runs["run"], runs["code version"])) if len(runs) else {}
-    notes = []
-    for row in verdicts.itertuples():
-        note = getattr(row, "note", "") or ""
-        judged = not row.verdict.startswith(("no runs", "too few runs")) and row.claim != RANGE_CLAIM  # compares nothing
-        seen = sorted({version[r] for r in row.rests_on if r in version}) if judged else []
-        if len(seen) > 1:
-            note = "; ".join(filter(None, [note, "compares time-budgeted runs from separate GPU windows (code "
-                                           + " and ".join(seen) + "), not at equal time per epoch (D18)"]))
-        notes.append(note)
-    return verdicts.assign(note=notes)
+
+    def note(row) -> str:
+        seen = sorted({version[r] for r in row.rests_on if r in version})
+        if len(seen) < 2 or not judged(row.verdict) or row.claim == RANGE_CLAIM:
+            return ""
+        return f"compares time-budgeted runs from separate GPU windows (code {' and '.join(seen)}), not at equal time per epoch (D18)"
+    return with_notes(verdicts, note)
 
 
 def note_replication(verdicts, replicate, label: str):
-    """``verdicts`` with its ``note`` column extended, row by row, by what the same rules give on
-    another store (``replicate``: a ``verdict_frame``, e.g. of seeds kept apart) for the same
-    dataset, setting, protocol and claim, when that store judges it: "<label>: <verdict>, <the
-    first clause of its evidence>". Rows the replicate cannot judge are left as they are."""
+    """``verdicts`` with a note, row by row, on what the same rules give on another store
+    (``replicate``: a ``verdict_frame``, e.g. of seeds kept apart) for the same dataset, setting,
+    protocol and claim, when that store judges it: "<label>: <verdict>, <the first clause of its
+    evidence>". Rows the replicate cannot judge, and rows without runs here, get none."""
     other = {}
-    if replicate is not None and len(replicate):
-        for row in replicate.itertuples():
-            if not row.verdict.startswith(("no runs", "too few runs")):
-                evidence = str(row.evidence).split(" (")[0].split(";")[0]
-                other[(row.dataset, row.setting, row.protocol, row.claim)] = f"{label}: {row.verdict}, {evidence}"
-    notes = []
-    for row in verdicts.itertuples():
-        note = getattr(row, "note", "") or ""
-        extra = other.get((row.dataset, row.setting, row.protocol, row.claim))
-        notes.append("; ".join(filter(None, [note, extra])) if not row.verdict.startswith("no runs") else note)
-    return verdicts.assign(note=notes)
+    for row in (replicate.itertuples() if replicate is not None else ()):
+        if judged(row.verdict):
+            evidence = str(row.evidence).split(" (")[0].split(";")[0]
+            other[(row.dataset, row.setting, row.protocol, row.claim)] = f"{label}: {row.verdict}, {evidence}"
+    return with_notes(verdicts, lambda row: "" if row.verdict.startswith("no runs")
+                      else other.get((row.dataset, row.setting, row.protocol, row.claim), ""))
 
 
 def cross_window(runs, dataset: str, setting: str) -> dict[str, tuple[str, str]]:

@@ -14,7 +14,7 @@ import numpy as np
 from ..paper import load_paper_numbers, paper_cells, paper_correlations
 from .report import DOMAINS, _family, _seed_avg, collect, families, setting_label, t975
 from .store import ResultsStore, record_config
-from .verdicts import contexts, pearson, unique_labels
+from .verdicts import contexts, judged, pearson, unique_labels, with_notes
 
 
 def _store(store) -> ResultsStore:
@@ -353,16 +353,16 @@ def training_length(store, protocol: str = "full", metric: str = "NDCG@10", shor
 
 
 def note_cut_short(verdicts, cut_short):
-    """``verdicts`` with a ``note`` column naming the runs of :func:`training_length`'s ``short``
-    table that a judged row rests on (its ``rests_on`` run folders): such a verdict partly measures
-    where early stopping happened to end a run."""
-    notes = []
-    for row in verdicts.itertuples():
-        judged = not row.verdict.startswith(("no runs", "too few runs"))
-        hits = cut_short[cut_short["run"].isin(row.rests_on)] if judged and len(cut_short) else cut_short.iloc[:0]
-        notes.append("; ".join(f"rests partly on {h['variant']} seed {h['seed']}"
-                               + (f" ({h['setting']})" if h["setting"] != row.setting else "")
-                               + f", selected at epoch {h['selected epoch']:g} against "
-                                 f"{h['same-seed median epoch']:g} for its same-seed peers (cut short)"
-                               for h in hits.to_dict("records")))
-    return verdicts.assign(note=notes)
+    """``verdicts`` with a ``note`` naming the runs of :func:`training_length`'s ``short`` table
+    that a judged row rests on (its ``rests_on`` run folders): such a verdict partly measures where
+    early stopping happened to end a run."""
+    def note(row) -> str:
+        if not judged(row.verdict) or cut_short.empty:
+            return ""
+        hits = cut_short[cut_short["run"].isin(row.rests_on)]
+        return "; ".join(f"rests partly on {h['variant']} seed {h['seed']}"
+                         + (f" ({h['setting']})" if h["setting"] != row.setting else "")
+                         + f", selected at epoch {h['selected epoch']:g} against "
+                           f"{h['same-seed median epoch']:g} for its same-seed peers (cut short)"
+                         for h in hits.to_dict("records"))
+    return with_notes(verdicts, note)

@@ -327,3 +327,15 @@ def verdict_frame(store: ResultsStore | str, protocols=("full", "sampled"), n_bo
             rows.extend(claim_rows(ctx, protocol, n_boot))
     return pd.DataFrame(rows, columns=["dataset", "setting", "protocol", "claim", "paper", "verdict",
                                        "evidence", "runs", "rests_on"])
+
+
+def judged(verdict: str) -> bool:
+    """Whether a verdict judges its claim (*too few runs* and *no runs* judge nothing)."""
+    return not str(verdict).startswith(("no runs", "too few runs"))
+
+
+def with_notes(verdicts, extra):
+    """``verdicts`` with ``extra(row)`` (a sentence, or "" for none) appended to each row's ``note``
+    (created if missing); the notes of the results page's evidence table are built this way."""
+    notes = ["; ".join(filter(None, [getattr(row, "note", "") or "", extra(row)])) for row in verdicts.itertuples()]
+    return verdicts.assign(note=notes)
