@@ -350,12 +350,18 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
         per.setdefault((v["dataset"], v["setting"], v["claim"]), set()).add(v["protocol"])
     assert all(p == {"full", "sampled"} for p in per.values())
     assert len(rec["figures"]) >= 2
-    # the paper preset's seeds 1-2 (12 runs sharing one GPU, decision D18) are shown beside seed 0,
-    # kept apart from the verdicts: these rest on results/ alone
-    gpu = rec["shared_gpu_runs"]
-    assert {(g["kept in"], g["seed"]) for g in gpu} == {("results/ (seed 0)", 0), ("shared GPU", 1), ("shared GPU", 2)}
-    assert sum(g["kept in"] == "shared GPU" for g in gpu) == 12 and all(g["stopped by"] == "time_budget"
-                                                                        for g in gpu if g["seed"])
+    # the paper preset's later GPU windows (decision D18): seeds 1-2 (12 runs sharing one GPU) and
+    # seeds 0-2 (18 at once) are shown beside seed 0, kept apart from the verdicts: these rest on
+    # results/ alone
+    gpu = rec["time_budgeted_runs"]
+    apart = {"seeds 1-2, 12 at once": ({1, 2}, 12), "seeds 0-2, 18 at once": ({0, 1, 2}, 18)}  # label: seeds, runs
+    assert {g["kept in"] for g in gpu} == {"results/ (seed 0)", *apart}
+    assert {g["seed"] for g in gpu if g["kept in"].startswith("results/")} == {0}
+    for label, (seeds, n_kept) in apart.items():
+        mine = [g for g in gpu if g["kept in"] == label]
+        assert len(mine) == n_kept and {g["seed"] for g in mine} == seeds
+        assert all(g["stopped by"] == "time_budget" for g in mine)
+    assert "fig-gap-vs-epochs" in rec["figures"]
     # a verdict comparing seed-0 paper runs of separate GPU windows (code versions) says so
     version = {g["run"]: g["code version"] for g in gpu if g["kept in"].startswith("results/")}
     for v in rec["verdicts"]:
@@ -363,10 +369,10 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
         judged = not v["verdict"].startswith(("no runs", "too few")) and v["claim"] != RANGE_CLAIM
         assert ("separate GPU windows" in v["note"]) == (mixed and judged), v
     assert any("separate GPU windows" in v["note"] for v in rec["verdicts"])  # afk: base 0.1.0, GCA[0,1,2] e759
-    # and the paper preset's verdicts say what the same rules give on seeds 1-2, kept apart
+    # and the paper preset's verdicts say what the same rules give on each set kept apart
     paper = [v for v in rec["verdicts"] if v["setting"].startswith("paper") and v["claim"].startswith("GCA variants")]
-    assert paper and all("seeds 1-2 on the shared GPU (kept apart): " in v["note"] for v in paper)
-    assert not any("seeds 1-2 on the shared GPU" in v["note"] for v in rec["verdicts"] if v["setting"] == "lite")
+    assert paper and all(f"{label} (kept apart): " in v["note"] for v in paper for label in apart)
+    assert not any("(kept apart)" in v["note"] for v in rec["verdicts"] if v["setting"] == "lite")
     # the sweep's wall time accounts for every run, dated or not
     assert sum(w["timed runs"] + w["untimed runs"] for w in rec["sweep_wall"]) == n_runs
     for w in rec["sweep_wall"]:  # a device whose runs are all undated has no wall time (NaN -> None)

@@ -691,7 +691,9 @@ def test_p_values_print_without_a_false_zero():
 
 
 # ------------------------------------------------------------------ time-budgeted runs (D18)
-SIDE = REPO / "benchmarks" / "results" / "paper_shared_gpu"  # paper preset, seeds 1-2
+# paper-preset runs of later GPU windows, kept apart from results/: store -> (seeds, runs)
+KEPT_APART = {REPO / "benchmarks" / "results" / "paper_shared_gpu": ({1, 2}, 12),
+              REPO / "benchmarks" / "results" / "paper_one_window": ({0, 1, 2}, 18)}
 
 
 def _budgeted_copy(smoke_store, root: Path, variants: tuple[str, ...], minutes: float = 7.0) -> Path:
@@ -737,6 +739,12 @@ def test_budget_runs_lists_only_time_budgeted_runs(smoke_store, tmp_path):
     for g in gaps.itertuples(index=False):
         one = frame[frame["seed"] == g.seed].set_index("variant")
         assert g[gaps.columns.get_loc("full A")] == pytest.approx(one.loc[gca, "full A"] - one.loc["base", "full A"])
+        assert (g[gaps.columns.get_loc("base epochs")], g[gaps.columns.get_loc("variant epochs")]) == (
+            one.loc["base", "epochs run"], one.loc[gca, "epochs run"])
+    # two stores: rows keep the caller's order of stores, whatever their names sort to
+    both = budget_runs({"zz first": root, "aa second": root})
+    assert list(dict.fromkeys(both["kept in"])) == ["zz first", "aa second"]
+    assert list(dict.fromkeys(gaps_by_seed(both, gca)["kept in"])) == ["zz first", "aa second"]
     assert gaps_by_seed(frame, "GCA[9]-sigmoid,True").empty
 
 
@@ -745,24 +753,28 @@ def test_budget_runs_names_a_missing_store(tmp_path):
         budget_runs({"typo": tmp_path / "nowhere"})
 
 
-def test_shared_gpu_runs_repeat_the_seed0_paper_setting_at_seeds_1_and_2():
-    """Each side-store run is the committed seed-0 paper run's setting, key for key, at seed 1 or 2,
-    trained on a GPU to its 7-minute budget (what else differs, machine load and code version, is in
-    the README there)."""
+@pytest.mark.parametrize("side", list(KEPT_APART), ids=lambda p: p.name)
+def test_kept_apart_paper_runs_repeat_the_seed0_paper_setting(side):
+    """Each run of a kept-apart store is the committed seed-0 paper run's setting, key for key, at
+    that store's seeds, trained on a GPU to its 7-minute budget (what else differs, how many runs
+    shared the machine and the code version, is in the store's README)."""
     main = {}
     for folder, record, _, _ in ResultsStore(REPO / "results").iter_runs(warn=False):
         cfg = config_from_dict(record["config"])
         if cfg.train.max_minutes:
             main[(cfg.data.dataset, cfg.model.variant_name, cfg.train.seed)] = setting_hash(cfg)
-    side = {}
-    for folder, record, _, _ in ResultsStore(SIDE).iter_runs(warn=False):
+    kept = {}
+    for folder, record, _, _ in ResultsStore(side).iter_runs(warn=False):
         cfg = config_from_dict(record["config"])
         assert record["device"].startswith("cuda") and record["stop_reason"] == "time_budget", folder
-        side[(cfg.data.dataset, cfg.model.variant_name, cfg.train.seed)] = setting_hash(cfg)
-    assert len(side) == 12 and {seed for *_, seed in side} == {1, 2}
-    for (dataset, variant, seed), key in side.items():
+        kept[(cfg.data.dataset, cfg.model.variant_name, cfg.train.seed)] = setting_hash(cfg)
+    seeds, n_runs = KEPT_APART[side]
+    assert len(kept) == n_runs and {seed for *_, seed in kept} == seeds
+    assert {(d, v) for d, v, _ in kept} == {(d, v) for d, v, _ in main}  # the same paper subset
+    for (dataset, variant, seed), key in kept.items():
         assert (dataset, variant, 0) in main, f"no seed-0 paper run of {dataset} {variant} in results/"
         assert main[(dataset, variant, 0)] == key, (dataset, variant, seed)
+    assert (side / "README.md").is_file()
 
 
 def test_code_versions_of_the_lite_runs_are_as_the_results_page_says():

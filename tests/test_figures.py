@@ -208,3 +208,18 @@ def test_tables_show_missing_values_as_n_a():
 
     html = styled(pd.DataFrame({"r": [0.5, float("nan")], "n": [3, 0]}), "t", {"r": "{:+.2f}"}).to_html()
     assert "+0.50" in html and "n/a" in html and "nan" not in html
+
+
+def test_gap_vs_epochs_places_each_seed_by_the_epochs_its_base_reached():
+    gaps = pd.DataFrame({
+        "dataset": ["afk", "afk", "abe"], "kept in": ["one", "two", "one"], "seed": [0, 1, 0],
+        "sampled A": [0.01, -0.02, 0.03], "sampled B": [0.0, 0.001, -0.004],
+        "base epochs": [190, 49, 221], "variant epochs": [178, 46, 215], "variant": ["GCA[1]"] * 3})
+    fig = F.gap_vs_epochs(gaps)
+    # one legend entry per (variant, store); every point sits at its base epochs and its own gap
+    assert [t.name for t in fig.data if t.showlegend] == ["GCA[1] · one", "GCA[1] · two"]
+    points = {(t.name, t.xaxis, float(x), float(y)) for t in fig.data for x, y in zip(t.x, t.y)}
+    assert ("GCA[1] · two", "x2", 49.0, -0.02) in points  # afk is the second column (datasets sorted)
+    assert ("GCA[1] · one", "x", 221.0, 0.03) in points and ("GCA[1] · one", "x3", 221.0, -0.004) in points
+    assert len(points) == 2 * len(gaps)
+    assert {t.marker.symbol for t in fig.data} == {"circle", "square"}

@@ -123,6 +123,35 @@ def ci_chart(frame, metric: str = "NDCG@10", protocol: str = "full", title: str 
     return fig
 
 
+
+def gap_vs_epochs(gaps, protocol: str = "sampled", metric: str = "NDCG@10"):
+    """Each seed's GCA-minus-base gap against how many epochs the base reached in its time budget:
+    one panel per dataset (columns) and domain (rows), one colour per variant, one marker per store.
+    ``gaps``: ``budget.gaps_by_seed`` frames concatenated, with a ``variant`` column."""
+    datasets = sorted(gaps["dataset"].unique())
+    fig = _subplots(2, len(datasets), titles=[f"{d}, {DOMAIN_NAMES[dom]}" for dom in "AB" for d in datasets],
+                    horizontal_spacing=0.1, vertical_spacing=0.14)
+    symbols = dict(zip(dict.fromkeys(gaps["kept in"]), ("circle", "square", "diamond", "triangle-up", "x")))
+    for k, variant in enumerate(dict.fromkeys(gaps["variant"])):
+        for where, symbol in symbols.items():
+            part = gaps[(gaps["variant"] == variant) & (gaps["kept in"] == where)]
+            name = f"{variant} · {where}"
+            for row, dom in enumerate("AB", start=1):
+                for col, dataset in enumerate(datasets, start=1):
+                    s = part[part["dataset"] == dataset]
+                    fig.add_scatter(x=s["base epochs"], y=s[f"{protocol} {dom}"], mode="markers", row=row, col=col,
+                                    name=name, legendgroup=name, showlegend=row == col == 1,
+                                    marker=dict(color=COLORWAY[k % len(COLORWAY)], symbol=symbol, size=9),
+                                    customdata=np.stack([s["seed"], s["variant epochs"]], axis=-1) if len(s) else None,
+                                    hovertemplate=(f"{variant}<br>{where}, seed %{{customdata[0]}}<br>base %{{x}} "
+                                                   "epochs, variant %{customdata[1]}<br>gap %{y:+.4f}<extra></extra>"))
+    fig.add_hline(y=0, line_dash="dash", line_color="#666666")
+    fig.update_xaxes(title_text="epochs the base reached", row=2)
+    fig.update_yaxes(title_text=f"Δ {metric} vs base", col=1)
+    fig.update_layout(title=f"GCA − base, seed by seed, against training length (test {metric}, {protocol})",
+                      height=620, legend=dict(orientation="h", y=-0.16, yanchor="top"))
+    return fig
+
 # ----------------------------------------------------------------------------- orthogonality
 def cos_scatter(points, stats, metric: str = "NDCG@10", paper=None):
     """|cos(X, X')| vs ``metric``: one panel per domain, points hover variant/seed, least-squares

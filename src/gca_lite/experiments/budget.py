@@ -16,10 +16,12 @@ from .store import ResultsStore, record_config
 from .verdicts import RANGE_CLAIM, judged, with_notes
 
 PROTOCOLS = ("full", "sampled")
+SCORES = tuple(f"{p} {d}" for p in PROTOCOLS for d in DOMAINS)  # the score columns of a budget_runs frame
 
 
 def budget_runs(stores: dict[str, ResultsStore | str | Path], metric: str = "NDCG@10"):
-    """One row per time-budgeted run of each store: where it is kept (the dict's key), dataset,
+    """One row per time-budgeted run of each store: where it is kept (the dict's key; rows keep the
+    dict's order of stores within a dataset, variant and seed), dataset,
     setting, variant, seed, selected and last epoch, seconds per epoch, stop reason and test
     ``metric`` per protocol and domain (columns ``full A`` ... ``sampled B``). Runs without a time
     budget are left out. A store that does not exist, or a ``metric`` no run recorded, raises: a
@@ -48,27 +50,34 @@ def budget_runs(stores: dict[str, ResultsStore | str | Path], metric: str = "NDC
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    scores = [f"{p} {d}" for p in PROTOCOLS for d in DOMAINS]
-    if frame[scores].isna().all().all():
+    if frame[list(SCORES)].isna().all().all():
         raise ValueError(f"metric={metric!r}: no time-budgeted run recorded it (e.g. 'NDCG@10', 'AUC')")
     order = frame.assign(_base=frame["variant"] != "base")  # the base model first, as in every table
+    # an ordered category: sorting and grouping keep the caller's order of stores (results/ first)
+    order["kept in"] = pd.Categorical(order["kept in"], categories=list(stores), ordered=True)
     return (order.sort_values(["dataset", "setting", "_base", "variant", "seed", "kept in"], ignore_index=True)
             .drop(columns="_base"))
 
 
 def gaps_by_seed(runs, variant: str):
     """Each seed's gap ``variant`` minus the base of the same store, dataset, setting and seed, from
-    a ``budget_runs`` frame: one row per (dataset, store, seed), one column per protocol and domain.
-    Seeds without both runs are left out."""
+    a ``budget_runs`` frame: one row per (dataset, store, seed), in the frame's order of stores, with
+    one column per protocol and domain, then the epochs each of the two runs reached (``base epochs``,
+    ``variant epochs``). Seeds without both runs are left out."""
     import pandas as pd
 
     keys = ["dataset", "setting", "kept in", "seed"]
-    scores = [f"{p} {d}" for p in PROTOCOLS for d in DOMAINS]
+    scores = list(SCORES)
+    epochs = ["base epochs", "variant epochs"]
     if runs.empty:
-        return pd.DataFrame(columns=keys + scores)
-    pick = lambda name: runs[runs["variant"] == name].set_index(keys)[scores]  # noqa: E731
-    gap = (pick(variant) - pick("base")).dropna(how="all")
-    return gap.reset_index().sort_values(["dataset", "setting", "seed"], ignore_index=True)
+        return pd.DataFrame(columns=keys + scores + epochs)
+    pick = lambda name: runs[runs["variant"] == name].set_index(keys)  # noqa: E731
+    base, other = pick("base"), pick(variant)
+    gap = (other[scores] - base[scores]).dropna(how="all")
+    gap["base epochs"] = base["epochs run"].reindex(gap.index)
+    gap["variant epochs"] = other["epochs run"].reindex(gap.index)
+    gap = gap.reset_index()
+    return gap.sort_values(["dataset", "setting", "kept in", "seed"], ignore_index=True)
 
 
 def note_budget_windows(verdicts, runs):
