@@ -130,7 +130,7 @@ def gap_vs_epochs(gaps, protocol: str = "sampled", metric: str = "NDCG@10"):
     ``gaps``: ``budget.gaps_by_seed`` frames concatenated, with a ``variant`` column."""
     datasets = sorted(gaps["dataset"].unique())
     fig = _subplots(2, len(datasets), titles=[f"{d}, {DOMAIN_NAMES[dom]}" for dom in "AB" for d in datasets],
-                    horizontal_spacing=0.1, vertical_spacing=0.14)
+                    horizontal_spacing=0.16, vertical_spacing=0.16)
     symbols = dict(zip(dict.fromkeys(gaps["kept in"]), ("circle", "square", "diamond", "triangle-up", "x")))
     for k, variant in enumerate(dict.fromkeys(gaps["variant"])):
         for where, symbol in symbols.items():
@@ -146,10 +146,12 @@ def gap_vs_epochs(gaps, protocol: str = "sampled", metric: str = "NDCG@10"):
                                     hovertemplate=(f"{variant}<br>{where}, seed %{{customdata[0]}}<br>base %{{x}} "
                                                    "epochs, variant %{customdata[1]}<br>gap %{y:+.4f}<extra></extra>"))
     fig.add_hline(y=0, line_dash="dash", line_color="#666666")
-    fig.update_xaxes(title_text="epochs the base reached", row=2)
+    # one x title for both columns: two would collide on a narrow screen; the caption carries the title
+    fig.add_annotation(text="epochs the base reached in its budget", xref="paper", yref="paper", x=0.5, y=-0.1,
+                       showarrow=False, yanchor="top", font_size=13)
     fig.update_yaxes(title_text=f"Δ {metric} vs base", col=1)
-    fig.update_layout(title=f"GCA − base, seed by seed, against training length (test {metric}, {protocol})",
-                      height=620, legend=dict(orientation="h", y=-0.16, yanchor="top"))
+    fig.update_yaxes(automargin=True, tickformat="+.3f")
+    fig.update_layout(height=640, margin_t=40, legend=dict(orientation="h", y=-0.18, yanchor="top"))
     return fig
 
 # ----------------------------------------------------------------------------- orthogonality
