@@ -848,3 +848,35 @@ def test_cross_window_names_variants_trained_apart_from_their_base():
     assert cross_window(runs, "afk", "paper") == {"GCA[0,1,2]": ("3493, e759", "0.1.0")}
     assert cross_window(runs, "abe", "paper") == {} and cross_window(runs, "afk", "lite") == {}
     assert cross_window(runs.iloc[:0], "afk", "paper") == {}
+
+
+def test_validation_curves_trajectories_and_gaps_along_training(smoke_store, tmp_path):
+    """Per-epoch validation rows come from each record's history; a store copied under two labels
+    is one trajectory (difference 0 over every validated epoch); the gap along training is the
+    variant's validation score minus the base's at each epoch, and late_gap averages its tail."""
+    from gca_lite.experiments.budget import gaps_along_training, late_gap, same_trajectory, validation_curves
+
+    records = [json.loads((f / "record.json").read_text()) for f in smoke_store.run_dirs()]
+    gca = sorted({r["variant"] for r in records if r["variant"].startswith("GCA")})[0]
+    root = _budgeted_copy(smoke_store, tmp_path / "budgeted", ("base", gca))
+    curves = validation_curves({"one": root, "two": root})
+    picked = [r for r in records if r["variant"] in ("base", gca)]
+    validated = sum(1 for r in picked for h in r["history"] if h.get("valid", {}).get("sampled"))
+    assert validated > 0 and len(curves) == 2 * validated
+    assert list(dict.fromkeys(curves["kept in"])) == ["one", "two"]
+    twins = same_trajectory(curves)
+    assert len(twins) == len(picked) and (twins["max |Δ|"] == 0).all() and (twins["stores"] == "one · two").all()
+    gaps = gaps_along_training(curves, gca)
+    for g in gaps.itertuples(index=False):
+        at = curves[(curves["kept in"] == "one") & (curves["seed"] == g.seed) & (curves["epoch"] == g.epoch)
+                    & (curves["dataset"] == g.dataset)].set_index("variant")
+        assert g.A == pytest.approx(at.loc[gca, "A"] - at.loc["base", "A"])
+    tail = late_gap(gaps, epochs=2)
+    for t in tail.itertuples(index=False):
+        mine = gaps[(gaps["dataset"] == t.dataset) & (gaps["seed"] == t.seed)].sort_values("epoch")
+        assert t[tail.columns.get_loc("last epoch")] == mine["epoch"].max()
+        assert t.B == pytest.approx(mine["B"].tail(2).mean())
+    with pytest.raises(ValueError, match="epochs=0"):
+        late_gap(gaps, epochs=0)
+    with pytest.raises(ValueError, match="metric='NDCG@11'"):
+        validation_curves({"one": root}, metric="NDCG@11")

@@ -223,3 +223,13 @@ def test_gap_vs_epochs_places_each_seed_by_the_epochs_its_base_reached():
     assert ("GCA[1] · one", "x", 221.0, 0.03) in points and ("GCA[1] · one", "x3", 221.0, -0.004) in points
     assert len(points) == 2 * len(gaps)
     assert {t.marker.symbol for t in fig.data} == {"circle", "square"}
+
+
+def test_gap_along_training_draws_one_line_per_variant_and_seed():
+    gaps = pd.DataFrame({"dataset": ["afk"] * 4, "seed": [0, 0, 1, 1], "epoch": [1, 2, 1, 2],
+                         "A": [0.1, 0.2, 0.3, 0.4], "B": [0.0, -0.1, 0.0, 0.1], "variant": ["GCA[1]"] * 4})
+    fig = F.gap_along_training(gaps)
+    assert [t.name for t in fig.data if t.showlegend] == ["GCA[1] · seed 0", "GCA[1] · seed 1"]
+    seed1_b = next(t for t in fig.data if t.name == "GCA[1] · seed 1" and t.yaxis == "y2")
+    assert list(seed1_b.x) == [1, 2] and list(seed1_b.y) == [0.0, 0.1]
+    assert {t.line.dash for t in fig.data} == {"solid", "dash"}

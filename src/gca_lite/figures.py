@@ -154,6 +154,35 @@ def gap_vs_epochs(gaps, protocol: str = "sampled", metric: str = "NDCG@10"):
     fig.update_layout(height=640, margin_t=40, legend=dict(orientation="h", y=-0.18, yanchor="top"))
     return fig
 
+
+def gap_along_training(gaps, metric: str = "NDCG@10", protocol: str = "sampled"):
+    """Each seed's validation gap GCA − base, epoch by epoch: one panel per dataset (columns) and
+    domain (rows), one colour per variant, one dash per seed. ``gaps``: ``budget.gaps_along_training``
+    frames concatenated, with a ``variant`` column."""
+    datasets = sorted(gaps["dataset"].unique())
+    fig = _subplots(2, len(datasets), titles=[f"{d}, {DOMAIN_NAMES[dom]}" for dom in "AB" for d in datasets],
+                    horizontal_spacing=0.16, vertical_spacing=0.16)
+    dashes = ("solid", "dash", "dot", "dashdot", "longdash")
+    for k, variant in enumerate(dict.fromkeys(gaps["variant"])):
+        for seed in sorted(gaps.loc[gaps["variant"] == variant, "seed"].unique()):
+            part = gaps[(gaps["variant"] == variant) & (gaps["seed"] == seed)]
+            name = f"{variant} · seed {seed}"
+            for row, dom in enumerate("AB", start=1):
+                for col, dataset in enumerate(datasets, start=1):
+                    s = part[part["dataset"] == dataset]
+                    fig.add_scatter(x=s["epoch"], y=s[dom], mode="lines", row=row, col=col, name=name,
+                                    legendgroup=name, showlegend=row == col == 1,
+                                    line=dict(color=COLORWAY[k % len(COLORWAY)], dash=dashes[seed % len(dashes)],
+                                              width=1.5),
+                                    hovertemplate=f"{name}<br>epoch %{{x}}<br>gap %{{y:+.4f}}<extra></extra>")
+    fig.add_hline(y=0, line_dash="dash", line_color="#666666")
+    fig.add_annotation(text="epoch", xref="paper", yref="paper", x=0.5, y=-0.1, showarrow=False, yanchor="top",
+                       font_size=13)
+    fig.update_yaxes(title_text=f"validation Δ {metric}", col=1)
+    fig.update_yaxes(automargin=True, tickformat="+.3f")
+    fig.update_layout(height=640, margin_t=40, legend=dict(orientation="h", y=-0.18, yanchor="top"))
+    return fig
+
 # ----------------------------------------------------------------------------- orthogonality
 def cos_scatter(points, stats, metric: str = "NDCG@10", paper=None):
     """|cos(X, X')| vs ``metric``: one panel per domain, points hover variant/seed, least-squares

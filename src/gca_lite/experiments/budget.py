@@ -4,7 +4,9 @@ A run with ``train.max_minutes`` stops when its wall-clock budget is spent, so h
 depends on the machine and on how many runs share it; two stores holding the same setting can then
 hold two different training regimes. This module lays their runs out together (epochs reached,
 seconds per epoch, test scores) and gives each seed's paired gap to the base, so the results page
-can show why such stores are kept apart and what the extra seeds say.
+can show why such stores are kept apart and what the extra seeds say. The records' histories
+(validation scores and losses per epoch) show whether one run kept in two stores followed one
+trajectory, and how a variant's gap to the base moves along training at equal epochs.
 """
 
 from __future__ import annotations
@@ -19,6 +21,19 @@ PROTOCOLS = ("full", "sampled")
 SCORES = tuple(f"{p} {d}" for p in PROTOCOLS for d in DOMAINS)  # the score columns of a budget_runs frame
 
 
+def _budgeted(stores: dict):
+    """(where, folder, record, config) for every time-budgeted run of ``stores`` ({label: store}),
+    store by store; a store that does not exist raises, naming its label."""
+    for where, store in stores.items():
+        store = store if isinstance(store, ResultsStore) else ResultsStore(store)
+        if not store.root.is_dir():
+            raise FileNotFoundError(f"results store {where!r}: no folder {store.root}")
+        for folder, record, _, _ in store.iter_runs(warn=False):
+            cfg = record_config(folder, record)
+            if cfg is not None and cfg.train.max_minutes:
+                yield where, folder, record, cfg
+
+
 def budget_runs(stores: dict[str, ResultsStore | str | Path], metric: str = "NDCG@10"):
     """One row per time-budgeted run of each store: where it is kept (the dict's key; rows keep the
     dict's order of stores within a dataset, variant and seed), dataset,
@@ -29,24 +44,17 @@ def budget_runs(stores: dict[str, ResultsStore | str | Path], metric: str = "NDC
     import pandas as pd
 
     rows = []
-    for where, store in stores.items():
-        store = store if isinstance(store, ResultsStore) else ResultsStore(store)
-        if not store.root.is_dir():
-            raise FileNotFoundError(f"results store {where!r}: no folder {store.root}")
-        for folder, record, _, _ in store.iter_runs(warn=False):
-            cfg = record_config(folder, record)
-            if cfg is None or not cfg.train.max_minutes:
-                continue
-            row = {"kept in": where, "dataset": cfg.data.dataset, "setting": setting_label(cfg),
-                   "variant": cfg.model.variant_name, "seed": cfg.train.seed,
-                   "budget (min)": cfg.train.max_minutes, "selected epoch": record.get("best_epoch"),
-                   "epochs run": record.get("epochs_run"), "s / epoch": record.get("epoch_seconds_mean"),
-                   "stopped by": record.get("stop_reason"), "device": record.get("device"),
-                   "code version": str(record.get("code_version", "")).split("src.")[-1], "run": folder.name}
-            for protocol in PROTOCOLS:
-                for dom in DOMAINS:
-                    row[f"{protocol} {dom}"] = record.get("test", {}).get(protocol, {}).get(f"{dom}/{metric}")
-            rows.append(row)
+    for where, folder, record, cfg in _budgeted(stores):
+        row = {"kept in": where, "dataset": cfg.data.dataset, "setting": setting_label(cfg),
+               "variant": cfg.model.variant_name, "seed": cfg.train.seed,
+               "budget (min)": cfg.train.max_minutes, "selected epoch": record.get("best_epoch"),
+               "epochs run": record.get("epochs_run"), "s / epoch": record.get("epoch_seconds_mean"),
+               "stopped by": record.get("stop_reason"), "device": record.get("device"),
+               "code version": str(record.get("code_version", "")).split("src.")[-1], "run": folder.name}
+        for protocol in PROTOCOLS:
+            for dom in DOMAINS:
+                row[f"{protocol} {dom}"] = record.get("test", {}).get(protocol, {}).get(f"{dom}/{metric}")
+        rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
@@ -78,6 +86,84 @@ def gaps_by_seed(runs, variant: str):
     gap["variant epochs"] = other["epochs run"].reindex(gap.index)
     gap = gap.reset_index()
     return gap.sort_values(["dataset", "setting", "kept in", "seed"], ignore_index=True)
+
+
+RUN_KEYS = ["dataset", "setting", "variant", "seed"]  # one training run, whichever store holds it
+
+
+def validation_curves(stores: dict[str, ResultsStore | str | Path], metric: str = "NDCG@10",
+                      protocol: str = "sampled"):
+    """One row per validated epoch of every time-budgeted run of ``stores`` ({label: store}):
+    kept in, dataset, setting, variant, seed, epoch, the validation ``metric`` under ``protocol``
+    for domains ``A`` and ``B``, and the two training losses (``loss A``, ``loss B``), all from the
+    record's history. Epochs that were not validated (warm-up) have no row. A ``metric`` or
+    ``protocol`` no epoch recorded raises."""
+    import pandas as pd
+
+    rows = []
+    for where, _, record, cfg in _budgeted(stores):
+        for epoch in record.get("history", []):
+            valid = epoch.get("valid", {}).get(protocol)
+            if valid:
+                rows.append({"kept in": where, "dataset": cfg.data.dataset, "setting": setting_label(cfg),
+                             "variant": cfg.model.variant_name, "seed": cfg.train.seed, "epoch": epoch["epoch"],
+                             "A": valid.get(f"A/{metric}"), "B": valid.get(f"B/{metric}"),
+                             "loss A": epoch.get("loss_a"), "loss B": epoch.get("loss_b")})
+    frame = pd.DataFrame(rows)
+    if frame.empty or frame[["A", "B"]].isna().all().all():
+        raise ValueError(f"metric={metric!r}, protocol={protocol!r}: no validated epoch of a time-budgeted run "
+                         "recorded it (e.g. 'NDCG@10' under 'sampled' or 'full')")
+    frame["kept in"] = pd.Categorical(frame["kept in"], categories=list(stores), ordered=True)
+    return frame.sort_values([*RUN_KEYS, "kept in", "epoch"], ignore_index=True)
+
+
+def same_trajectory(curves):
+    """For every run (dataset, setting, variant, seed) that more than one store holds, e.g. trained
+    in two GPU windows with two code versions: the epochs both validated and the largest absolute
+    difference between them in validation scores and training losses over those epochs. Near zero
+    means the two are one trajectory, stopped at different epochs by their budgets."""
+    import pandas as pd
+
+    rows = []
+    values = ["A", "B", "loss A", "loss B"]
+    for key, part in curves.groupby(RUN_KEYS, observed=True, sort=False):
+        stores = [w for w in part["kept in"].cat.categories if w in set(part["kept in"])]
+        by = {w: part[part["kept in"] == w].set_index("epoch")[values] for w in stores}
+        for i, first in enumerate(stores):
+            for second in stores[i + 1:]:
+                both = (by[first] - by[second]).dropna()
+                rows.append({**dict(zip(RUN_KEYS, key)), "stores": f"{first} · {second}",
+                             "common epochs": len(both), "max |Δ|": float(both.abs().max().max()) if len(both) else None})
+    return pd.DataFrame(rows, columns=[*RUN_KEYS, "stores", "common epochs", "max |Δ|"])
+
+
+def gaps_along_training(curves, variant: str):
+    """Each seed's validation gap ``variant`` minus the base, epoch by epoch, along the longest
+    stretch of training the stores hold for that seed: at each epoch the first store (in the
+    frame's order of stores) that validated the run gives its value, which is sound because a
+    run kept in two stores followed one trajectory (see ``same_trajectory``). Columns: dataset,
+    setting, seed, epoch, A, B."""
+    keys = ["dataset", "setting", "seed", "epoch"]
+    one = curves.sort_values("kept in", kind="stable").drop_duplicates([*RUN_KEYS, "epoch"])
+    pick = lambda name: one[one["variant"] == name].set_index(keys)[["A", "B"]]  # noqa: E731
+    gap = (pick(variant) - pick("base")).dropna(how="all")
+    return gap.reset_index().sort_values(keys, ignore_index=True)
+
+
+def late_gap(gaps, epochs: int = 10):
+    """Per (dataset, setting, seed) of a ``gaps_along_training`` frame: the last epoch both runs
+    validated and the mean gap over the last ``epochs`` epochs both validated (one epoch's
+    validation score is noisy), columns ``A`` and ``B``."""
+    import pandas as pd
+
+    if epochs < 1:
+        raise ValueError(f"epochs={epochs!r}: average over at least one epoch")
+    keys = ["dataset", "setting", "seed"]
+    if gaps.empty:
+        return pd.DataFrame(columns=[*keys, "last epoch", "A", "B"])
+    tail = gaps.sort_values("epoch").groupby(keys).tail(epochs)
+    out = tail.groupby(keys).agg(**{"last epoch": ("epoch", "max"), "A": ("A", "mean"), "B": ("B", "mean")})
+    return out.reset_index()
 
 
 def note_budget_windows(verdicts, runs):
