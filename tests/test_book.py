@@ -361,12 +361,14 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
         mine = [g for g in gpu if g["kept in"] == label]
         assert len(mine) == n_kept and {g["seed"] for g in mine} == seeds
         assert all(g["stopped by"] == "time_budget" for g in mine)
-    assert {"fig-gap-vs-epochs", "fig-gap-along-training"} <= set(rec["figures"])
-    # a seed trained in two windows followed one trajectory (the page says: to float rounding), and
+    assert {"fig-gap-vs-epochs", "fig-gap-along-training-0", "fig-gap-along-training-1"} <= set(rec["figures"])
+    # a seed trained in two windows followed one trajectory (the page says: losses to float rounding,
+    # validation scores identical but for a few epochs, by about one user's rank), and
     # at equal epochs GCA[1]'s late validation gap is positive in every seed and domain (the page
     # says so, with its range)
     twins = rec["same_trajectory"]
-    assert len(twins) == 18 and all(t["common epochs"] >= 29 and t["max |Δ|"] < 1e-4 for t in twins)
+    assert len(twins) == 18 and all(t["common epochs"] >= 29 and t["max |Δ| loss"] < 1e-6 for t in twins)
+    assert sum(t["epochs with another score"] for t in twins) <= 5 and max(t["max |Δ| score"] for t in twins) < 1e-4
     gca1 = [g for g in rec["late_gap"] if g["variant"] == "GCA[1]"]
     assert len(gca1) == 6 and all(0 < g["A"] < 0.005 and 0 < g["B"] < 0.005 for g in gca1)
     # a verdict comparing seed-0 paper runs of separate GPU windows (code versions) says so

@@ -157,11 +157,11 @@ def gap_vs_epochs(gaps, protocol: str = "sampled", metric: str = "NDCG@10"):
 
 def gap_along_training(gaps, metric: str = "NDCG@10", protocol: str = "sampled"):
     """Each seed's validation gap GCA − base, epoch by epoch: one panel per dataset (columns) and
-    domain (rows), one colour per variant, one dash per seed. ``gaps``: ``budget.gaps_along_training``
+    domain (rows), one colour per (variant, seed), one dash per seed. ``gaps``: ``budget.gaps_along_training``
     frames concatenated, with a ``variant`` column."""
     datasets = sorted(gaps["dataset"].unique())
     fig = _subplots(2, len(datasets), titles=[f"{d}, {DOMAIN_NAMES[dom]}" for dom in "AB" for d in datasets],
-                    horizontal_spacing=0.16, vertical_spacing=0.16)
+                    horizontal_spacing=0.18, vertical_spacing=0.16)
     dashes = ("solid", "dash", "dot", "dashdot", "longdash")
     for k, variant in enumerate(dict.fromkeys(gaps["variant"])):
         for seed in sorted(gaps.loc[gaps["variant"] == variant, "seed"].unique()):
@@ -172,10 +172,10 @@ def gap_along_training(gaps, metric: str = "NDCG@10", protocol: str = "sampled")
                     s = part[part["dataset"] == dataset]
                     fig.add_scatter(x=s["epoch"], y=s[dom], mode="lines", row=row, col=col, name=name,
                                     legendgroup=name, showlegend=row == col == 1,
-                                    line=dict(color=COLORWAY[k % len(COLORWAY)], dash=dashes[seed % len(dashes)],
+                                    line=dict(color=COLORWAY[(3 * k + seed) % len(COLORWAY)], dash=dashes[seed % len(dashes)],
                                               width=1.5),
                                     hovertemplate=f"{name}<br>epoch %{{x}}<br>gap %{{y:+.4f}}<extra></extra>")
-    fig.add_hline(y=0, line_dash="dash", line_color="#666666")
+    fig.add_hline(y=0, line_width=1, line_color="#666666")  # solid: the seeds use the dashes
     fig.add_annotation(text="epoch", xref="paper", yref="paper", x=0.5, y=-0.1, showarrow=False, yanchor="top",
                        font_size=13)
     fig.update_yaxes(title_text=f"validation Δ {metric}", col=1)

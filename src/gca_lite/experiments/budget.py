@@ -119,22 +119,26 @@ def validation_curves(stores: dict[str, ResultsStore | str | Path], metric: str 
 
 def same_trajectory(curves):
     """For every run (dataset, setting, variant, seed) that more than one store holds, e.g. trained
-    in two GPU windows with two code versions: the epochs both validated and the largest absolute
-    difference between them in validation scores and training losses over those epochs. Near zero
-    means the two are one trajectory, stopped at different epochs by their budgets."""
+    in two GPU windows with two code versions: the epochs both validated, on how many of them the
+    validation score differs at all, and the largest absolute difference over them in validation
+    score and in training loss. Near zero means the two are one trajectory, stopped at different
+    epochs by their budgets."""
     import pandas as pd
 
     rows = []
-    values = ["A", "B", "loss A", "loss B"]
+    scores, losses = ["A", "B"], ["loss A", "loss B"]
+    columns = [*RUN_KEYS, "stores", "common epochs", "epochs with another score", "max |Δ| score", "max |Δ| loss"]
     for key, part in curves.groupby(RUN_KEYS, observed=True, sort=False):
         stores = [w for w in part["kept in"].cat.categories if w in set(part["kept in"])]
-        by = {w: part[part["kept in"] == w].set_index("epoch")[values] for w in stores}
+        by = {w: part[part["kept in"] == w].set_index("epoch")[scores + losses] for w in stores}
         for i, first in enumerate(stores):
             for second in stores[i + 1:]:
-                both = (by[first] - by[second]).dropna()
-                rows.append({**dict(zip(RUN_KEYS, key)), "stores": f"{first} · {second}",
-                             "common epochs": len(both), "max |Δ|": float(both.abs().max().max()) if len(both) else None})
-    return pd.DataFrame(rows, columns=[*RUN_KEYS, "stores", "common epochs", "max |Δ|"])
+                both = (by[first] - by[second]).dropna().abs()
+                rows.append({**dict(zip(RUN_KEYS, key)), "stores": f"{first} · {second}", "common epochs": len(both),
+                             "epochs with another score": int((both[scores] != 0).any(axis=1).sum()),
+                             "max |Δ| score": float(both[scores].max().max()) if len(both) else None,
+                             "max |Δ| loss": float(both[losses].max().max()) if len(both) else None})
+    return pd.DataFrame(rows, columns=columns)
 
 
 def gaps_along_training(curves, variant: str):
