@@ -380,7 +380,8 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
     assert any("separate GPU windows" in v["note"] for v in rec["verdicts"])  # afk: base 0.1.0, GCA[0,1,2] e759
     # and the paper preset's verdicts say what the same rules give on each set kept apart
     paper = [v for v in rec["verdicts"] if v["setting"].startswith("paper") and v["claim"].startswith("GCA variants")]
-    assert paper and all(f"{label} (kept apart): " in v["note"] for v in paper for label in apart)
+    named = {"12 at once": "12 at once, seeds 1-2", "18 at once": "18 at once, seeds 0-2"}
+    assert paper and all(f"{named[label]} (kept apart): " in v["note"] for v in paper for label in apart)
     assert not any("(kept apart)" in v["note"] for v in rec["verdicts"] if v["setting"] == "lite")
     # the sweep's wall time accounts for every run, dated or not
     assert sum(w["timed runs"] + w["untimed runs"] for w in rec["sweep_wall"]) == n_runs
