@@ -569,6 +569,34 @@ def test_rerun_reproduces_a_stored_run_exactly(smoke_store, tmp_path):
     assert "5-minute training budget" in out.stdout and "trained on cuda (NVIDIA H200)" in out.stdout
 
 
+
+def test_rerun_replay_trains_exactly_the_stored_epochs(smoke_store, tmp_path):
+    """A run its time budget stopped comes back identical with --replay: the rerun trains exactly
+    the epochs the stored run reached, whatever its config's epoch limit and budget say."""
+    import json
+    import shutil
+
+    run_dir = next(d for d in smoke_store.run_dirs()
+                   if json.loads((d / "record.json").read_text())["variant"] == "base")
+    budgeted = tmp_path / "budgeted"
+    shutil.copytree(run_dir, budgeted)
+    rec = json.loads((budgeted / "record.json").read_text())
+    assert rec["epochs_run"] >= 2
+    # as if the budget had stopped it: its config allowed more epochs than it reached
+    rec["config"]["train"].update(max_minutes=5.0, epochs=rec["epochs_run"] + 3, patience=0)
+    rec["stop_reason"] = "time_budget"
+    (budgeted / "record.json").write_text(json.dumps(rec))
+    out = _cli("rerun", str(budgeted), "--quiet", "--replay", timeout=300)
+    assert out.returncode == 0 and "IDENTICAL" in out.stdout, out.stdout + out.stderr
+    assert f"replay: exactly {rec['epochs_run']} epochs, no time budget" in out.stdout
+    assert "training budget" not in out.stdout  # the budget note is for reruns that keep the budget
+    # without a stored epoch count there is nothing to replay
+    del rec["epochs_run"]
+    (budgeted / "record.json").write_text(json.dumps(rec))
+    out = _cli("rerun", str(budgeted), "--quiet", "--replay", timeout=300)
+    assert out.returncode != 0 and "--replay needs the stored run's epochs_run" in out.stderr
+
+
 def test_summary_tables_from_the_smoke_store(smoke_store):
     from gca_lite.experiments import summary as S
     from gca_lite.experiments.verdicts import verdict_frame

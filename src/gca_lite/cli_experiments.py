@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -66,6 +67,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--data-dir", default=None, help="folder with the real data files")
     q.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     q.add_argument("--quiet", action="store_true", help="no progress output")
+    q.add_argument("--replay", action="store_true",
+                   help="train exactly the epochs the stored run reached, with no time budget: for a run its "
+                        "wall-clock budget stopped, where it stops then no longer depends on the machine's speed "
+                        "(training is deterministic given the seed; book: decision D18)")
+    q.add_argument("--device", default="cpu",
+                   help="torch device to train on (default cpu); identical ranks need the kind of device the "
+                        "stored run trained on, e.g. cuda for the paper-preset runs")
     q.set_defaults(func=_cmd_rerun)
 
 
@@ -114,16 +122,23 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
     print(f"stored: {record.get('variant')} on {record.get('dataset')}, seed {record.get('seed')}, "
           f"code {record.get('code_version')}, {record.get('machine')}", flush=True)
     print(f"now:    code {code_version()}, {machine_description()}", flush=True)
+    if args.replay:
+        epochs = record.get("epochs_run")
+        if not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(f"{folder}/record.json: --replay needs the stored run's epochs_run, found {epochs!r}")
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=epochs, max_minutes=0.0))
+        print(f"replay: exactly {epochs} epochs, no time budget", flush=True)
     # say up front when "identical" cannot be expected, rather than only failing afterwards
-    if cfg.train.max_minutes and record.get("stop_reason") == "time_budget":
+    elif cfg.train.max_minutes and record.get("stop_reason") == "time_budget":
         print(f"note:   the stored run stopped at its {cfg.train.max_minutes:g}-minute training budget after "
               f"epoch {record.get('epochs_run')}; this rerun stops wherever that budget falls on this machine, "
-              "so its ranks can match only if it reaches the same epoch (book: decision D18)", flush=True)
-    device = str(record.get("device") or "cpu")
-    if not device.startswith("cpu"):
-        print(f"note:   the stored run trained on {device}; this rerun trains on the CPU, so floating-point "
-              "rounding differs and some ranks will too", flush=True)
-    new = run(cfg, args.data_dir, progress=not args.quiet)
+              "so its ranks can match only if it reaches the same epoch; --replay trains exactly that many "
+              "epochs (book: decision D18)", flush=True)
+    stored_device = str(record.get("device") or "cpu")
+    if stored_device.split(" (")[0].split(":")[0] != args.device.split(":")[0]:
+        print(f"note:   the stored run trained on {stored_device}; this rerun trains on {args.device}, so "
+              "floating-point rounding differs and some ranks will too", flush=True)
+    new = run(cfg, args.data_dir, progress=not args.quiet, device=args.device)
     problems = []
     if not np.array_equal(new.test_domain, domain):
         problems.append("the test users' target domains differ (other data?)")
