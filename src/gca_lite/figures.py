@@ -1,9 +1,10 @@
-"""Plotly figures and styled tables for the book's result chapters (notebooks stay short).
+"""Plotly figures for the book's result chapters (notebooks stay short).
 
-Every builder takes the tidy frames of :mod:`gca_lite.analysis` and returns a plotly ``Figure``
-(rendered with :func:`gca_lite.book.show` and a fixed ``div_id``) or a pandas ``Styler`` with a
-fixed uuid, so executed notebooks are deterministic. Colours: :data:`gca_lite.book.DOMAIN_COLORS`
-for domains A/B, :data:`gca_lite.book.COLORWAY` for series.
+Every builder takes tidy frames (:mod:`gca_lite.analysis`, :mod:`gca_lite.experiments`) and returns
+a plotly ``Figure``, rendered with :func:`gca_lite.book.show` and a fixed ``div_id`` so executed
+notebooks are deterministic. The styled tables live in :mod:`gca_lite.tables` and are re-exported
+here. Colours: :data:`gca_lite.book.DOMAIN_COLORS` for domains A/B, :data:`gca_lite.book.COLORWAY`
+for series.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import datetime as _dt
 import numpy as np
 
 from .book import COLORWAY, DOMAIN_COLORS, register_template
+from .tables import paper_comparison, styled, variant_table  # noqa: F401  re-exported: notebooks call F.styled
 
 DOMAIN_NAMES = {"A": "domain A", "B": "domain B"}
 
@@ -29,66 +31,6 @@ def _subplots(rows=1, cols=2, titles=None, **kw):
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, **kw)
     fig.update_layout(template=register_template())
     return fig
-
-
-# ----------------------------------------------------------------------------- tables
-def variant_table(frame, protocol: str = "full", metrics=None, uuid: str = "variants", digits: int = 4,
-                  params: bool = False):
-    """Styled table: rows = (variant, domain), columns = metrics as the mean over seeds with the 95 %
-    CI half-width below it (``± h``, class ``ci``), the best mean of each column within each domain
-    in bold; ``params`` adds the parameter count."""
-    sub = frame[frame["protocol"] == protocol]
-    if metrics is not None:
-        sub = sub[sub["metric"].isin(metrics)]
-    order = list(dict.fromkeys(sub["variant"]))
-    cols = list(dict.fromkeys(sub["metric"]))
-    rows = [(v, d) for v in order for d in ("A", "B")]
-    keys = ["variant", "domain"]
-    means = sub.pivot_table(index=keys, columns="metric", values="mean").reindex(index=rows, columns=cols)
-    half = sub.assign(h=(sub["ci_hi"] - sub["ci_lo"]) / 2).pivot_table(
-        index=keys, columns="metric", values="h").reindex(index=rows, columns=cols)
-    text = means.map(lambda v: f"{v:.{digits}f}") + '<br><span class="ci">± ' + half.map(
-        lambda v: f"{v:.{digits}f}") + "</span>"
-    if params:
-        counts = sub.groupby("variant")["n_parameters"].first()
-        text.insert(0, "params", [f"{counts[v]:,}" for v, _ in rows])
-    text.index.names = ["variant", "domain"]
-    text.columns.name = None
-
-    def bold(col):
-        if col.name == "params":
-            return [""] * len(col)
-        best = means[col.name].groupby(level="domain").transform("max")
-        return ["font-weight: bold" if np.isclose(means[col.name].loc[i], best.loc[i]) else "" for i in col.index]
-
-    return text.style.set_uuid(uuid).apply(bold, axis=0).set_table_attributes('class="gca-table"')
-
-
-def styled(frame, uuid: str, formats=None, precision: int = 4):
-    """A plain table for the book: no index, fixed uuid (deterministic HTML), ``gca-table`` class."""
-    sty = frame.style.hide(axis="index").set_uuid(uuid).set_table_attributes('class="gca-table"')
-    sty = sty.format(precision=precision, na_rep="n/a")  # "+nan" would read as a number
-    return sty.format(formats, na_rep="n/a") if formats else sty
-
-
-def paper_comparison(ours, cells, variant: str = "GCA[1]-sigmoid,True"):
-    """The paper's quoted table cells beside our value of the same metric for ``variant``
-    (both protocols, both domains where the paper does not name one)."""
-    import pandas as pd
-
-    rows = []
-    for c in cells.itertuples():
-        domains = [c.domain] if c.domain else ["A", "B"]
-        for protocol in ("full", "sampled"):
-            for dom in domains:
-                hit = ours[(ours["variant"] == variant) & (ours["protocol"] == protocol)
-                           & (ours["domain"] == dom) & (ours["metric"] == c.metric)]
-                mean = float(hit["mean"].iloc[0]) if len(hit) else float("nan")
-                ci = f"[{hit['ci_lo'].iloc[0]:.4f}, {hit['ci_hi'].iloc[0]:.4f}]" if len(hit) else ""
-                rows.append({"metric": c.metric, "paper domain": c.domain or "not stated",
-                             "paper (ABXI, Food-Kitchen)": c.value, "ours: protocol": protocol,
-                             "ours: domain": dom, "ours: mean": round(mean, 4), "ours: 95 % CI": ci})
-    return pd.DataFrame(rows)
 
 
 # ----------------------------------------------------------------------------- CI charts
