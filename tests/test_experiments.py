@@ -569,7 +569,6 @@ def test_rerun_reproduces_a_stored_run_exactly(smoke_store, tmp_path):
     assert "5-minute training budget" in out.stdout and "trained on cuda (NVIDIA H200)" in out.stdout
 
 
-
 def test_rerun_replay_trains_exactly_the_stored_epochs(smoke_store, tmp_path):
     """A run its time budget stopped comes back identical with --replay: the rerun trains exactly
     the epochs the stored run reached, whatever its config's epoch limit and budget say."""
@@ -589,6 +588,7 @@ def test_rerun_replay_trains_exactly_the_stored_epochs(smoke_store, tmp_path):
     out = _cli("rerun", str(budgeted), "--quiet", "--replay", timeout=300)
     assert out.returncode == 0 and "IDENTICAL" in out.stdout, out.stdout + out.stderr
     assert f"replay: exactly {rec['epochs_run']} epochs, no time budget" in out.stdout
+    assert f"now {rec['epochs_run']} run, epoch {rec['best_epoch']} selected" in out.stdout
     assert "training budget" not in out.stdout  # the budget note is for reruns that keep the budget
     # without a stored epoch count there is nothing to replay
     del rec["epochs_run"]
@@ -879,33 +879,68 @@ def test_cross_window_names_variants_trained_apart_from_their_base():
 
 
 def test_validation_curves_trajectories_and_gaps_along_training(smoke_store, tmp_path):
-    """Per-epoch validation rows come from each record's history; a store copied under two labels
-    is one trajectory (difference 0 over every validated epoch); the gap along training is the
-    variant's validation score minus the base's at each epoch, and late_gap averages its tail."""
+    """Per-epoch validation rows come from each record's history; a run held by two stores is
+    compared epoch by epoch (one changed score shows up, and only it); the gap along training is
+    the variant's validation score minus the base's, taken from the first store in the caller's
+    order; late_gap averages the last epochs."""
     from gca_lite.experiments.budget import gaps_along_training, late_gap, same_trajectory, validation_curves
 
     records = [json.loads((f / "record.json").read_text()) for f in smoke_store.run_dirs()]
     gca = sorted({r["variant"] for r in records if r["variant"].startswith("GCA")})[0]
     root = _budgeted_copy(smoke_store, tmp_path / "budgeted", ("base", gca))
-    curves = validation_curves({"one": root, "two": root})
+    # a copy in which one epoch of one GCA run scored differently
+    other = tmp_path / "other"
+    shutil.copytree(root, other)
+    changed = next(f for f in ResultsStore(other).run_dirs()
+                   if json.loads((f / "record.json").read_text())["variant"] == gca)
+    rec = json.loads((changed / "record.json").read_text())
+    last = [h for h in rec["history"] if h.get("valid", {}).get("sampled")][-1]
+    last["valid"]["sampled"]["A/NDCG@10"] += 0.25
+    (changed / "record.json").write_text(json.dumps(rec))
+
+    curves = validation_curves({"zz first": root, "aa second": other})
     picked = [r for r in records if r["variant"] in ("base", gca)]
     validated = sum(1 for r in picked for h in r["history"] if h.get("valid", {}).get("sampled"))
     assert validated > 0 and len(curves) == 2 * validated
-    assert list(dict.fromkeys(curves["kept in"])) == ["one", "two"]
-    twins = same_trajectory(curves)
-    assert len(twins) == len(picked) and (twins["stores"] == "one · two").all()
-    assert (twins[["epochs with another score", "max |Δ| score", "max |Δ| loss"]] == 0).all().all()
+    assert list(dict.fromkeys(curves["kept in"])) == ["zz first", "aa second"]  # the caller's order
+    twins = same_trajectory(curves).set_index(["variant", "seed"])
+    assert len(twins) == len(picked) and (twins["stores"] == "zz first · aa second").all()
+    hit = twins.loc[(gca, rec["seed"])]
+    assert hit["epochs with another score"] == 1 and hit["max |Δ| score"] == pytest.approx(0.25)
+    assert twins.drop(index=(gca, rec["seed"]))["epochs with another score"].eq(0).all()
+    assert (twins["max |Δ| loss"] == 0).all()
+    # the gap comes from "zz first", the store without the change
     gaps = gaps_along_training(curves, gca)
+    first = curves[curves["kept in"] == "zz first"]
     for g in gaps.itertuples(index=False):
-        at = curves[(curves["kept in"] == "one") & (curves["seed"] == g.seed) & (curves["epoch"] == g.epoch)
-                    & (curves["dataset"] == g.dataset)].set_index("variant")
+        at = first[(first["seed"] == g.seed) & (first["epoch"] == g.epoch) & (first["dataset"] == g.dataset)]
+        at = at.set_index("variant")
         assert g.A == pytest.approx(at.loc[gca, "A"] - at.loc["base", "A"])
-    tail = late_gap(gaps, epochs=2)
+    # late_gap over the last epoch only is that epoch's gap
+    tail = late_gap(gaps, epochs=1)
     for t in tail.itertuples(index=False):
         mine = gaps[(gaps["dataset"] == t.dataset) & (gaps["seed"] == t.seed)].sort_values("epoch")
         assert t[tail.columns.get_loc("last epoch")] == mine["epoch"].max()
-        assert t.B == pytest.approx(mine["B"].tail(2).mean())
+        assert t.B == pytest.approx(mine["B"].iloc[-1])
     with pytest.raises(ValueError, match="epochs=0"):
         late_gap(gaps, epochs=0)
     with pytest.raises(ValueError, match="metric='NDCG@11'"):
         validation_curves({"one": root}, metric="NDCG@11")
+    assert validation_curves({"plain": smoke_store}).empty  # no time-budgeted run: nothing, no error
+
+
+def test_budget_tables_refuse_two_configs_under_one_key(smoke_store, tmp_path):
+    """Two budgeted configurations that share dataset, setting label, variant and seed in one
+    store would be paired as one run: refused, naming the store and both folders."""
+    root = _budgeted_copy(smoke_store, tmp_path / "budgeted", ("base",))
+    folder = next(f for f in ResultsStore(root).run_dirs()
+                  if json.loads((f / "record.json").read_text())["variant"] == "base")
+    rec = json.loads((folder / "record.json").read_text())
+    rec["config"]["train"]["lr"] *= 2  # another configuration, the same setting label
+    rec["config_hash"] = ResultsStore.key(config_from_dict(rec["config"]))
+    twin = folder.parent / rec["config_hash"]
+    shutil.copytree(folder, twin)
+    (twin / "record.json").write_text(json.dumps(rec))
+    with pytest.raises(ValueError, match="'dup'.*two time-budgeted configurations") as err:
+        budget_runs({"dup": root})
+    assert folder.name in str(err.value) and twin.name in str(err.value)

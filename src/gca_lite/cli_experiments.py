@@ -70,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--replay", action="store_true",
                    help="train exactly the epochs the stored run reached, with no time budget: for a run its "
                         "wall-clock budget stopped, where it stops then no longer depends on the machine's speed "
-                        "(training is deterministic given the seed; book: decision D18)")
+                        "(training is deterministic given the seed up to floating-point rounding; book: decision D18)")
     q.add_argument("--device", default="cpu",
                    help="torch device to train on (default cpu); identical ranks need the kind of device the "
                         "stored run trained on, e.g. cuda for the paper-preset runs")
@@ -126,7 +126,11 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
         epochs = record.get("epochs_run")
         if not isinstance(epochs, int) or epochs < 1:
             raise ValueError(f"{folder}/record.json: --replay needs the stored run's epochs_run, found {epochs!r}")
-        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=epochs, max_minutes=0.0))
+        # a run its budget stopped never reached its patience: switching patience off is exact, and
+        # keeps a near-tie that rounds the other way on this machine from stopping the replay early
+        patience = 0 if record.get("stop_reason") == "time_budget" else cfg.train.patience
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, epochs=epochs, max_minutes=0.0,
+                                                                 patience=patience))
         print(f"replay: exactly {epochs} epochs, no time budget", flush=True)
     # say up front when "identical" cannot be expected, rather than only failing afterwards
     elif cfg.train.max_minutes and record.get("stop_reason") == "time_budget":
@@ -135,10 +139,19 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
               "so its ranks can match only if it reaches the same epoch; --replay trains exactly that many "
               "epochs (book: decision D18)", flush=True)
     stored_device = str(record.get("device") or "cpu")
-    if stored_device.split(" (")[0].split(":")[0] != args.device.split(":")[0]:
-        print(f"note:   the stored run trained on {stored_device}; this rerun trains on {args.device}, so "
+    device = args.device
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {device}: torch sees no CUDA device on this machine")
+        device = f"cuda ({torch.cuda.get_device_name(torch.device(device))})"
+    if stored_device.split(":")[0] != device.split(":")[0]:  # "cuda (NVIDIA H200)" vs "cpu", or another GPU
+        print(f"note:   the stored run trained on {stored_device}; this rerun trains on {device}, so "
               "floating-point rounding differs and some ranks will too", flush=True)
     new = run(cfg, args.data_dir, progress=not args.quiet, device=args.device)
+    print(f"epochs: stored {record.get('epochs_run')} run, epoch {record.get('best_epoch')} selected; "
+          f"now {new.record['epochs_run']} run, epoch {new.record['best_epoch']} selected", flush=True)
     problems = []
     if not np.array_equal(new.test_domain, domain):
         problems.append("the test users' target domains differ (other data?)")

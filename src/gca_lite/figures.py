@@ -65,7 +65,6 @@ def ci_chart(frame, metric: str = "NDCG@10", protocol: str = "full", title: str 
     return fig
 
 
-
 def gap_vs_epochs(gaps, protocol: str = "sampled", metric: str = "NDCG@10"):
     """Each seed's GCA-minus-base gap against how many epochs the base reached in its time budget:
     one panel per dataset (columns) and domain (rows), one colour per variant, one marker per store.
@@ -73,7 +72,8 @@ def gap_vs_epochs(gaps, protocol: str = "sampled", metric: str = "NDCG@10"):
     datasets = sorted(gaps["dataset"].unique())
     fig = _subplots(2, len(datasets), titles=[f"{d}, {DOMAIN_NAMES[dom]}" for dom in "AB" for d in datasets],
                     horizontal_spacing=0.16, vertical_spacing=0.16)
-    symbols = dict(zip(dict.fromkeys(gaps["kept in"]), ("circle", "square", "diamond", "triangle-up", "x")))
+    shapes = ("circle", "square", "diamond", "triangle-up", "x", "star", "cross", "hexagon")
+    symbols = {where: shapes[k % len(shapes)] for k, where in enumerate(dict.fromkeys(gaps["kept in"]))}
     for k, variant in enumerate(dict.fromkeys(gaps["variant"])):
         for where, symbol in symbols.items():
             part = gaps[(gaps["variant"] == variant) & (gaps["kept in"] == where)]

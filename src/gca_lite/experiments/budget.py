@@ -23,15 +23,24 @@ SCORES = tuple(f"{p} {d}" for p in PROTOCOLS for d in DOMAINS)  # the score colu
 
 def _budgeted(stores: dict):
     """(where, folder, record, config) for every time-budgeted run of ``stores`` ({label: store}),
-    store by store; a store that does not exist raises, naming its label."""
+    store by store. A store that does not exist raises, naming its label, and so does a store
+    holding two budgeted configurations under one (dataset, setting label, variant, seed): the
+    tables here pair runs by that key, and a silent cross product would mix configurations."""
     for where, store in stores.items():
         store = store if isinstance(store, ResultsStore) else ResultsStore(store)
         if not store.root.is_dir():
             raise FileNotFoundError(f"results store {where!r}: no folder {store.root}")
+        seen = {}
         for folder, record, _, _ in store.iter_runs(warn=False):
             cfg = record_config(folder, record)
-            if cfg is not None and cfg.train.max_minutes:
-                yield where, folder, record, cfg
+            if cfg is None or not cfg.train.max_minutes:
+                continue
+            key = (cfg.data.dataset, setting_label(cfg), cfg.model.variant_name, cfg.train.seed)
+            if key in seen:
+                raise ValueError(f"results store {where!r}: {seen[key].name} and {folder.name} are two time-budgeted "
+                                 f"configurations of {key}; keep one per store")
+            seen[key] = folder
+            yield where, folder, record, cfg
 
 
 def budget_runs(stores: dict[str, ResultsStore | str | Path], metric: str = "NDCG@10"):
@@ -109,10 +118,16 @@ def validation_curves(stores: dict[str, ResultsStore | str | Path], metric: str 
                              "variant": cfg.model.variant_name, "seed": cfg.train.seed, "epoch": epoch["epoch"],
                              "A": valid.get(f"A/{metric}"), "B": valid.get(f"B/{metric}"),
                              "loss A": epoch.get("loss_a"), "loss B": epoch.get("loss_b")})
-    frame = pd.DataFrame(rows)
-    if frame.empty or frame[["A", "B"]].isna().all().all():
-        raise ValueError(f"metric={metric!r}, protocol={protocol!r}: no validated epoch of a time-budgeted run "
-                         "recorded it (e.g. 'NDCG@10' under 'sampled' or 'full')")
+    columns = ["kept in", *RUN_KEYS, "epoch", "A", "B", "loss A", "loss B"]
+    frame = pd.DataFrame(rows, columns=columns)
+    if frame.empty:  # no time-budgeted run, or none validated under this protocol
+        if any(True for _ in _budgeted(stores)):
+            raise ValueError(f"protocol={protocol!r}: no validated epoch of a time-budgeted run recorded it "
+                             "(choose 'sampled' or 'full')")
+        return frame
+    if frame[["A", "B"]].isna().all().all():
+        raise ValueError(f"metric={metric!r}: no validated epoch of a time-budgeted run recorded it "
+                         "(e.g. 'NDCG@10', 'MRR')")
     frame["kept in"] = pd.Categorical(frame["kept in"], categories=list(stores), ordered=True)
     return frame.sort_values([*RUN_KEYS, "kept in", "epoch"], ignore_index=True)
 
@@ -133,11 +148,13 @@ def same_trajectory(curves):
         by = {w: part[part["kept in"] == w].set_index("epoch")[scores + losses] for w in stores}
         for i, first in enumerate(stores):
             for second in stores[i + 1:]:
-                both = (by[first] - by[second]).dropna().abs()
-                rows.append({**dict(zip(RUN_KEYS, key)), "stores": f"{first} · {second}", "common epochs": len(both),
-                             "epochs with another score": int((both[scores] != 0).any(axis=1).sum()),
-                             "max |Δ| score": float(both[scores].max().max()) if len(both) else None,
-                             "max |Δ| loss": float(both[losses].max().max()) if len(both) else None})
+                common = by[first].index.intersection(by[second].index)
+                # NaN (a value one record lacks) is skipped column by column, not the whole epoch
+                both = (by[first].loc[common] - by[second].loc[common]).abs()
+                rows.append({**dict(zip(RUN_KEYS, key)), "stores": f"{first} · {second}", "common epochs": len(common),
+                             "epochs with another score": int((both[scores].fillna(0) != 0).any(axis=1).sum()),
+                             "max |Δ| score": float(both[scores].max().max()) if len(common) else None,
+                             "max |Δ| loss": float(both[losses].max().max()) if len(common) else None})
     return pd.DataFrame(rows, columns=columns)
 
 
