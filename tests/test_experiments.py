@@ -595,6 +595,12 @@ def test_rerun_replay_trains_exactly_the_stored_epochs(smoke_store, tmp_path):
     (budgeted / "record.json").write_text(json.dumps(rec))
     out = _cli("rerun", str(budgeted), "--quiet", "--replay", timeout=300)
     assert out.returncode != 0 and "--replay needs the stored run's epochs_run" in out.stderr
+    # a GPU asked for where torch sees none: a clear error before any training
+    import torch
+
+    if not torch.cuda.is_available():
+        out = _cli("rerun", str(run_dir), "--quiet", "--device", "cuda", timeout=300)
+        assert out.returncode != 0 and "--device cuda: torch sees no CUDA device" in out.stderr
 
 
 def test_summary_tables_from_the_smoke_store(smoke_store):
