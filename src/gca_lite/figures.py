@@ -65,65 +65,73 @@ def ci_chart(frame, metric: str = "NDCG@10", protocol: str = "full", title: str 
     return fig
 
 
+def _gap_grid(datasets):
+    """Subplots for gaps to the base: one column per dataset, one row per domain."""
+    return _subplots(2, len(datasets), titles=[f"{d}, {DOMAIN_NAMES[dom]}" for dom in "AB" for d in datasets],
+                     horizontal_spacing=0.18, vertical_spacing=0.16)
+
+
+def _gap_cells(datasets):
+    """(row, col, domain, dataset) for every panel of a ``_gap_grid``."""
+    return [(row, col, dom, dataset) for row, dom in enumerate("AB", start=1)
+            for col, dataset in enumerate(datasets, start=1)]
+
+
+def _finish_gap_grid(fig, x_title: str, y_title: str, **zero_line):
+    fig.add_hline(y=0, line_color="#666666", **zero_line)
+    # one x title for both columns: two would collide on a narrow screen; the caption carries the title
+    fig.add_annotation(text=x_title, xref="paper", yref="paper", x=0.5, y=-0.1, showarrow=False, yanchor="top",
+                       font_size=13)
+    fig.update_yaxes(title_text=y_title, col=1)
+    fig.update_yaxes(automargin=True, tickformat="+.3f")
+    fig.update_layout(height=640, margin_t=40, legend=dict(orientation="h", y=-0.18, yanchor="top"))
+    return fig
+
+
 def gap_vs_epochs(gaps, protocol: str = "sampled", metric: str = "NDCG@10"):
     """Each seed's GCA-minus-base gap against how many epochs the base reached in its time budget:
     one panel per dataset (columns) and domain (rows), one colour per variant, one marker per store.
     ``gaps``: ``budget.gaps_by_seed`` frames concatenated, with a ``variant`` column."""
     datasets = sorted(gaps["dataset"].unique())
-    fig = _subplots(2, len(datasets), titles=[f"{d}, {DOMAIN_NAMES[dom]}" for dom in "AB" for d in datasets],
-                    horizontal_spacing=0.16, vertical_spacing=0.16)
+    fig = _gap_grid(datasets)
     shapes = ("circle", "square", "diamond", "triangle-up", "x", "star", "cross", "hexagon")
     symbols = {where: shapes[k % len(shapes)] for k, where in enumerate(dict.fromkeys(gaps["kept in"]))}
     for k, variant in enumerate(dict.fromkeys(gaps["variant"])):
         for where, symbol in symbols.items():
             part = gaps[(gaps["variant"] == variant) & (gaps["kept in"] == where)]
             name = f"{variant} · {where}"
-            for row, dom in enumerate("AB", start=1):
-                for col, dataset in enumerate(datasets, start=1):
-                    s = part[part["dataset"] == dataset]
-                    fig.add_scatter(x=s["base epochs"], y=s[f"{protocol} {dom}"], mode="markers", row=row, col=col,
-                                    name=name, legendgroup=name, showlegend=row == col == 1,
-                                    marker=dict(color=COLORWAY[k % len(COLORWAY)], symbol=symbol, size=9),
-                                    customdata=np.stack([s["seed"], s["variant epochs"]], axis=-1) if len(s) else None,
-                                    hovertemplate=(f"{variant}<br>{where}, seed %{{customdata[0]}}<br>base %{{x}} "
-                                                   "epochs, variant %{customdata[1]}<br>gap %{y:+.4f}<extra></extra>"))
-    fig.add_hline(y=0, line_dash="dash", line_color="#666666")
-    # one x title for both columns: two would collide on a narrow screen; the caption carries the title
-    fig.add_annotation(text="epochs the base reached in its budget", xref="paper", yref="paper", x=0.5, y=-0.1,
-                       showarrow=False, yanchor="top", font_size=13)
-    fig.update_yaxes(title_text=f"Δ {metric} vs base", col=1)
-    fig.update_yaxes(automargin=True, tickformat="+.3f")
-    fig.update_layout(height=640, margin_t=40, legend=dict(orientation="h", y=-0.18, yanchor="top"))
-    return fig
+            for row, col, dom, dataset in _gap_cells(datasets):
+                s = part[part["dataset"] == dataset]
+                fig.add_scatter(x=s["base epochs"], y=s[f"{protocol} {dom}"], mode="markers", row=row, col=col,
+                                name=name, legendgroup=name, showlegend=row == col == 1,
+                                marker=dict(color=COLORWAY[k % len(COLORWAY)], symbol=symbol, size=9),
+                                customdata=np.stack([s["seed"], s["variant epochs"]], axis=-1) if len(s) else None,
+                                hovertemplate=(f"{variant}<br>{where}, seed %{{customdata[0]}}<br>base %{{x}} "
+                                               "epochs, variant %{customdata[1]}<br>gap %{y:+.4f}<extra></extra>"))
+    return _finish_gap_grid(fig, "epochs the base reached in its budget", f"Δ {metric} vs base", line_dash="dash")
 
 
-def gap_along_training(gaps, metric: str = "NDCG@10", protocol: str = "sampled"):
+def gap_along_training(gaps, metric: str = "NDCG@10"):
     """Each seed's validation gap GCA − base, epoch by epoch: one panel per dataset (columns) and
-    domain (rows), one colour per (variant, seed), one dash per seed. ``gaps``: ``budget.gaps_along_training``
-    frames concatenated, with a ``variant`` column."""
+    domain (rows), one colour per (variant, seed), one dash per seed. ``gaps``:
+    ``budget.gaps_along_training`` frames concatenated, with a ``variant`` column."""
     datasets = sorted(gaps["dataset"].unique())
-    fig = _subplots(2, len(datasets), titles=[f"{d}, {DOMAIN_NAMES[dom]}" for dom in "AB" for d in datasets],
-                    horizontal_spacing=0.18, vertical_spacing=0.16)
+    fig = _gap_grid(datasets)
     dashes = ("solid", "dash", "dot", "dashdot", "longdash")
     for k, variant in enumerate(dict.fromkeys(gaps["variant"])):
         for seed in sorted(gaps.loc[gaps["variant"] == variant, "seed"].unique()):
             part = gaps[(gaps["variant"] == variant) & (gaps["seed"] == seed)]
             name = f"{variant} · seed {seed}"
-            for row, dom in enumerate("AB", start=1):
-                for col, dataset in enumerate(datasets, start=1):
-                    s = part[part["dataset"] == dataset]
-                    fig.add_scatter(x=s["epoch"], y=s[dom], mode="lines", row=row, col=col, name=name,
-                                    legendgroup=name, showlegend=row == col == 1,
-                                    line=dict(color=COLORWAY[(3 * k + seed) % len(COLORWAY)], dash=dashes[seed % len(dashes)],
-                                              width=1.5),
-                                    hovertemplate=f"{name}<br>epoch %{{x}}<br>gap %{{y:+.4f}}<extra></extra>")
-    fig.add_hline(y=0, line_width=1, line_color="#666666")  # solid: the seeds use the dashes
-    fig.add_annotation(text="epoch", xref="paper", yref="paper", x=0.5, y=-0.1, showarrow=False, yanchor="top",
-                       font_size=13)
-    fig.update_yaxes(title_text=f"validation Δ {metric}", col=1)
-    fig.update_yaxes(automargin=True, tickformat="+.3f")
-    fig.update_layout(height=640, margin_t=40, legend=dict(orientation="h", y=-0.18, yanchor="top"))
-    return fig
+            for row, col, dom, dataset in _gap_cells(datasets):
+                s = part[part["dataset"] == dataset]
+                fig.add_scatter(x=s["epoch"], y=s[dom], mode="lines", row=row, col=col, name=name,
+                                legendgroup=name, showlegend=row == col == 1,
+                                line=dict(color=COLORWAY[(3 * k + seed) % len(COLORWAY)],
+                                          dash=dashes[seed % len(dashes)], width=1.5),
+                                hovertemplate=f"{name}<br>epoch %{{x}}<br>gap %{{y:+.4f}}<extra></extra>")
+    # a solid zero line: the seeds use the dashes
+    return _finish_gap_grid(fig, "epoch", f"validation Δ {metric}", line_width=1)
+
 
 # ----------------------------------------------------------------------------- orthogonality
 def cos_scatter(points, stats, metric: str = "NDCG@10", paper=None):
