@@ -19,11 +19,20 @@ from .verdicts import RANGE_CLAIM, judged, with_notes
 
 PROTOCOLS = ("full", "sampled")
 SCORES = tuple(f"{p} {d}" for p in PROTOCOLS for d in DOMAINS)  # the score columns of a budget_runs frame
+RUN_KEYS = ["dataset", "setting", "variant", "seed"]  # one training run, whichever store holds it
+
+
+def _in_store_order(column, stores: dict):
+    """``column`` (store labels) as an ordered category: sorting and grouping then keep the caller's
+    order of stores (results/ first), not the labels' alphabetical one."""
+    import pandas as pd
+
+    return pd.Categorical(column, categories=list(stores), ordered=True)
 
 
 def _budgeted(stores: dict):
-    """(where, folder, record, config) for every time-budgeted run of ``stores`` ({label: store}),
-    store by store. A store that does not exist raises, naming its label, and so does a store
+    """(where, folder, record, config, run) for every time-budgeted run of ``stores`` ({label:
+    store}), store by store; ``run`` names it by ``RUN_KEYS`` (dataset, setting label, variant, seed). A store that does not exist raises, naming its label, and so does a store
     holding two budgeted configurations under one (dataset, setting label, variant, seed): the
     tables here pair runs by that key, and a silent cross product would mix configurations."""
     for where, store in stores.items():
@@ -35,12 +44,13 @@ def _budgeted(stores: dict):
             cfg = record_config(folder, record)
             if cfg is None or not cfg.train.max_minutes:
                 continue
-            key = (cfg.data.dataset, setting_label(cfg), cfg.model.variant_name, cfg.train.seed)
+            run = dict(zip(RUN_KEYS, (cfg.data.dataset, setting_label(cfg), cfg.model.variant_name, cfg.train.seed)))
+            key = tuple(run.values())
             if key in seen:
                 raise ValueError(f"results store {where!r}: {seen[key].name} and {folder.name} are two time-budgeted "
                                  f"configurations of {key}; keep one per store")
             seen[key] = folder
-            yield where, folder, record, cfg
+            yield where, folder, record, cfg, run
 
 
 def budget_runs(stores: dict[str, ResultsStore | str | Path], metric: str = "NDCG@10"):
@@ -53,10 +63,8 @@ def budget_runs(stores: dict[str, ResultsStore | str | Path], metric: str = "NDC
     import pandas as pd
 
     rows = []
-    for where, folder, record, cfg in _budgeted(stores):
-        row = {"kept in": where, "dataset": cfg.data.dataset, "setting": setting_label(cfg),
-               "variant": cfg.model.variant_name, "seed": cfg.train.seed,
-               "budget (min)": cfg.train.max_minutes, "selected epoch": record.get("best_epoch"),
+    for where, folder, record, cfg, run in _budgeted(stores):
+        row = {"kept in": where, **run, "budget (min)": cfg.train.max_minutes, "selected epoch": record.get("best_epoch"),
                "epochs run": record.get("epochs_run"), "s / epoch": record.get("epoch_seconds_mean"),
                "stopped by": record.get("stop_reason"), "device": record.get("device"),
                "code version": str(record.get("code_version", "")).split("src.")[-1], "run": folder.name}
@@ -70,8 +78,7 @@ def budget_runs(stores: dict[str, ResultsStore | str | Path], metric: str = "NDC
     if frame[list(SCORES)].isna().all().all():
         raise ValueError(f"metric={metric!r}: no time-budgeted run recorded it (e.g. 'NDCG@10', 'AUC')")
     order = frame.assign(_base=frame["variant"] != "base")  # the base model first, as in every table
-    # an ordered category: sorting and grouping keep the caller's order of stores (results/ first)
-    order["kept in"] = pd.Categorical(order["kept in"], categories=list(stores), ordered=True)
+    order["kept in"] = _in_store_order(order["kept in"], stores)
     return (order.sort_values(["dataset", "setting", "_base", "variant", "seed", "kept in"], ignore_index=True)
             .drop(columns="_base"))
 
@@ -97,9 +104,6 @@ def gaps_by_seed(runs, variant: str):
     return gap.sort_values(["dataset", "setting", "kept in", "seed"], ignore_index=True)
 
 
-RUN_KEYS = ["dataset", "setting", "variant", "seed"]  # one training run, whichever store holds it
-
-
 def validation_curves(stores: dict[str, ResultsStore | str | Path], metric: str = "NDCG@10",
                       protocol: str = "sampled"):
     """One row per validated epoch of every time-budgeted run of ``stores`` ({label: store}):
@@ -109,26 +113,26 @@ def validation_curves(stores: dict[str, ResultsStore | str | Path], metric: str 
     ``protocol`` no epoch recorded raises."""
     import pandas as pd
 
-    rows = []
-    for where, _, record, cfg in _budgeted(stores):
+    rows, n_budgeted = [], 0
+    for where, _, record, _, run in _budgeted(stores):
+        n_budgeted += 1
         for epoch in record.get("history", []):
             valid = epoch.get("valid", {}).get(protocol)
             if valid:
-                rows.append({"kept in": where, "dataset": cfg.data.dataset, "setting": setting_label(cfg),
-                             "variant": cfg.model.variant_name, "seed": cfg.train.seed, "epoch": epoch["epoch"],
+                rows.append({"kept in": where, **run, "epoch": epoch["epoch"],
                              "A": valid.get(f"A/{metric}"), "B": valid.get(f"B/{metric}"),
                              "loss A": epoch.get("loss_a"), "loss B": epoch.get("loss_b")})
     columns = ["kept in", *RUN_KEYS, "epoch", "A", "B", "loss A", "loss B"]
     frame = pd.DataFrame(rows, columns=columns)
     if frame.empty:  # no time-budgeted run, or none validated under this protocol
-        if any(True for _ in _budgeted(stores)):
+        if n_budgeted:
             raise ValueError(f"protocol={protocol!r}: no validated epoch of a time-budgeted run recorded it "
                              "(choose 'sampled' or 'full')")
         return frame
     if frame[["A", "B"]].isna().all().all():
         raise ValueError(f"metric={metric!r}: no validated epoch of a time-budgeted run recorded it "
                          "(e.g. 'NDCG@10', 'MRR')")
-    frame["kept in"] = pd.Categorical(frame["kept in"], categories=list(stores), ordered=True)
+    frame["kept in"] = _in_store_order(frame["kept in"], stores)
     return frame.sort_values([*RUN_KEYS, "kept in", "epoch"], ignore_index=True)
 
 
