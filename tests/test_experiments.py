@@ -479,6 +479,11 @@ def test_verdicts_from_the_smoke_store(smoke_store):
     claim = v[(v["protocol"] == "full") & v["claim"].str.contains("parameter-matched base .NDCG@10, domain A")]
     assert claim.iloc[0]["verdict"].startswith("no runs")  # the smoke grid has no GCA_early/stack model
     assert np.isfinite(row["vs_matched_diff"].iloc[0])
+    # |cos| vs NDCG@10 over runs of two variants would compare the two variants' means, whatever the
+    # number of seeds: the smoke store's 4 runs (2 variants x 2 seeds) are too few
+    corr = v[v["claim"].str.startswith("lower |cos(X, X')| goes with higher NDCG@10")]
+    assert len(corr) == 4 and (corr["verdict"] == "too few runs").all()
+    assert all("4 GCA runs of 2 variants (r needs 4 runs of 4 variants)" == e for e in corr["evidence"])
 
 
 def _fake_shuffled_copies(root: Path, variants=("base", "GCA[1]-sigmoid,True")) -> int:
