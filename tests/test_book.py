@@ -351,10 +351,10 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
     assert all(p == {"full", "sampled"} for p in per.values())
     assert len(rec["figures"]) >= 2
     # the paper preset's later GPU windows (decision D18): seeds 1-2 (12 runs sharing one GPU) and
-    # seeds 0-2 (18 at once) are shown beside seed 0, kept apart from the verdicts: these rest on
+    # seeds 0-5 (18 at once, two windows) are shown beside seed 0, kept apart from the verdicts: these rest on
     # results/ alone
     gpu = rec["time_budgeted_runs"]
-    apart = {"12 at once": ({1, 2}, 12), "18 at once": ({0, 1, 2}, 18)}  # label: seeds, runs
+    apart = {"12 at once": ({1, 2}, 12), "18 at once": (set(range(6)), 36)}  # label: seeds, runs
     assert {g["kept in"] for g in gpu} == {"2 or 4 at once", *apart}
     assert {g["seed"] for g in gpu if g["kept in"] == "2 or 4 at once"} == {0}
     for label, (seeds, n_kept) in apart.items():
@@ -364,13 +364,14 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
     assert {"fig-gap-vs-epochs", "fig-gap-along-training-0", "fig-gap-along-training-1"} <= set(rec["figures"])
     # a seed trained in two windows followed one trajectory (the page says: losses to float rounding,
     # validation scores identical but for a few epochs, by about one user's rank), and
-    # at equal epochs GCA[1]'s late validation gap is positive in every seed and domain (the page
-    # says so, with its range)
+    # at equal epochs GCA[1]'s late validation gap is small and positive in all seeds and domains but
+    # one, abe seed 4 domain A, slightly negative (the page says so, with its range)
     twins = rec["same_trajectory"]
     assert len(twins) == 18 and all(t["common epochs"] >= 29 and t["max |Δ| loss"] < 1e-6 for t in twins)
     assert sum(t["epochs with another score"] for t in twins) <= 5 and max(t["max |Δ| score"] for t in twins) < 1e-4
     gca1 = [g for g in rec["late_gap"] if g["variant"] == "GCA[1]"]
-    assert len(gca1) == 6 and all(0 < g["A"] < 0.005 and 0 < g["B"] < 0.005 for g in gca1)
+    assert len(gca1) == 12 and all(-0.001 < g[d] < 0.005 for g in gca1 for d in "AB")
+    assert [(g["dataset"], g["seed"], d) for g in gca1 for d in "AB" if g[d] <= 0] == [("abe", 4, "A")]
     # a verdict comparing seed-0 paper runs of separate GPU windows (code versions) says so
     version = {g["run"]: g["code version"] for g in gpu if g["kept in"] == "2 or 4 at once"}
     for v in rec["verdicts"]:
@@ -380,7 +381,7 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
     assert any("separate GPU windows" in v["note"] for v in rec["verdicts"])  # afk: base 0.1.0, GCA[0,1,2] e759
     # and the paper preset's verdicts say what the same rules give on each set kept apart
     paper = [v for v in rec["verdicts"] if v["setting"].startswith("paper") and v["claim"].startswith("GCA variants")]
-    named = {"12 at once": "12 at once, seeds 1-2", "18 at once": "18 at once, seeds 0-2"}
+    named = {"12 at once": "12 at once, seeds 1-2", "18 at once": "18 at once, seeds 0-5"}
     assert paper and all(f"{named[label]} (kept apart): " in v["note"] for v in paper for label in apart)
     assert not any("(kept apart)" in v["note"] for v in rec["verdicts"] if v["setting"] == "lite")
     # the sweep's wall time accounts for every run, dated or not
