@@ -210,6 +210,15 @@ def test_tables_show_missing_values_as_n_a():
     assert "+0.50" in html and "n/a" in html and "nan" not in html
 
 
+def test_table_cells_are_escaped_text():
+    import pandas as pd
+
+    from gca_lite.figures import styled
+
+    html = styled(pd.DataFrame({"A NDCG@10": ["+0.0016 (<0.001)*"], "x": [0.5]}), "t", {"x": "{:.1f}"}).to_html()
+    assert "+0.0016 (&lt;0.001)*" in html and "(<0.001)" not in html
+
+
 def test_gap_vs_epochs_places_each_seed_by_the_epochs_its_base_reached():
     gaps = pd.DataFrame({
         "dataset": ["afk", "afk", "abe"], "kept in": ["one", "two", "one"], "seed": [0, 1, 0],

@@ -40,10 +40,11 @@ def variant_table(frame, protocol: str = "full", metrics=None, uuid: str = "vari
 
 
 def styled(frame, uuid: str, formats=None, precision: int = 4):
-    """A plain table for the book: no index, fixed uuid (deterministic HTML), ``gca-table`` class."""
+    """A plain table for the book: no index, fixed uuid (deterministic HTML), ``gca-table`` class.
+    Cells are text, HTML-escaped (a p-value prints as ``<0.001``)."""
     sty = frame.style.hide(axis="index").set_uuid(uuid).set_table_attributes('class="gca-table"')
-    sty = sty.format(precision=precision, na_rep="n/a")  # "+nan" would read as a number
-    return sty.format(formats, na_rep="n/a") if formats else sty
+    sty = sty.format(precision=precision, na_rep="n/a", escape="html")  # "+nan" would read as a number
+    return sty.format(formats, na_rep="n/a", escape="html") if formats else sty
 
 
 def paper_comparison(ours, cells, variant: str = "GCA[1]-sigmoid,True"):
