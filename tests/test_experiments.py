@@ -198,6 +198,23 @@ def test_stale_locks_are_broken(tmp_path):
     assert RunLock(path).acquire()
 
 
+def test_an_owner_killed_while_locking_leaves_no_lock(tmp_path, monkeypatch):
+    import gca_lite.experiments.lock as lock_module
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # stands in for SIGKILL while the lock's content is being written
+
+    path = tmp_path / "run" / "lock"
+    with monkeypatch.context() as m:
+        m.setattr(lock_module.json, "dump", killed)
+        m.setattr(lock_module.json, "dumps", killed)
+        with pytest.raises(KeyboardInterrupt):
+            RunLock(path).acquire()
+    assert list(path.parent.iterdir()) == []  # no empty lock (it would block the config for a minute)
+    assert RunLock(path).acquire() and json.loads(path.read_text())["pid"] == os.getpid()
+    assert [p.name for p in path.parent.iterdir()] == ["lock"]  # the private copy is gone
+
+
 # ------------------------------------------------------------------------------ sweeps
 @pytest.fixture(scope="module")
 def smoke_store(tmp_path_factory) -> ResultsStore:

@@ -1,10 +1,12 @@
 """One lock file per config, so two workers (processes, hosts) never train the same config.
 
-The lock is a file created with ``O_CREAT | O_EXCL`` (atomic on local file systems and on NFSv3+),
-holding the owner's host, pid, a random token and the time. A lock is *stale*, and is broken, when
+The lock holds the owner's host, pid, a random token and the time. It is written to a private file
+first and then hard-linked to its name, which fails if the name exists (atomic on local file
+systems and on NFS), so a lock never exists without its content, even if its owner is killed
+mid-way. A lock is *stale*, and is broken, when
 it is older than ``stale_after`` seconds (default 24 h: longer than any single run), or when it was
 taken on this host by a process that no longer exists (a killed sweep). An unreadable lock (its
-owner died between creating and writing it) is stale after a minute.
+owner wrote it by other means, or a disk fault) is stale after a minute.
 
 Breaking renames the stale file to a unique name before deleting it, so two processes breaking the
 same stale lock cannot delete a fresh lock that a third one just took.
@@ -81,19 +83,22 @@ class RunLock:
     def acquire(self) -> bool:
         """Take the lock if free or stale; never blocks. Returns whether it is now held."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(2):  # second try only after breaking a stale lock
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                if self.is_stale() and self._break():
-                    continue
-                return False
-            with os.fdopen(fd, "w") as f:
-                json.dump({"host": socket.gethostname(), "pid": os.getpid(), "token": self.token,
-                           "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}, f)
-            self.held = True
-            return True
-        return False
+        mine = self.path.with_name(f".{self.path.name}-{self.token}")
+        try:
+            mine.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "token": self.token,
+                                        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}))
+            for _ in range(2):  # second try only after breaking a stale lock
+                try:
+                    os.link(mine, self.path)
+                except FileExistsError:
+                    if self.is_stale() and self._break():
+                        continue
+                    return False
+                self.held = True
+                return True
+            return False
+        finally:
+            mine.unlink(missing_ok=True)
 
     def _break(self) -> bool:
         aside = self.path.with_name(f"{self.path.name}.stale-{uuid.uuid4().hex[:8]}")
