@@ -477,6 +477,25 @@ def test_pearson_with_fisher_interval():
     assert np.isnan(pearson([1, 1, 1, 1], [1, 2, 3, 4])[0])  # constant x
 
 
+def test_within_variant_r_sees_only_the_seed_to_seed_variation():
+    import numpy as np
+
+    from gca_lite.experiments.verdicts import pearson, within_variant_r
+
+    rng = np.random.default_rng(0)
+    # two variants far apart (the more orthogonal one more accurate: pooled r < 0), while inside
+    # each variant a higher |cos| goes with a higher score
+    x0, x1 = rng.normal(0.3, 0.02, 6), rng.normal(0.5, 0.02, 6)
+    y0, y1 = 0.20 + (x0 - 0.3) + rng.normal(0, 0.002, 6), 0.10 + (x1 - 0.5) + rng.normal(0, 0.002, 6)
+    x, y, labels = np.r_[x0, x1, 0.4], np.r_[y0, y1, 0.15], ["a"] * 6 + ["b"] * 6 + ["single"]
+    assert pearson(x, y)[0] < -0.9
+    r, lo, hi, n, k = within_variant_r(x, y, labels)
+    assert (n, k) == (12, 2) and r > 0.9 and lo > 0  # the single-run variant is left out
+    centred = np.r_[x0 - x0.mean(), x1 - x1.mean()], np.r_[y0 - y0.mean(), y1 - y1.mean()]
+    assert r == pytest.approx(np.corrcoef(*centred)[0, 1])
+    assert math.isnan(within_variant_r([0.1, 0.2], [0.3, 0.4], ["a", "b"])[0])  # no variant with two runs
+
+
 def test_verdicts_from_the_smoke_store(smoke_store):
     import numpy as np
 
