@@ -215,6 +215,19 @@ def test_an_owner_killed_while_locking_leaves_no_lock(tmp_path, monkeypatch):
     assert [p.name for p in path.parent.iterdir()] == ["lock"]  # the private copy is gone
 
 
+def test_lock_works_without_hard_links(tmp_path, monkeypatch):
+    import gca_lite.experiments.lock as lock_module
+
+    def no_links(*args, **kwargs):
+        raise PermissionError("hard links not supported")
+
+    monkeypatch.setattr(lock_module.os, "link", no_links)
+    a, b = RunLock(tmp_path / "lock"), RunLock(tmp_path / "lock")
+    assert a.acquire() and not b.acquire() and a.owner()["token"] == a.token
+    a.release()
+    assert b.acquire() and [p.name for p in tmp_path.iterdir()] == ["lock"]
+
+
 # ------------------------------------------------------------------------------ sweeps
 @pytest.fixture(scope="module")
 def smoke_store(tmp_path_factory) -> ResultsStore:

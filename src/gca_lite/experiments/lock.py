@@ -3,7 +3,7 @@
 The lock holds the owner's host, pid, a random token and the time. It is written to a private file
 first and then hard-linked to its name, which fails if the name exists (atomic on local file
 systems and on NFS), so a lock never exists without its content, even if its owner is killed
-mid-way. A lock is *stale*, and is broken, when
+mid-way. On a file system without hard links it falls back to an exclusive create and a write. A lock is *stale*, and is broken, when
 it is older than ``stale_after`` seconds (default 24 h: longer than any single run), or when it was
 taken on this host by a process that no longer exists (a killed sweep). An unreadable lock (its
 owner wrote it by other means, or a disk fault) is stale after a minute.
@@ -89,7 +89,7 @@ class RunLock:
                                         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")}))
             for _ in range(2):  # second try only after breaking a stale lock
                 try:
-                    os.link(mine, self.path)
+                    self._place(mine)
                 except FileExistsError:
                     if self.is_stale() and self._break():
                         continue
@@ -99,6 +99,17 @@ class RunLock:
             return False
         finally:
             mine.unlink(missing_ok=True)
+
+    def _place(self, mine: Path) -> None:
+        """Put the written lock at its name; FileExistsError if a lock is there."""
+        try:
+            os.link(mine, self.path)
+        except FileExistsError:
+            raise
+        except OSError:  # a file system without hard links: exclusive create, then write
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            with os.fdopen(fd, "w") as f:
+                f.write(mine.read_text())
 
     def _break(self) -> bool:
         aside = self.path.with_name(f"{self.path.name}.stale-{uuid.uuid4().hex[:8]}")
