@@ -598,6 +598,23 @@ def test_ordering_artefact_checks_from_the_smoke_store(smoke_store, tmp_path):
     assert 0 < wall["wall hours"].sum() <= wall["run hours"].sum()
 
 
+def test_sweep_wall_counts_runs_side_by_side_once_and_the_stretches_apart(monkeypatch):
+    import pandas as pd
+
+    from gca_lite.experiments import summary as S
+
+    # cuda: 0-10 and 5-15 min overlap (one stretch), 60-70 min is a second one; cpu: undated
+    runs = pd.DataFrame({"device": ["cuda"] * 3 + ["cpu"],
+                         "stored_at": ["2026-01-01T00:10:00Z", "2026-01-01T00:15:00Z", "2026-01-01T01:10:00Z", None],
+                         "wall_seconds": [600.0, 600.0, 600.0, 60.0]})
+    monkeypatch.setattr(S, "run_table", lambda store: runs)
+    wall = S.sweep_wall("unused").set_index("device")
+    assert wall.loc["cuda", "stretches"] == 2 and wall.loc["cuda", "timed runs"] == 3
+    assert wall.loc["cuda", "wall hours"] == pytest.approx(25 / 60) and wall.loc["cuda", "run hours"] == pytest.approx(0.5)
+    assert wall.loc["cpu", "stretches"] == 0 and math.isnan(wall.loc["cpu", "wall hours"])
+    assert wall.loc["cpu", "untimed runs"] == 1
+
+
 def test_rerun_reproduces_a_stored_run_exactly(smoke_store, tmp_path):
     """Acceptance (issue 6): one command re-trains a stored config and gets its metrics back
     bit for bit; a run whose stored numbers do not belong to its config is reported as different."""

@@ -65,8 +65,8 @@ def coverage(store):
 
 def sweep_wall(store):
     """Wall-clock time the store's runs took, per device: the length of the union of the runs'
-    ``[stored_at - wall_seconds, stored_at]`` intervals, so runs trained side by side count once.
-    Runs stored before records carried ``stored_at`` cannot be placed in time; they are counted
+    ``[stored_at - wall_seconds, stored_at]`` intervals, so runs trained side by side count once;
+    ``stretches``: how many separate stretches of time that union has. Runs stored before records carried ``stored_at`` cannot be placed in time; they are counted
     apart, with their summed run time (an upper bound on the wall time they took)."""
     import pandas as pd
 
@@ -76,16 +76,17 @@ def sweep_wall(store):
         timed = part[part["stored_at"].notna()]
         end = pd.to_datetime(timed["stored_at"], utc=True)
         spans = sorted(zip(end - pd.to_timedelta(timed["wall_seconds"], unit="s"), end))
-        wall, cur_lo, cur_hi = 0.0, None, None
+        wall, cur_lo, cur_hi, stretches = 0.0, None, None, 0
         for lo, hi in spans:
             if cur_hi is None or lo > cur_hi:
                 wall += (cur_hi - cur_lo).total_seconds() if cur_hi is not None else 0.0
-                cur_lo, cur_hi = lo, hi
+                cur_lo, cur_hi, stretches = lo, hi, stretches + 1
             else:
                 cur_hi = max(cur_hi, hi)
         wall += (cur_hi - cur_lo).total_seconds() if cur_hi is not None else 0.0
         untimed = part[part["stored_at"].isna()]
         rows.append({"device": device, "timed runs": len(timed), "wall hours": wall / 3600 if spans else math.nan,
+                     "stretches": stretches,
                      "run hours": timed["wall_seconds"].sum() / 3600,
                      "from": spans[0][0].strftime("%Y-%m-%d %H:%M") if spans else "",
                      "to": max(h for _, h in spans).strftime("%Y-%m-%d %H:%M") if spans else "",
