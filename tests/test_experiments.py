@@ -1021,3 +1021,27 @@ def test_budget_tables_refuse_two_configs_under_one_key(smoke_store, tmp_path):
     with pytest.raises(ValueError, match="'dup'.*two time-budgeted configurations") as err:
         budget_runs({"dup": root})
     assert folder.name in str(err.value) and twin.name in str(err.value)
+
+
+# ------------------------------------------------------------------ README's store figures
+def test_readme_counts_script_finds_every_passage_it_keeps_current():
+    out = subprocess.run([sys.executable, "scripts/readme_counts.py", "--check"], cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+
+
+def test_readme_run_lists_group_configurations_by_stored_seeds():
+    import importlib.util
+
+    import pandas as pd
+
+    spec = importlib.util.spec_from_file_location("readme_counts", REPO / "scripts" / "readme_counts.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    progress = pd.DataFrame({
+        "dataset": ["afk"] * 5 + ["abe"],
+        "configuration": ["base", "GCA[1]-sigmoid,True", "GCA[2]-tanh,False", "GCA[0]-sigmoid,True",
+                          "base, same-day shuffle", "base"],
+        "stored": ["0,1,2", "0,1", "", "0,2", "0", "0,1,2"]})
+    assert module.run_list(progress, "afk") == ("base: seeds 0-2; GCA[1]-sigmoid,True: seeds 0-1; "
+                                                "GCA[0]-sigmoid,True: seeds 0, 2; on same-day-shuffled data, base: seed 0")

@@ -1,0 +1,114 @@
+"""Keep the README's description of the results store in step with the store.
+
+The README's "Real-data results" section quotes how many runs `results/` holds, the lite runs of
+each dataset and their seeds, the compute spent and what the rest of the planned grid will cost.
+These figures change with every run the background sweep stores; this script recomputes them from
+the store and the grid file (no data needed) and rewrites exactly those passages.
+
+    python scripts/readme_counts.py            # print the figures and the passages it would write
+    python scripts/readme_counts.py --write    # rewrite README.md
+    python scripts/readme_counts.py --check    # exit 1 unless every passage is found exactly once
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import re
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from gca_lite.experiments import ResultsStore  # noqa: E402
+from gca_lite.experiments import summary as S  # noqa: E402
+
+STORE, GRID = "results", "experiments/real_lite_grid.yaml"
+KEPT_APART = ("benchmarks/results/paper_shared_gpu", "benchmarks/results/paper_one_window")
+
+
+def _seeds(stored: str) -> str:
+    xs = [int(x) for x in stored.split(",")]
+    if len(xs) == 1:
+        return f"seed {xs[0]}"
+    return f"seeds {xs[0]}-{xs[-1]}" if xs == list(range(xs[0], xs[-1] + 1)) else "seeds " + ", ".join(map(str, xs))
+
+
+def run_list(progress, dataset: str) -> str:
+    """The stored lite configurations of ``dataset``, grouped by their stored seeds (most first)."""
+    groups: dict[bool, dict[str, list[str]]] = {False: {}, True: {}}
+    for row in progress[(progress["dataset"] == dataset) & (progress["stored"] != "")].itertuples():
+        shuffled = row.configuration.endswith(", same-day shuffle")
+        name = row.configuration.removesuffix(", same-day shuffle")
+        groups[shuffled].setdefault(row.stored, []).append(name)
+
+    def listed(by_seeds: dict[str, list[str]]) -> str:
+        order = sorted(by_seeds.items(), key=lambda kv: (-len(kv[0]), kv[0]))
+        return "; ".join(f"{', '.join(names)}: {_seeds(seeds)}" for seeds, names in order)
+
+    text = listed(groups[False])
+    return text + (f"; on same-day-shuffled data, {listed(groups[True])}" if groups[True] else "")
+
+
+def passages(root: Path = REPO) -> list[tuple[str, str]]:
+    """(regex, replacement) for every passage of the README that quotes the store."""
+    store = root / STORE
+    runs = S.run_table(store)
+    lite = runs[runs["setting"].str.startswith("lite")]
+    progress = S.grid_progress(store, root / GRID)
+    planned = sum(len(s.split(",")) for s in progress["planned"])
+    stored = sum(len(s.split(",")) for s in progress["stored"] if s)
+    wall = S.sweep_wall(store)
+    cpu = wall[wall["device"] == "cpu"].iloc[0]
+    minutes = lite["wall_seconds"] / 60
+    rest = planned - stored
+    rest_hours = rest * minutes.median() / 60
+    apart = sum(len(ResultsStore(root / d).run_dirs()) for d in KEPT_APART)
+    today = datetime.date.today()
+    out = [
+        (r"What `results/` holds now \(\d+ runs, [\d-]+; \d+ of the \d+ planned lite runs;",
+         f"What `results/` holds now ({len(runs)} runs, {today}; {stored} of the {planned} planned lite runs;"),
+        (r"Compute in the store: [\d.]+ CPU hours for the lite runs",
+         f"Compute in the store: {minutes.sum() / 60:.1f} CPU hours for the lite runs"),
+        (r"The dated runs of the sweep \(\d+, trained two at a time on one thread each\) took [\d.]+\n"
+         r"hours of wall time for [\d.]+ run-hours",
+         f"The dated runs of the sweep ({int(cpu['timed runs'])}, trained two at a time on one thread each) took "
+         f"{cpu['wall hours']:.1f}\nhours of wall time for {cpu['run hours']:.1f} run-hours"),
+        (r"The rest of the grid \(\d+ runs\) is about \d+ run-hours at the\n"
+         r"stored runs' median of \d+ minutes, about \d+ hours of wall time two at a time",
+         f"The rest of the grid ({rest} runs) is about {rest_hours:.0f} run-hours at the\nstored runs' median of "
+         f"{minutes.median():.0f} minutes, about {rest_hours / 2:.0f} hours of wall time two at a time"),
+        (r"\(\d+ runs plus the \d+ kept apart", f"({len(runs)} runs plus the {apart} kept apart"),
+    ]
+    for dataset in ("afk", "abe"):
+        out.append((rf"^\| {dataset} \| lite \(CPU\) \| [^|]* \|", f"| {dataset} | lite (CPU) | {run_list(progress, dataset)} |"))
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="rewrite README.md")
+    mode.add_argument("--check", action="store_true", help="exit 1 unless every passage is found exactly once")
+    args = ap.parse_args(argv)
+    readme = REPO / "README.md"
+    text = original = readme.read_text(encoding="utf-8")
+    missing = []
+    for pattern, replacement in passages():
+        text, n = re.subn(pattern, lambda _: replacement, text, flags=re.M)
+        if n != 1:
+            missing.append(f"{n} matches for {pattern!r}")
+        elif not args.check:
+            print(replacement.replace("\n", " "))
+    if missing:
+        print("README.md: passages not found exactly once:\n  " + "\n  ".join(missing), file=sys.stderr)
+        return 1
+    if args.write and text != original:
+        readme.write_text(text, encoding="utf-8")
+        print("README.md rewritten")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
