@@ -137,3 +137,18 @@ def test_noise_budget_separates_the_users_part_from_the_seed_part():
     assert rows["shaky"]["seed SD"] == pytest.approx(0.03, rel=0.05)
     assert rows["steady"]["seed SD"] < 0.001
     assert rows["shaky"]["seeds needed"] > 100 > rows["steady"]["seeds needed"]
+
+
+def test_noise_budget_by_variant_keeps_each_comparison_apart():
+    from gca_lite.experiments.summary import noise_budget
+    from gca_lite.experiments.verdicts import Context
+
+    steady, _ = _pair([0.01, 0.01, 0.01], rng_seed=1)
+    shaky, base = _pair([0.04, -0.02, 0.01], rng_seed=1)
+    ctx = Context("toy", "both", {"base": base, "steady": steady, "shaky": shaky}, [])
+    pooled = noise_budget([ctx], protocols=("full",), n_boot=200)
+    apart = noise_budget([ctx], protocols=("full",), n_boot=200, by_variant=True).set_index("variant")
+    assert len(pooled) == 1 and pooled["comparisons"].iloc[0] == 2 and "variant" not in pooled
+    assert list(apart.index) == ["steady", "shaky"] and (apart["comparisons"] == 1).all()
+    assert apart.loc["shaky", "seed SD"] == pytest.approx(0.03, rel=0.05) and apart.loc["steady", "seed SD"] < 0.001
+    assert pooled["seed SD"].iloc[0] == pytest.approx(apart["seed SD"].median())  # the pooled row is their median

@@ -273,35 +273,42 @@ def _seeds_needed(c: dict, most: int = 1000) -> float:
     return float(next((n for n in range(2, most + 1) if t975(n - 1) * sd / math.sqrt(n) <= users), math.inf))
 
 
-def noise_budget(ctxs, protocols=("full", "sampled"), metric: str = "NDCG@10", n_boot: int = 1000):
+def noise_budget(ctxs, protocols=("full", "sampled"), metric: str = "NDCG@10", n_boot: int = 1000,
+                 by_variant: bool = False):
     """How much of a paired interval is test users and how much retraining (decision D16).
 
     Over every stored variant-minus-base comparison with two or more common seeds, per dataset,
-    setting, protocol and domain, medians of: ``|Δ|`` the difference, ``users ±`` the users-only
-    half-width, ``seed SD`` the SD of the per-seed paired means, ``seed ±`` the seed half-width it
-    gives at the stored seeds, and ``seeds needed``: how many seeds would shrink the seed part to the
-    users' part if the seed SD stayed as measured (:func:`_seeds_needed`). ``ctxs``: ``verdicts.contexts``."""
+    setting, protocol and domain (and variant, with ``by_variant``), medians of: ``|Δ|`` the
+    difference, ``users ±`` the users-only half-width, ``seed SD`` the SD of the per-seed paired
+    means, ``seed ±`` the seed half-width it gives at the stored seeds, and ``seeds needed``: how many
+    seeds would shrink the seed part to the users' part if the seed SD stayed as measured
+    (:func:`_seeds_needed`). ``ctxs``: ``verdicts.contexts``."""
     import pandas as pd
 
     rows = []
     for ctx in ctxs:
+        variants = [v for v in ctx.groups if v != "base"]
         for protocol in protocols:
             for dom, dname in enumerate(DOMAINS):
-                comps = [c for v in ctx.groups if v != "base"
-                         if (c := ctx.compare(v, "base", protocol, dom, metric, n_boot)) and len(c["per_seed"]) > 1]
-                if not comps:
-                    continue
-                users = float(np.median([(c["hi_users"] - c["lo_users"]) / 2 for c in comps]))
-                sd = float(np.median([np.std(c["per_seed"], ddof=1) for c in comps]))
-                needed = float(np.median([_seeds_needed(c) for c in comps]))
-                rows.append({"dataset": ctx.dataset, "setting": ctx.setting, "protocol": protocol,
-                             "domain": dname, "comparisons": len(comps),
-                             "seeds": int(np.median([len(c["per_seed"]) for c in comps])),
-                             "median |Δ|": float(np.median([abs(c["diff"]) for c in comps])),
-                             "users ±": users, "seed SD": sd,
-                             "seed ±": float(np.median([c["seed_half"] for c in comps])),
-                             "seeds needed": needed})
+                for group in ([[v] for v in variants] if by_variant else [variants]):
+                    comps = [c for v in group
+                             if (c := ctx.compare(v, "base", protocol, dom, metric, n_boot)) and len(c["per_seed"]) > 1]
+                    if comps:
+                        rows.append({"dataset": ctx.dataset, "setting": ctx.setting,
+                                     **({"variant": group[0]} if by_variant else {}), "protocol": protocol,
+                                     "domain": dname, **_noise_row(comps)})
     return pd.DataFrame(rows)
+
+
+def _noise_row(comps: list[dict]) -> dict:
+    """The medians :func:`noise_budget` reports over ``comps`` (paired comparisons)."""
+    return {"comparisons": len(comps),
+            "seeds": int(np.median([len(c["per_seed"]) for c in comps])),
+            "median |Δ|": float(np.median([abs(c["diff"]) for c in comps])),
+            "users ±": float(np.median([(c["hi_users"] - c["lo_users"]) / 2 for c in comps])),
+            "seed SD": float(np.median([np.std(c["per_seed"], ddof=1) for c in comps])),
+            "seed ±": float(np.median([c["seed_half"] for c in comps])),
+            "seeds needed": float(np.median([_seeds_needed(c) for c in comps]))}
 
 
 def _test_score(record: dict, protocol: str, metric: str) -> float:
