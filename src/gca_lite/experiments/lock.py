@@ -3,10 +3,12 @@
 The lock holds the owner's host, pid, a random token and the time. It is written to a private file
 first and then hard-linked to its name, which fails if the name exists (atomic on local file
 systems and on NFS), so a lock never exists without its content, even if its owner is killed
-mid-way. On a file system without hard links it falls back to an exclusive create and a write. A lock is *stale*, and is broken, when
-it is older than ``stale_after`` seconds (default 24 h: longer than any single run), or when it was
-taken on this host by a process that no longer exists (a killed sweep). An unreadable lock (its
-owner wrote it by other means, or a disk fault) is stale after a minute.
+mid-way; on a file system without hard links it falls back to an exclusive create and a write.
+
+A lock is *stale*, and is broken, when it is older than ``stale_after`` seconds (default 24 h:
+longer than any single run), or when it was taken on this host by a process that no longer exists
+(a killed sweep). An unreadable lock (written by other means, or a disk fault) is stale after a
+minute.
 
 Breaking renames the stale file to a unique name before deleting it, so two processes breaking the
 same stale lock cannot delete a fresh lock that a third one just took.

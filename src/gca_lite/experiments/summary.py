@@ -66,8 +66,9 @@ def coverage(store):
 def sweep_wall(store):
     """Wall-clock time the store's runs took, per device: the length of the union of the runs'
     ``[stored_at - wall_seconds, stored_at]`` intervals, so runs trained side by side count once;
-    ``stretches``: how many separate stretches of time that union has. Runs stored before records carried ``stored_at`` cannot be placed in time; they are counted
-    apart, with their summed run time (an upper bound on the wall time they took)."""
+    ``stretches``: how many separate stretches of time that union has. Runs stored before records
+    carried ``stored_at`` cannot be placed in time; they are counted apart, with their summed run
+    time (an upper bound on the wall time they took)."""
     import pandas as pd
 
     runs = run_table(store)

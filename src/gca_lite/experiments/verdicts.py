@@ -99,7 +99,7 @@ def within_variant_r(x, y, labels) -> tuple[float, float, float, int, int]:
     """Pearson r after removing each label's means from x and y (labels with one point left out), so
     that only the seed-to-seed variation inside each variant is correlated: (r, low, high, n, labels)."""
     x, y, labels = np.asarray(x, float), np.asarray(y, float), np.asarray(labels, object)
-    keep = np.array([(labels == lab).sum() > 1 for lab in labels], bool) if len(labels) else np.zeros(0, bool)
+    keep = np.array([(labels == lab).sum() > 1 for lab in labels], dtype=bool)
     x, y, labels = x[keep], y[keep], labels[keep]
     groups = sorted(set(labels))
     for lab in groups:
