@@ -1024,20 +1024,57 @@ def test_budget_tables_refuse_two_configs_under_one_key(smoke_store, tmp_path):
 
 
 # ------------------------------------------------------------------ README's store figures
-def test_readme_counts_script_finds_every_passage_it_keeps_current():
-    out = subprocess.run([sys.executable, "scripts/readme_counts.py", "--check"], cwd=REPO,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-
-
-def test_readme_run_lists_group_configurations_by_stored_seeds():
+def _readme_counts():
     import importlib.util
-
-    import pandas as pd
 
     spec = importlib.util.spec_from_file_location("readme_counts", REPO / "scripts" / "readme_counts.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_quotes_what_the_committed_store_gives():
+    """Every store figure of the README (counts, paired differences, noise, final verdicts) must be
+    the one the committed store gives: a run committed without rewriting the README fails here."""
+    out = subprocess.run([sys.executable, "scripts/readme_counts.py", "--check"], cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+
+
+def test_readme_check_names_a_stale_passage(tmp_path, monkeypatch):
+    module = _readme_counts()
+    readme = tmp_path / "README.md"
+    readme.write_text("Compute in the store: 1.0 CPU hours for the lite runs\n", encoding="utf-8")
+    monkeypatch.setattr(module, "REPO", tmp_path)
+    monkeypatch.setattr(module, "passages", lambda: [(r"Compute in the store: [\d.]+ CPU hours for the lite runs",
+                                                      "Compute in the store: 2.5 CPU hours for the lite runs")])
+    assert module.main(["--check"]) == 1
+    assert module.main(["--write"]) == 0
+    assert "2.5 CPU hours" in readme.read_text(encoding="utf-8") and module.main(["--check"]) == 0
+
+
+def test_readme_final_verdicts_name_only_judged_cells_on_complete_runs():
+    import pandas as pd
+
+    module = _readme_counts()
+    frame = pd.DataFrame({
+        "dataset": ["abe", "abe", "afk", "afk", "abe"], "setting": ["lite"] * 4 + ["paper, 7-min budget"],
+        "protocol": ["full", "sampled", "full", "full", "full"],
+        "claim": ["Each further module adds", "Each further module adds", "LayerNorm on helps", "Best variant",
+                  "Each further module adds"],
+        "verdict": ["not resolved", "partly", "reproduced (provisional)", "too few runs", "reproduced"]})
+    text = module.final_verdicts(frame)
+    assert text.startswith("**Final verdicts.** 2 of the 4 lite verdict cells")
+    assert "abe, each further module adds: full *not resolved*, sampled *partly*" in text
+    assert "afk" not in text  # provisional and "too few runs" cells are not final; paper cells are not lite
+    assert "still *provisional*" in module.final_verdicts(frame.iloc[2:4])
+    assert module._minus("A -0.0015 [-0.0076, +0.0045], seeds 0-2") == "A −0.0015 [−0.0076, +0.0045], seeds 0-2"
+
+
+def test_readme_run_lists_group_configurations_by_stored_seeds():
+    import pandas as pd
+
+    module = _readme_counts()
     progress = pd.DataFrame({
         "dataset": ["afk"] * 5 + ["abe"],
         "configuration": ["base", "GCA[1]-sigmoid,True", "GCA[2]-tanh,False", "GCA[0]-sigmoid,True",
