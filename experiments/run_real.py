@@ -5,7 +5,11 @@ every partial state of results/ answers the most important questions first: (1) 
 GCA[1]-sigmoid,True (the paper's best variant), GCA[0]-sigmoid,True (GCA_early) and their
 parameter-matched base, seed by seed on both datasets; (2) the rest of the scaling series, the
 LayerNorm and gate contrasts at point 1 and the same-day-shuffle ablation; (3) every other
-variant. Resumable like any sweep.
+variant; (4) last, the matched bases of the LayerNorm-off sizes. Those widen the base's FFN to 213
+and 300 units against 214 and 302 for the LayerNorm-on sizes (LayerNorm's few weights, 2d per norm,
+shift the matched width by one or two units), so they are near-duplicates of base~1xGCA,True and base~3xGCA,True
+and decide no claim of the paper (the parameter-matched claims use the LayerNorm-on scaling
+series). Resumable like any sweep.
 
     python experiments/run_real.py --data-dir ../shared/data --store results [--dataset afk]
         [--workers 2 --threads 1] [--max-runs N] [--dry-run]
@@ -25,13 +29,14 @@ TIERS = (
      "GCA[0,0]-sigmoid,True", "GCA[0,0,0]-sigmoid,True", "GCA[0,1]-sigmoid,True", "base~2xGCA,True",
      "shuffled"),
 )
+LAST = ("base~1xGCA,False", "base~3xGCA,False")  # after every other variant (module doc)
 
 
 def priority(cfg) -> tuple:
     """Tier first; inside a tier, seed by seed (both datasets), so that every prefix of the order
     holds complete paired sets: base, GCA[1], GCA[0] and the matched base of one seed, then the next."""
     name = "shuffled" if cfg.data.tie_shuffle_seed is not None else cfg.model.variant_name
-    tier = next((k for k, names in enumerate(TIERS) if name in names), len(TIERS))
+    tier = next((k for k, names in enumerate(TIERS) if name in names), len(TIERS) + (name in LAST))
     rank = TIERS[tier].index(name) if tier < len(TIERS) else 0
     return tier, cfg.train.seed, cfg.data.dataset, rank, cfg.model.variant_name
 
@@ -54,7 +59,7 @@ def main() -> None:
         done = [store.has(c, warn=False) for c in configs]
         for c, ok in zip(configs, done):
             print("done   " if ok else "missing", c.name, "(shuffled)" if c.data.tie_shuffle_seed is not None else "")
-        for tier in range(len(TIERS) + 1):
+        for tier in range(len(TIERS) + 2):
             in_tier = [ok for c, ok in zip(configs, done) if priority(c)[0] == tier]
             print(f"tier {tier}: {sum(in_tier)} of {len(in_tier)} stored")
         return

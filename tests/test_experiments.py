@@ -731,6 +731,8 @@ def test_real_grid_and_its_priority_order(shared_data):
     first = [(c.data.dataset, c.model.variant_name, c.train.seed) for c in ordered[:8]]
     assert {s for *_, s in first} == {0} and {d for d, *_ in first} == {"afk", "abe"}
     assert {v for _, v, _ in first} == set(run_real.TIERS[0])
+    last = {c.model.variant_name for c in ordered[-12:]}
+    assert last == set(run_real.LAST)  # the near-duplicate matched bases come last
 
 
 @pytest.mark.realdata
