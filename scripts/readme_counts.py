@@ -27,18 +27,12 @@ sys.path.insert(0, str(REPO / "src"))
 from gca_lite.experiments import ResultsStore  # noqa: E402
 from gca_lite.experiments import summary as S  # noqa: E402
 from gca_lite.experiments.artefact import artefact_frame  # noqa: E402
-from gca_lite.experiments.report import DOMAINS, fmt_ci  # noqa: E402
+from gca_lite.experiments.digest import (LITE, N_BOOT, final_verdicts, findings, noise_bullet,  # noqa: E402
+                                         seeds_label, stopping_bullet)
 from gca_lite.experiments.verdicts import contexts, verdict_frame  # noqa: E402
 
 STORE, GRID = "results", "experiments/real_lite_grid.yaml"
 KEPT_APART = ("benchmarks/results/paper_shared_gpu", "benchmarks/results/paper_one_window")
-
-
-def _seeds(stored: str) -> str:
-    xs = [int(x) for x in stored.split(",")]
-    if len(xs) == 1:
-        return f"seed {xs[0]}"
-    return f"seeds {xs[0]}-{xs[-1]}" if xs == list(range(xs[0], xs[-1] + 1)) else "seeds " + ", ".join(map(str, xs))
 
 
 def run_list(progress, dataset: str) -> str:
@@ -51,151 +45,16 @@ def run_list(progress, dataset: str) -> str:
 
     def listed(by_seeds: dict[str, list[str]]) -> str:
         order = sorted(by_seeds.items(), key=lambda kv: (-len(kv[0]), kv[0]))
-        return "; ".join(f"{', '.join(names)}: {_seeds(seeds)}" for seeds, names in order)
+        return "; ".join(f"{', '.join(names)}: {seeds_label(seeds)}" for seeds, names in order)
 
     text = listed(groups[False])
     return text + (f"; on same-day-shuffled data, {listed(groups[True])}" if groups[True] else "")
 
 
-# ----------------------------------------------------------------- what the lite runs show
-#: the paired comparisons each lite row of the README quotes first: (variant, reference)
-KEY_PAIRS = (("GCA[1]-sigmoid,True", "base"), ("GCA[0]-sigmoid,True", "base~1xGCA,True"),
-             ("GCA[0,1,2]-sigmoid,True", "base~3xGCA,True"))
-N_BOOT = 1000  # as on the results page, so that both quote the same intervals
-LITE = "lite"
-
-
-def _short(variant: str) -> str:
-    return variant.removesuffix("-sigmoid,True")
-
-
-def _resolved(c: dict, users_only: bool = False) -> bool:
-    lo, hi = (c["lo_users"], c["hi_users"]) if users_only else (c["lo"], c["hi"])
-    return lo > 0 or hi < 0
-
-
-def _with_users(c: dict) -> str:
-    """``fmt_ci`` of a comparison, plus its users-only interval where that one tells another story."""
-    text = fmt_ci(c)
-    if len(c["per_seed"]) > 1 and _resolved(c, users_only=True) != _resolved(c):
-        text += f" (users only [{c['lo_users']:+.4f}, {c['hi_users']:+.4f}])"
-    return text
-
-
-def against_base(ctx, metric: str, users_only: bool = False) -> list[str]:
-    """Every GCA variant's difference from the base (both protocols and domains) that is resolved
-    in ``metric``, formatted; the intervals cover retraining unless ``users_only``."""
-    out = []
-    for variant in sorted(v for v in ctx.groups if v.startswith("GCA")):
-        for protocol in ("full", "sampled"):
-            for dom, dname in enumerate(DOMAINS):
-                c = ctx.compare(variant, "base", protocol, dom, metric, N_BOOT)
-                if c and _resolved(c, users_only):
-                    seeds = len(c["per_seed"])
-                    out.append(f"{_short(variant)} {protocol} {dname} {fmt_ci(c)}"
-                               + (f" ({seeds} seed{'s' * (seeds != 1)})" if seeds < 3 else ""))
-    return out
-
-
-def lite_findings(ctx, art, cut_short) -> str:
-    """The "what they show" cell of one dataset's lite row: the key paired differences (full
-    ranking, NDCG@10), every difference from the base resolved in NDCG@10 or AUC, the same-day
-    shuffle's change of the gain and the runs early stopping cut short.
-    ``art``: ``artefact_frame`` rows; ``cut_short``: ``summary.training_length``'s second table."""
-    most = max((len(g.seeds) for g in ctx.groups.values()), default=0)
-    parts = []
-    for variant, ref in KEY_PAIRS:
-        comps = [ctx.compare(variant, ref, "full", dom, "NDCG@10", N_BOOT) for dom in range(len(DOMAINS))]
-        if all(comps):
-            n = len(comps[0]["per_seed"])
-            parts.append(f"{_short(variant)} − {ref}" + (f" ({_seeds(','.join(map(str, range(n))))})"
-                                                         if n < most else "") + ": "
-                         + ", ".join(f"{d} {_with_users(c)}" for d, c in zip(DOMAINS, comps)))
-    text = ("Paired test NDCG@10, full ranking: " + "; ".join(parts) + ".") if parts else ""
-    for metric in ("NDCG@10", "AUC"):
-        found = against_base(ctx, metric)
-        text += (f" Resolved {metric} differences of a GCA variant from the base (both protocols): "
-                 + ("; ".join(found) if found else "none") + ".")
-    shuffle = art[(art["dataset"] == ctx.dataset) & (art["setting"] == ctx.setting) & (art["protocol"] == "full")
-                  & (art["training seeds (shuffled runs)"] != "")].to_dict("records") if not art.empty else []
-    for variant in dict.fromkeys(r["variant"] for r in shuffle):
-        rows = [r for r in shuffle if r["variant"] == variant]
-        text += (f" Same-day shuffle, change in {_short(variant)}'s gain over the base (full ranking, users whose "
-                 f"target keeps its domain, {_seeds(rows[0]['training seeds (shuffled runs)'])}): "
-                 + ", ".join(f"{r['domain']} {r['shuffled − original']}" for r in rows) + ".")
-    flagged = ([] if cut_short.empty else
-               cut_short[(cut_short["dataset"] == ctx.dataset) & (cut_short["setting"] == ctx.setting)].to_dict("records"))
-    for r in flagged:
-        text += (f" Early stopping cut {r['variant']} seed {r['seed']} short (selected epoch {r['selected epoch']:g}, "
-                 f"against {r['same-seed median epoch']:g} for the other runs of that seed); the results page "
-                 "flags the verdicts that rest on it.")
-    return text.strip()
-
-
-def _span(values, fmt: str = "{:.4f}") -> str:
-    lo, hi = min(values), max(values)
-    return fmt.format(lo) if fmt.format(lo) == fmt.format(hi) else f"{fmt.format(lo)} to {fmt.format(hi)}"
-
-
-def noise_bullet(ctxs) -> str:
-    """The README bullet on retraining noise, from ``summary.noise_budget`` of the lite runs."""
-    noise = S.noise_budget(ctxs, n_boot=N_BOOT)
-    noise = noise[noise["setting"] == LITE]
-    users_only = sum(len(against_base(ctx, "NDCG@10", users_only=True)) for ctx in ctxs)
-    found = [f"{ctx.dataset} {x}" for ctx in ctxs for x in against_base(ctx, "NDCG@10")]
-    seed_wider = bool((noise["seed ±"] > noise["users ±"]).all())
-    head = ("Retraining, not the test set, limits the lite comparisons." if seed_wider else
-            "Retraining limits the lite comparisons about as much as the test set.")
-    return (f"- **{head}** Over the variant-minus-base differences in NDCG@10 with two or more common seeds "
-            f"({_span(noise['comparisons'], '{:d}')} per dataset, protocol and domain), the median seed-to-seed "
-            f"SD of a difference is {_span(noise['seed SD'])} against a users-only half-width of "
-            f"{_span(noise['users ±'])}, so {_span(noise['seeds needed'], '{:.0f}')} seeds would be needed before "
-            f"the test set becomes the limit (seed SD as measured). With users-only intervals, {users_only} "
-            f"GCA-minus-base differences in NDCG@10 would look resolved; with retraining included, "
-            + (f"{len(found)} {'is' if len(found) == 1 else 'are'}: " + "; ".join(found) if found else "none is")
-            + ".")
-
-
-def stopping_bullet(runs, length) -> str:
-    """The README bullet on early stopping, from ``summary.training_length`` of the lite runs."""
-    lite, shuffled = runs[runs["setting"] == LITE], runs[runs["setting"] == f"{LITE}, same-day shuffle"]
-    rows = length[length["setting"] == LITE].to_dict("records")
-    rs = [f"{r['r (epoch, score)']:+.2f} {r['r 95 % CI']} on {r['dataset']} ({r['runs in r']} runs)" for r in rows]
-    above = all(r["r 95 % CI"] and float(r["r 95 % CI"][1:].split(",")[0]) > 0 for r in rows)
-    return ("- **Early stopping adds to that noise.** " if above else "- **Early stopping and the noise.** ") + (
-        f"Lite runs stop after 20 epochs without improvement, at selected epochs from "
-        f"{int(lite['best_epoch'].min())} to {int(lite['best_epoch'].max())}"
-        + (f" ({int(shuffled['best_epoch'].min())} to {int(shuffled['best_epoch'].max())} on same-day-shuffled "
-           "data)" if len(shuffled) else "")
-        + "; within a variant, " + ("runs that trained longer score higher on test" if above else
-                                    "the selected epoch and the test score correlate")
-        + f" (Pearson r between selected epoch and test NDCG@10, mean of both domains, full ranking, each variant's mean removed: {'; '.join(rs)}). A fixed budget "
-        "would remove this source but would cost about 1.7 times the compute and change every stored "
-        "configuration (decision D17).")
-
-
-def final_verdicts(verdicts) -> str:
-    """The README paragraph naming the lite verdicts that are no longer provisional (three seeds
-    and every configuration of the claim stored), from ``verdicts.verdict_frame``."""
-    lite = verdicts[verdicts["setting"] == LITE]
-    final = lite[~lite["verdict"].str.contains("provisional") & ~lite["verdict"].isin(("no runs", "too few runs"))]
-    head = "**Final verdicts.** "
-    if final.empty:
-        return head + ("Every lite verdict on the results page is still *provisional* (fewer than three seeds or "
-                       "configurations of the claim missing).")
-    cells = []
-    for (dataset, claim), part in final.groupby(["dataset", "claim"], sort=True):
-        by_protocol = ", ".join(f"{r.protocol} *{r.verdict}*" for r in part.itertuples())
-        cells.append(f"{dataset}, {claim[0].lower() + claim[1:]}: {by_protocol}")
-    return head + (f"{len(final)} of the {len(lite)} lite verdict cells (dataset × claim × protocol) rest on "
-                   "three seeds of every configuration their claim needs, so they are final: " + "; ".join(cells)
-                   + ". The others are provisional.")
-
-
 def _wrap(text: str) -> str:
     """``text`` wrapped at 100 columns, a list item's continuation lines indented."""
-    return textwrap.fill(text, width=100, subsequent_indent="  " if text.startswith("- ") else "", break_on_hyphens=False,
-                         break_long_words=False)
+    return textwrap.fill(text, width=100, subsequent_indent="  " if text.startswith("- ") else "",
+                         break_on_hyphens=False, break_long_words=False)
 
 
 def _minus(text: str) -> str:
@@ -246,7 +105,7 @@ def passages(root: Path = REPO) -> list[tuple[str, str]]:
     for ctx in ctxs:
         out.append((rf"^\| {ctx.dataset} \| lite \(CPU\) \| [^|]* \| [^|]* \|$",
                     f"| {ctx.dataset} | lite (CPU) | {run_list(progress, ctx.dataset)} | "
-                    f"{_minus(lite_findings(ctx, art, cut_short))} |"))
+                    f"{_minus(findings(ctx, art, cut_short))} |"))
     return out
 
 

@@ -344,6 +344,12 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
             assert named == (c["run"] in v["rests_on"] and not v["verdict"].startswith(("no runs", "too few"))), v
     datasets = {v["dataset"] for v in rec["verdicts"]}
     assert datasets <= {"afk", "abe"} and datasets
+    # "In short" has a line per dataset and preset, each quoting paired intervals, then the lite noise
+    settings = {(v["dataset"], v["setting"]) for v in rec["verdicts"]}
+    lines = {(d, s): line for line in rec["in_short"] for d, s in settings if line.startswith(f"- **{d} · {s}**")}
+    assert set(lines) == settings and all("Resolved NDCG@10 differences" in x for x in lines.values())
+    assert all(re.search(r"[+-]\d\.\d{4} \[[+-]\d\.\d{4}, [+-]\d\.\d{4}\]", x) for x in lines.values())
+    assert any(line.startswith("- **Retraining") for line in rec["in_short"])
     # every claim is judged under both protocols for every (dataset, setting) with a base model
     per = {}
     for v in rec["verdicts"]:

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -1065,11 +1066,13 @@ def test_readme_final_verdicts_name_only_judged_cells_on_complete_runs():
         "claim": ["Each further module adds", "Each further module adds", "LayerNorm on helps", "Best variant",
                   "Each further module adds"],
         "verdict": ["not resolved", "partly", "reproduced (provisional)", "too few runs", "reproduced"]})
-    text = module.final_verdicts(frame)
+    from gca_lite.experiments import digest
+
+    text = digest.final_verdicts(frame)
     assert text.startswith("**Final verdicts.** 2 of the 4 lite verdict cells")
     assert "abe, each further module adds: full *not resolved*, sampled *partly*" in text
     assert "afk" not in text  # provisional and "too few runs" cells are not final; paper cells are not lite
-    assert "still *provisional*" in module.final_verdicts(frame.iloc[2:4])
+    assert "still *provisional*" in digest.final_verdicts(frame.iloc[2:4])
     assert module._minus("A -0.0015 [-0.0076, +0.0045], seeds 0-2") == "A −0.0015 [−0.0076, +0.0045], seeds 0-2"
 
 
@@ -1084,3 +1087,39 @@ def test_readme_run_lists_group_configurations_by_stored_seeds():
         "stored": ["0,1,2", "0,1", "", "0,2", "0", "0,1,2"]})
     assert module.run_list(progress, "afk") == ("base: seeds 0-2; GCA[1]-sigmoid,True: seeds 0-1; "
                                                 "GCA[0]-sigmoid,True: seeds 0, 2; on same-day-shuffled data, base: seed 0")
+
+
+# ------------------------------------------------------------------ computed prose (digest)
+class _FakeContext:
+    """A verdicts.Context stand-in whose comparisons are given."""
+
+    def __init__(self, comps):
+        self.dataset, self.setting, self.comps = "afk", "lite", comps
+        self.groups = {v: types.SimpleNamespace(seeds=[0, 1, 2]) for v in ("base", *{k[0] for k in comps})}
+
+    def compare(self, first, second, protocol, dom, metric, n_boot):
+        return self.comps.get((first, second, protocol, dom, metric))
+
+
+def _comp(diff, lo, hi, lo_users, hi_users, seeds=3):
+    return {"diff": diff, "lo": lo, "hi": hi, "lo_users": lo_users, "hi_users": hi_users,
+            "per_seed": [diff] * seeds}
+
+
+def test_digest_resolves_only_on_the_interval_with_retraining():
+    import pandas as pd
+
+    from gca_lite.experiments import digest
+
+    comps = {("GCA[1]-sigmoid,True", "base", "full", 0, "NDCG@10"): _comp(0.004, -0.001, 0.009, 0.002, 0.006),
+             ("GCA[1]-sigmoid,True", "base", "full", 1, "NDCG@10"): _comp(-0.001, -0.004, 0.002, -0.003, 0.001),
+             ("GCA[0,0]-sigmoid,True", "base", "sampled", 1, "NDCG@10"): _comp(0.006, 0.001, 0.011, 0.003, 0.009, 2)}
+    ctx = _FakeContext(comps)
+    assert digest.against_base(ctx, "NDCG@10") == ["GCA[0,0] sampled B +0.0060 [+0.0010, +0.0110] (2 seeds)"]
+    assert len(digest.against_base(ctx, "NDCG@10", users_only=True)) == 2
+    text = digest.findings(ctx, pd.DataFrame(), pd.DataFrame())
+    # the users-only interval is quoted where it alone would resolve the difference
+    assert text.startswith("Paired test NDCG@10, full ranking: GCA[1] − base: A +0.0040 [-0.0010, +0.0090] "
+                           "(users only [+0.0020, +0.0060]), B -0.0010 [-0.0040, +0.0020].")
+    assert "Resolved AUC differences of a GCA variant from the base (both protocols): none." in text
+    assert digest.seeds_label("0,2") == "seeds 0, 2" and digest.seeds_label("3") == "seed 3"

@@ -1,0 +1,165 @@
+"""Short computed prose about a results store, for the README (``scripts/readme_counts.py``) and
+the results page: the key paired differences of a setting, every difference from the base that is
+resolved, how much of the intervals is retraining noise, how early stopping relates to the test
+score, and which verdicts are final. Every figure is computed from the store with the results
+page's bootstrap settings, so the README and the page quote the same numbers and neither goes stale
+as runs land. Functions return Markdown.
+"""
+
+from __future__ import annotations
+
+from . import summary as S
+from .report import DOMAINS, fmt_ci
+
+
+def seeds_label(stored: str) -> str:
+    """ "0,1,2" -> "seeds 0-2"; "0,2" -> "seeds 0, 2"; "1" -> "seed 1"."""
+    xs = [int(x) for x in stored.split(",")]
+    if len(xs) == 1:
+        return f"seed {xs[0]}"
+    return f"seeds {xs[0]}-{xs[-1]}" if xs == list(range(xs[0], xs[-1] + 1)) else "seeds " + ", ".join(map(str, xs))
+
+
+#: the paired comparisons a setting's findings quote first: (variant, reference)
+KEY_PAIRS = (("GCA[1]-sigmoid,True", "base"), ("GCA[0]-sigmoid,True", "base~1xGCA,True"),
+             ("GCA[0,1,2]-sigmoid,True", "base~3xGCA,True"))
+N_BOOT = 1000  # the results page's default, so that the README and the page quote the same intervals
+LITE = "lite"  # the setting label of the lite preset's runs (noise and early stopping are about them)
+PROTOCOLS = ("full", "sampled")
+
+
+def _short(variant: str) -> str:
+    return variant.removesuffix("-sigmoid,True")
+
+
+def _resolved(c: dict, users_only: bool = False) -> bool:
+    lo, hi = (c["lo_users"], c["hi_users"]) if users_only else (c["lo"], c["hi"])
+    return lo > 0 or hi < 0
+
+
+def _with_users(c: dict) -> str:
+    """``fmt_ci`` of a comparison, plus its users-only interval where that one tells another story."""
+    text = fmt_ci(c)
+    if len(c["per_seed"]) > 1 and _resolved(c, users_only=True) != _resolved(c):
+        text += f" (users only [{c['lo_users']:+.4f}, {c['hi_users']:+.4f}])"
+    return text
+
+
+def against_base(ctx, metric: str, users_only: bool = False, n_boot: int = N_BOOT,
+                 protocols=PROTOCOLS) -> list[str]:
+    """Every GCA variant's difference from the base (each protocol and domain) that is resolved in
+    ``metric``, formatted; the intervals cover retraining unless ``users_only``."""
+    out = []
+    for variant in sorted(v for v in ctx.groups if v.startswith("GCA")):
+        for protocol in protocols:
+            for dom, dname in enumerate(DOMAINS):
+                c = ctx.compare(variant, "base", protocol, dom, metric, n_boot)
+                if c and _resolved(c, users_only):
+                    seeds = len(c["per_seed"])
+                    out.append(f"{_short(variant)} {protocol} {dname} {fmt_ci(c)}"
+                               + (f" ({seeds} seed{'s' * (seeds != 1)})" if seeds < 3 else ""))
+    return out
+
+
+def findings(ctx, art, cut_short, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> str:
+    """What one (dataset, setting) shows: the key paired differences (:data:`KEY_PAIRS`, full
+    ranking, NDCG@10), every GCA-minus-base difference resolved in NDCG@10 or AUC, the same-day
+    shuffle's change of the gain and the runs early stopping cut short. ``ctx``: a
+    ``verdicts.contexts`` entry; ``art``: ``artefact_frame`` rows; ``cut_short``:
+    ``summary.training_length``'s second table."""
+    most = max((len(g.seeds) for g in ctx.groups.values()), default=0)
+    parts = []
+    for variant, ref in KEY_PAIRS:
+        comps = [ctx.compare(variant, ref, "full", dom, "NDCG@10", n_boot) for dom in range(len(DOMAINS))]
+        if all(comps):
+            n = len(comps[0]["per_seed"])
+            fewer = f" ({seeds_label(','.join(map(str, range(n))))})" if n < most else ""
+            parts.append(f"{_short(variant)} − {ref}{fewer}: "
+                         + ", ".join(f"{d} {_with_users(c)}" for d, c in zip(DOMAINS, comps)))
+    text = ("Paired test NDCG@10, full ranking: " + "; ".join(parts) + ".") if parts else ""
+    for metric in ("NDCG@10", "AUC"):
+        found = against_base(ctx, metric, n_boot=n_boot, protocols=protocols)
+        which = "both protocols" if len(protocols) > 1 else f"{protocols[0]} protocol"
+        text += (f" Resolved {metric} differences of a GCA variant from the base ({which}): "
+                 + ("; ".join(found) if found else "none") + ".")
+    shuffle = [] if art.empty else art[
+        (art["dataset"] == ctx.dataset) & (art["setting"] == ctx.setting) & (art["protocol"] == "full")
+        & (art["training seeds (shuffled runs)"] != "")].to_dict("records")
+    for variant in dict.fromkeys(r["variant"] for r in shuffle):
+        rows = [r for r in shuffle if r["variant"] == variant]
+        text += (f" Same-day shuffle, change in {_short(variant)}'s gain over the base (full ranking, users whose "
+                 f"target keeps its domain, {seeds_label(rows[0]['training seeds (shuffled runs)'])}): "
+                 + ", ".join(f"{r['domain']} {r['shuffled − original']}" for r in rows) + ".")
+    flagged = [] if cut_short.empty else cut_short[
+        (cut_short["dataset"] == ctx.dataset) & (cut_short["setting"] == ctx.setting)].to_dict("records")
+    for r in flagged:
+        text += (f" Early stopping cut {r['variant']} seed {r['seed']} short (selected epoch "
+                 f"{r['selected epoch']:g}, against {r['same-seed median epoch']:g} for the other runs of that "
+                 "seed); the verdicts that rest on it are flagged.")
+    return text.strip()
+
+
+def _span(values, fmt: str = "{:.4f}") -> str:
+    lo, hi = fmt.format(min(values)), fmt.format(max(values))
+    return lo if lo == hi else f"{lo} to {hi}"
+
+
+def noise_bullet(ctxs, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> str:
+    """A bullet on retraining noise in the lite runs, from ``summary.noise_budget`` (``ctxs``:
+    ``verdicts.contexts``; other settings are left out). Empty without lite runs of two seeds."""
+    lite = [c for c in ctxs if c.setting == LITE]
+    noise = S.noise_budget(lite, protocols=tuple(protocols), n_boot=n_boot)
+    if noise.empty:
+        return ""
+    users_only = sum(len(against_base(c, "NDCG@10", True, n_boot, protocols)) for c in lite)
+    found = [f"{c.dataset} {x}" for c in lite for x in against_base(c, "NDCG@10", False, n_boot, protocols)]
+    head = ("Retraining, not the test set, limits the lite comparisons."
+            if (noise["seed ±"] > noise["users ±"]).all() else
+            "Retraining limits the lite comparisons about as much as the test set.")
+    return (f"- **{head}** Over the variant-minus-base differences in NDCG@10 with two or more common seeds "
+            f"({_span(noise['comparisons'], '{:d}')} per dataset, protocol and domain), the median seed-to-seed "
+            f"SD of a difference is {_span(noise['seed SD'])} against a users-only half-width of "
+            f"{_span(noise['users ±'])}, so {_span(noise['seeds needed'], '{:.0f}')} seeds would be needed before "
+            f"the test set becomes the limit (seed SD as measured). With users-only intervals, {users_only} "
+            f"GCA-minus-base differences in NDCG@10 would look resolved; with retraining included, "
+            + (f"{len(found)} {'is' if len(found) == 1 else 'are'}: " + "; ".join(found) if found else "none is")
+            + ".")
+
+
+def stopping_bullet(runs, length) -> str:
+    """A bullet on early stopping in the lite runs, from ``summary.run_table`` (``runs``) and
+    ``summary.training_length``'s first table (``length``). Empty without lite runs."""
+    lite, shuffled = runs[runs["setting"] == LITE], runs[runs["setting"] == f"{LITE}, same-day shuffle"]
+    rows = [] if length.empty else length[length["setting"] == LITE].to_dict("records")
+    if lite.empty or not rows:
+        return ""
+    rs = [f"{r['r (epoch, score)']:+.2f} {r['r 95 % CI']} on {r['dataset']} ({r['runs in r']} runs)" for r in rows]
+    above = all(r["r 95 % CI"] and float(r["r 95 % CI"][1:].split(",")[0]) > 0 for r in rows)
+    return ("- **Early stopping adds to that noise.** " if above else "- **Early stopping and the noise.** ") + (
+        f"Lite runs stop after 20 epochs without improvement, at selected epochs from "
+        f"{int(lite['best_epoch'].min())} to {int(lite['best_epoch'].max())}"
+        + (f" ({int(shuffled['best_epoch'].min())} to {int(shuffled['best_epoch'].max())} on same-day-shuffled "
+           "data)" if len(shuffled) else "")
+        + "; within a variant, " + ("runs that trained longer score higher on test" if above else
+                                    "the selected epoch and the test score correlate")
+        + " (Pearson r between selected epoch and test NDCG@10, mean of both domains, full ranking, each "
+        f"variant's mean removed: {'; '.join(rs)}). A fixed budget would remove this source but would cost "
+        "about 1.7 times the compute and change every stored configuration (decision D17).")
+
+
+def final_verdicts(verdicts) -> str:
+    """A paragraph naming the lite verdicts that are no longer provisional (three seeds and every
+    configuration of the claim stored), from ``verdicts.verdict_frame``."""
+    lite = verdicts[verdicts["setting"] == LITE]
+    final = lite[~lite["verdict"].str.contains("provisional") & ~lite["verdict"].isin(("no runs", "too few runs"))]
+    head = "**Final verdicts.** "
+    if final.empty:
+        return head + ("Every lite verdict on the results page is still *provisional* (fewer than three seeds or "
+                       "configurations of the claim missing).")
+    cells = []
+    for (dataset, claim), part in final.groupby(["dataset", "claim"], sort=True):
+        by_protocol = ", ".join(f"{r.protocol} *{r.verdict}*" for r in part.itertuples())
+        cells.append(f"{dataset}, {claim[0].lower() + claim[1:]}: {by_protocol}")
+    return head + (f"{len(final)} of the {len(lite)} lite verdict cells (dataset × claim × protocol) rest on "
+                   "three seeds of every configuration their claim needs, so they are final: " + "; ".join(cells)
+                   + ". The others are provisional.")
