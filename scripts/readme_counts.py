@@ -105,7 +105,7 @@ def passages(root: Path = REPO) -> list[tuple[str, str]]:
     for ctx in ctxs:
         out.append((rf"^\| {ctx.dataset} \| lite \(CPU\) \| [^|]* \| [^|]* \|$",
                     f"| {ctx.dataset} | lite (CPU) | {run_list(progress, ctx.dataset)} | "
-                    f"{_minus(findings(ctx, art, cut_short))} |"))
+                    f"{_minus(' '.join(findings(ctx, art, cut_short)))} |"))
     return out
 
 

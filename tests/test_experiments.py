@@ -1117,7 +1117,7 @@ def test_digest_resolves_only_on_the_interval_with_retraining():
     ctx = _FakeContext(comps)
     assert digest.against_base(ctx, "NDCG@10") == ["GCA[0,0] sampled B +0.0060 [+0.0010, +0.0110] (2 seeds)"]
     assert len(digest.against_base(ctx, "NDCG@10", users_only=True)) == 2
-    text = digest.findings(ctx, pd.DataFrame(), pd.DataFrame())
+    text = " ".join(digest.findings(ctx, pd.DataFrame(), pd.DataFrame()))
     # the users-only interval is quoted where it alone would resolve the difference
     assert text.startswith("Paired test NDCG@10, full ranking: GCA[1] − base: A +0.0040 [-0.0010, +0.0090] "
                            "(users only [+0.0020, +0.0060]), B -0.0010 [-0.0040, +0.0020].")

@@ -61,14 +61,14 @@ def against_base(ctx, metric: str, users_only: bool = False, n_boot: int = N_BOO
     return out
 
 
-def findings(ctx, art, cut_short, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> str:
-    """What one (dataset, setting) shows: the key paired differences (:data:`KEY_PAIRS`, full
-    ranking, NDCG@10), every GCA-minus-base difference resolved in NDCG@10 or AUC, the same-day
-    shuffle's change of the gain and the runs early stopping cut short. ``ctx``: a
-    ``verdicts.contexts`` entry; ``art``: ``artefact_frame`` rows; ``cut_short``:
+def findings(ctx, art, cut_short, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> list[str]:
+    """What one (dataset, setting) shows, one sentence per item: the key paired differences
+    (:data:`KEY_PAIRS`, full ranking, NDCG@10), every GCA-minus-base difference resolved in NDCG@10
+    and in AUC, the same-day shuffle's change of the gain and the runs early stopping cut short.
+    ``ctx``: a ``verdicts.contexts`` entry; ``art``: ``artefact_frame`` rows; ``cut_short``:
     ``summary.training_length``'s second table."""
     most = max((len(g.seeds) for g in ctx.groups.values()), default=0)
-    parts = []
+    parts, out = [], []
     for variant, ref in KEY_PAIRS:
         comps = [ctx.compare(variant, ref, "full", dom, "NDCG@10", n_boot) for dom in range(len(DOMAINS))]
         if all(comps):
@@ -76,27 +76,28 @@ def findings(ctx, art, cut_short, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> 
             fewer = f" ({seeds_label(','.join(map(str, range(n))))})" if n < most else ""
             parts.append(f"{_short(variant)} − {ref}{fewer}: "
                          + ", ".join(f"{d} {_with_users(c)}" for d, c in zip(DOMAINS, comps)))
-    text = ("Paired test NDCG@10, full ranking: " + "; ".join(parts) + ".") if parts else ""
+    if parts:
+        out.append("Paired test NDCG@10, full ranking: " + "; ".join(parts) + ".")
+    which = "both protocols" if len(protocols) > 1 else f"{protocols[0]} protocol"
     for metric in ("NDCG@10", "AUC"):
         found = against_base(ctx, metric, n_boot=n_boot, protocols=protocols)
-        which = "both protocols" if len(protocols) > 1 else f"{protocols[0]} protocol"
-        text += (f" Resolved {metric} differences of a GCA variant from the base ({which}): "
-                 + ("; ".join(found) if found else "none") + ".")
+        out.append(f"Resolved {metric} differences of a GCA variant from the base ({which}): "
+                   + ("; ".join(found) if found else "none") + ".")
     shuffle = [] if art.empty else art[
         (art["dataset"] == ctx.dataset) & (art["setting"] == ctx.setting) & (art["protocol"] == "full")
         & (art["training seeds (shuffled runs)"] != "")].to_dict("records")
     for variant in dict.fromkeys(r["variant"] for r in shuffle):
         rows = [r for r in shuffle if r["variant"] == variant]
-        text += (f" Same-day shuffle, change in {_short(variant)}'s gain over the base (full ranking, users whose "
-                 f"target keeps its domain, {seeds_label(rows[0]['training seeds (shuffled runs)'])}): "
-                 + ", ".join(f"{r['domain']} {r['shuffled − original']}" for r in rows) + ".")
+        out.append(f"Same-day shuffle, change in {_short(variant)}'s gain over the base (full ranking, users whose "
+                   f"target keeps its domain, {seeds_label(rows[0]['training seeds (shuffled runs)'])}): "
+                   + ", ".join(f"{r['domain']} {r['shuffled − original']}" for r in rows) + ".")
     flagged = [] if cut_short.empty else cut_short[
         (cut_short["dataset"] == ctx.dataset) & (cut_short["setting"] == ctx.setting)].to_dict("records")
     for r in flagged:
-        text += (f" Early stopping cut {r['variant']} seed {r['seed']} short (selected epoch "
-                 f"{r['selected epoch']:g}, against {r['same-seed median epoch']:g} for the other runs of that "
-                 "seed); the verdicts that rest on it are flagged.")
-    return text.strip()
+        out.append(f"Early stopping cut {r['variant']} seed {r['seed']} short (selected epoch "
+                   f"{r['selected epoch']:g}, against {r['same-seed median epoch']:g} for the other runs of that "
+                   "seed); the verdicts that rest on it are flagged.")
+    return out
 
 
 def _span(values, fmt: str = "{:.4f}") -> str:
