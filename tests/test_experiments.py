@@ -433,6 +433,16 @@ def test_report_and_sweep_cli(smoke_store, tmp_path):
                "--export", str(tmp_path / "runs"), timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("protocol,dataset,variant") and (tmp_path / "runs.parquet").exists()
+    # markdown: the tables, then the results page's "In short", verdicts and evidence (unless --no-verdicts)
+    md = _cli("report", "--store", str(smoke_store.root), "--n-boot", "100", timeout=120)
+    assert md.returncode == 0, md.stderr
+    heads = [line for line in md.stdout.splitlines() if line.startswith("### ")]
+    assert heads[0].startswith("### full ranking: mean over seeds")
+    assert heads[-3:] == ["### In short", "### Verdicts, claim by claim: synthetic-tiny",
+                          "### The evidence behind each verdict"]
+    assert "| GCA variants improve NDCG@10 and AUC over the base model |" in md.stdout
+    bare = _cli("report", "--store", str(smoke_store.root), "--n-boot", "100", "--no-verdicts", timeout=120)
+    assert "### In short" not in bare.stdout and bare.stdout == md.stdout[:len(bare.stdout)]
     dry = _cli("sweep", str(SMOKE), "--store", str(smoke_store.root), "--dry-run", timeout=60)
     assert dry.stdout.count("done ") == 10
     missing = _cli("report", "--store", str(tmp_path / "nope"), timeout=60)

@@ -51,6 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--tie-rule", choices=("expected", "optimistic", "pessimistic"), default=None,
                    help="tie rule for the metrics (default: each run's own eval.tie_rule)")
     r.add_argument("--n-boot", type=int, default=1000, help="bootstrap / permutation resamples (1000)")
+    r.add_argument("--verdicts", action=argparse.BooleanOptionalAction, default=True,
+                   help="md only: after the tables, the results page's 'In short', the verdict of every claim "
+                        "per dataset, preset and protocol, and the evidence behind each (default: on)")
     r.add_argument("--export", default=None, metavar="PATH",
                    help="also write the per-run tidy table (with provenance) as PATH.parquet and PATH.csv")
     r.set_defaults(func=_cmd_report)
@@ -187,6 +190,11 @@ def _cmd_report(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"--store {args.store}: no such folder")
     frame = report_frame(store, tie_rule=args.tie_rule, n_boot=args.n_boot)
     text = to_markdown(frame) if args.format == "md" else frame.to_csv(index=False)
+    if args.format == "md" and args.verdicts and not frame.empty:
+        from .experiments.digest import report_markdown
+
+        extra = report_markdown(store, n_boot=args.n_boot)
+        text += "\n" + extra if extra else ""
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(text)

@@ -164,3 +164,39 @@ def final_verdicts(verdicts) -> str:
     return head + (f"{len(final)} of the {len(lite)} lite verdict cells (dataset × claim × protocol) rest on "
                    "three seeds of every configuration their claim needs, so they are final: " + "; ".join(cells)
                    + ". The others are provisional.")
+
+
+def report_markdown(store, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> str:
+    """What ``gca-lite report`` prints after its tables: "In short" (:func:`findings` per dataset
+    and setting, the lite noise and early stopping, :func:`final_verdicts`), the verdict matrix of
+    each dataset and the evidence behind every judged verdict: the results page's text and verdict
+    tables, as Markdown. Empty when no setting of the store has a base model to judge against."""
+    from .artefact import artefact_frame
+    from .report import markdown_table
+    from .store import ResultsStore
+    from .verdicts import contexts, verdict_frame
+
+    store = store if isinstance(store, ResultsStore) else ResultsStore(store)
+    ctxs = contexts(store)
+    verdicts = verdict_frame(store, protocols=tuple(protocols), n_boot=n_boot, ctxs=ctxs)
+    if verdicts.empty:
+        return ""
+    runs = S.run_table(store)
+    length, cut_short = S.training_length(store)
+    art = artefact_frame(ctxs, protocols=tuple(protocols), n_boot=n_boot)
+    lines = ["### In short", ""]
+    for ctx in ctxs:
+        lines.append(f"- **{ctx.dataset} · {ctx.setting}**")
+        lines += [f"  - {item}" for item in findings(ctx, art, cut_short, n_boot, protocols)]
+    lines += [x for x in (noise_bullet(ctxs, n_boot, protocols), stopping_bullet(runs, length)) if x]
+    lines += ["", final_verdicts(verdicts)]
+    for dataset in sorted(verdicts["dataset"].unique()):
+        matrix = S.verdict_matrix(verdicts, dataset)
+        lines += ["", f"### Verdicts, claim by claim: {dataset}", "",
+                  markdown_table(list(matrix.columns), matrix.fillna("").astype(str).values.tolist())]
+    noted = S.note_cut_short(verdicts, cut_short)
+    shown = noted[noted["verdict"] != "no runs"]
+    columns = ["dataset", "setting", "protocol", "claim", "verdict", "evidence", "runs", "note"]
+    lines += ["", "### The evidence behind each verdict", "",
+              markdown_table(columns, shown[columns].astype(str).values.tolist())]
+    return "\n".join(lines) + "\n"
