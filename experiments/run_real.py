@@ -4,8 +4,10 @@ The whole grid is 168 runs, more than one sitting on a laptop; this orders the m
 every partial state of results/ answers the most important questions first: (1) base,
 GCA[1]-sigmoid,True (the paper's best variant), GCA[0]-sigmoid,True (GCA_early) and their
 parameter-matched base, seed by seed on both datasets; (2) the rest of the scaling series, the
-LayerNorm and gate contrasts at point 1 and the same-day-shuffle ablation; (3) every other
-variant; (4) last, the matched bases of the LayerNorm-off sizes. Those widen the base's FFN to 213
+LayerNorm and gate contrasts at point 1 and the same-day-shuffle ablation; (3) the LayerNorm-off
+twins of the stored sigmoid variants and the sigmoid pair at point 2, so that the LayerNorm claim
+has three seeds at every insertion point (sigmoid gate) before any tanh variant runs; (4) every
+other variant; (5) last, the matched bases of the LayerNorm-off sizes. Those widen the base's FFN to 213
 and 300 units against 214 and 302 for the LayerNorm-on sizes (LayerNorm's few weights, 2d per norm,
 shift the matched width by one or two units), so they are near-duplicates of base~1xGCA,True and base~3xGCA,True
 and decide no claim of the paper (the parameter-matched claims use the LayerNorm-on scaling
@@ -28,6 +30,7 @@ TIERS = (
     ("GCA[0,1,2]-sigmoid,True", "base~3xGCA,True", "GCA[1]-sigmoid,False", "GCA[1]-tanh,True",
      "GCA[0,0]-sigmoid,True", "GCA[0,0,0]-sigmoid,True", "GCA[0,1]-sigmoid,True", "base~2xGCA,True",
      "shuffled"),
+    ("GCA[0]-sigmoid,False", "GCA[0,1,2]-sigmoid,False", "GCA[2]-sigmoid,True", "GCA[2]-sigmoid,False"),
 )
 LAST = ("base~1xGCA,False", "base~3xGCA,False")  # after every other variant (module doc)
 
