@@ -1111,7 +1111,7 @@ class _FakeContext:
         return self.comps.get((first, second, protocol, dom, metric))
 
 
-def _comp(diff, lo, hi, lo_users, hi_users, seeds=3):
+def _digest_comp(diff, lo, hi, lo_users, hi_users, seeds=3):
     return {"diff": diff, "lo": lo, "hi": hi, "lo_users": lo_users, "hi_users": hi_users,
             "per_seed": [diff] * seeds}
 
@@ -1121,9 +1121,10 @@ def test_digest_resolves_only_on_the_interval_with_retraining():
 
     from gca_lite.experiments import digest
 
-    comps = {("GCA[1]-sigmoid,True", "base", "full", 0, "NDCG@10"): _comp(0.004, -0.001, 0.009, 0.002, 0.006),
-             ("GCA[1]-sigmoid,True", "base", "full", 1, "NDCG@10"): _comp(-0.001, -0.004, 0.002, -0.003, 0.001),
-             ("GCA[0,0]-sigmoid,True", "base", "sampled", 1, "NDCG@10"): _comp(0.006, 0.001, 0.011, 0.003, 0.009, 2)}
+    gca1, gca00 = "GCA[1]-sigmoid,True", "GCA[0,0]-sigmoid,True"
+    comps = {(gca1, "base", "full", 0, "NDCG@10"): _digest_comp(0.004, -0.001, 0.009, 0.002, 0.006),
+             (gca1, "base", "full", 1, "NDCG@10"): _digest_comp(-0.001, -0.004, 0.002, -0.003, 0.001),
+             (gca00, "base", "sampled", 1, "NDCG@10"): _digest_comp(0.006, 0.001, 0.011, 0.003, 0.009, 2)}
     ctx = _FakeContext(comps)
     assert digest.against_base(ctx, "NDCG@10") == ["GCA[0,0] sampled B +0.0060 [+0.0010, +0.0110] (2 seeds)"]
     assert len(digest.against_base(ctx, "NDCG@10", users_only=True)) == 2
