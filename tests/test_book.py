@@ -350,6 +350,16 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
     assert set(lines) == settings and all("Resolved NDCG@10 differences" in x for x in lines.values())
     assert all(re.search(r"[+-]\d\.\d{4} \[[+-]\d\.\d{4}, [+-]\d\.\d{4}\]", x) for x in lines.values())
     assert any(line.startswith("- **Retraining") for line in rec["in_short"])
+    # LayerNorm on against off: point 1 (sigmoid) is stored both ways on both datasets, under both protocols
+    ln = {(r["dataset"], r["point"], r["gate"], r["protocol"], r["domain"]) for r in rec["layernorm"]
+          if r["setting"] == "lite"}
+    assert {(d, "[1]", "sigmoid", p, dom) for d in datasets for p in ("full", "sampled") for dom in "AB"} <= ln
+    for r in rec["layernorm"]:  # the * mark follows the interval
+        lo, hi = (float(x) for x in r["on − off"].split("[")[1].rstrip("]").split(","))
+        assert r["resolved"] == (lo > 0 or hi < 0) and r["seeds"] >= 1
+    # accuracy against model size: one figure per dataset for the lite scaling series
+    assert {(x["dataset"], x["setting"]) for x in rec["scaling"]} == {(d, "lite") for d in datasets}
+    assert all(x["figure"] in rec["figures"] and x["variants"] >= 5 for x in rec["scaling"])
     # every claim is judged under both protocols for every (dataset, setting) with a base model
     per = {}
     for v in rec["verdicts"]:

@@ -1134,3 +1134,30 @@ def test_digest_resolves_only_on_the_interval_with_retraining():
                            "(users only [+0.0020, +0.0060]), B -0.0010 [-0.0040, +0.0020].")
     assert "Resolved AUC differences of a GCA variant from the base (both protocols): none." in text
     assert digest.seeds_label("0,2") == "seeds 0, 2" and digest.seeds_label("3") == "seed 3"
+
+
+def test_contrasts_pair_layernorm_settings_and_draw_only_full_scaling_series():
+    import pandas as pd
+
+    from gca_lite.experiments.contrasts import layernorm_frame, scaling_points
+
+    on, off, lone = "GCA[0]-sigmoid,True", "GCA[0]-sigmoid,False", "GCA[2]-tanh,True"
+    comps = {(on, off, "full", 0, "NDCG@10"): _digest_comp(0.005, 0.001, 0.009, 0.002, 0.008),
+             (on, off, "full", 1, "NDCG@10"): _digest_comp(-0.001, -0.004, 0.002, -0.003, 0.001)}
+    ctx = _FakeContext(comps)
+    ctx.groups.update({off: ctx.groups["base"], lone: ctx.groups["base"]})
+    ln = layernorm_frame([ctx], protocols=("full",))
+    assert ln[["point", "gate", "domain", "resolved"]].values.tolist() == [["[0]", "sigmoid", "A", True],
+                                                                          ["[0]", "sigmoid", "B", False]]
+    assert ln["on − off"].iloc[0] == "+0.0050 [+0.0010, +0.0090]"  # the GCA[2] without its twin is left out
+
+    def row(variant, params, seeds=3):
+        return {"dataset": "afk", "setting": "h", "setting_label": "lite", "protocol": "full", "metric": "NDCG@10",
+                "variant": variant, "n_parameters": params, "domain": "A", "mean": 0.04, "ci_lo": 0.03,
+                "ci_hi": 0.05, "n_seeds": seeds}
+    frame = pd.DataFrame([row("base", 100), row("base~1xGCA,True", 110), row("GCA[0]-sigmoid,True", 110),
+                          row("GCA[0,0]-sigmoid,True", 120, seeds=2), row("GCA[1]-sigmoid,True", 110)])
+    pts = scaling_points(frame, "afk", "lite")
+    assert set(pts["series"]) == {"GCA_early", "base and matched enlargements"}  # GCA_stack has one point
+    assert "GCA[0,0]-sigmoid,True (2 seeds)" in set(pts["variant"]) and "GCA[1]-sigmoid,True" not in set(pts["variant"])
+    assert scaling_points(frame[frame["variant"].str.startswith("base")], "afk", "lite").empty
