@@ -360,6 +360,9 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
     # accuracy against model size: one figure per dataset for the lite scaling series
     assert {(x["dataset"], x["setting"]) for x in rec["scaling"]} == {(d, "lite") for d in datasets}
     assert all(x["figure"] in rec["figures"] and x["variants"] >= 5 for x in rec["scaling"])
+    # orthogonality against accuracy: a scatter per dataset for the lite runs (and none for three paper runs)
+    assert {(x["dataset"], x["setting"]) for x in rec["cos_scatter"]} == {(d, "lite") for d in datasets}
+    assert all(x["figure"] in rec["figures"] and x["runs"] >= 12 for x in rec["cos_scatter"])
     # every claim is judged under both protocols for every (dataset, setting) with a base model
     per = {}
     for v in rec["verdicts"]:

@@ -1161,3 +1161,19 @@ def test_contrasts_pair_layernorm_settings_and_draw_only_full_scaling_series():
     assert set(pts["series"]) == {"GCA_early", "base and matched enlargements"}  # GCA_stack has one point
     assert "GCA[0,0]-sigmoid,True (2 seeds)" in set(pts["variant"]) and "GCA[1]-sigmoid,True" not in set(pts["variant"])
     assert scaling_points(frame[frame["variant"].str.startswith("base")], "afk", "lite").empty
+
+
+def test_orthogonality_points_pair_each_runs_cos_with_its_score(monkeypatch):
+    import numpy as np
+
+    import gca_lite.experiments.report as report
+    from gca_lite.experiments.contrasts import orthogonality_points
+
+    ctx = types.SimpleNamespace(groups={"GCA[1]-sigmoid,True": types.SimpleNamespace(seeds=[0, 1])},
+                                cos=[("GCA[1]-sigmoid,True", 0, {"A": 0.3, "B": 0.2}),
+                                     ("GCA[1]-sigmoid,True", 5, {"A": 0.1}),   # a seed the group lacks
+                                     ("GCA[2]-tanh,True", 0, {"A": 0.4})])   # a variant the context lacks
+    monkeypatch.setattr(report, "_seed_avg", lambda g, seeds, protocol, dom, metric: np.array([0.05, 0.07]) + dom)
+    pts = orthogonality_points(ctx)
+    assert pts[["seed", "domain", "abs_cos"]].values.tolist() == [[0, "A", 0.3], [0, "B", 0.2]]
+    assert pts["NDCG@10"].tolist() == pytest.approx([0.06, 1.06])

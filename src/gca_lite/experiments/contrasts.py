@@ -61,3 +61,25 @@ def scaling_points(frame, dataset: str, setting: str, protocol: str = "full", me
     fewer = points["n_seeds"] < points["n_seeds"].max()  # a mean over fewer seeds says so in its label
     return points.assign(variant=points["variant"].where(~fewer, points["variant"] + " ("
                                                          + points["n_seeds"].astype(str) + " seeds)"))
+
+
+def orthogonality_points(ctx, protocol: str = "full", metric: str = "NDCG@10"):
+    """One row per GCA run of a ``verdicts.contexts`` entry and domain: its mean |cos(X, X')| over the
+    modules of that domain (``abs_cos``) and its test ``metric``, with variant and seed; the points
+    of ``figures.cos_scatter``. Runs on same-day-shuffled data are not in ``ctx.cos``."""
+    import numpy as np
+    import pandas as pd
+
+    from .report import _seed_avg
+
+    rows = []
+    for variant, seed, cos in ctx.cos:
+        g = ctx.groups.get(variant)
+        if g is None or seed not in g.seeds:
+            continue
+        for dom, dname in enumerate(DOMAINS):
+            values = _seed_avg(g, [seed], protocol, dom, metric)
+            if dname in cos and values is not None:
+                rows.append({"variant": variant, "seed": seed, "domain": dname, "abs_cos": cos[dname],
+                             metric: float(np.mean(values))})
+    return pd.DataFrame(rows, columns=["variant", "seed", "domain", "abs_cos", metric])
