@@ -56,8 +56,8 @@ def against_base(ctx, metric: str, users_only: bool = False, n_boot: int = N_BOO
                 c = ctx.compare(variant, "base", protocol, dom, metric, n_boot)
                 if c and _resolved(c, users_only):
                     seeds = len(c["per_seed"])
-                    out.append(f"{_short(variant)} {protocol} {dname} {fmt_ci(c)}"
-                               + (f" ({seeds} seed{'s' * (seeds != 1)})" if seeds < 3 else ""))
+                    note = {1: " (1 seed: over test users only)", 2: " (2 seeds)"}.get(seeds, "")
+                    out.append(f"{_short(variant)} {protocol} {dname} {fmt_ci(c)}{note}")
     return out
 
 
