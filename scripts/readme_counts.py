@@ -57,6 +57,11 @@ def _wrap(text: str) -> str:
                          break_on_hyphens=False, break_long_words=False)
 
 
+def _table_cell(text: str) -> str:
+    """``text`` as one cell of a markdown table: its pipes (as in |cos|) escaped."""
+    return text.replace("|", r"\|")
+
+
 def _minus(text: str) -> str:
     """The README writes negative numbers with a minus sign, not a hyphen."""
     return re.sub(r"(?<![\w\]])-(?=\d)", "−", text)
@@ -103,9 +108,10 @@ def passages(root: Path = REPO) -> list[tuple[str, str]]:
         (r"^- \*\*Early stopping[^*]*\*\*(?:.|\n)*?(?=\n\n)", _minus(_wrap(stopping_bullet(runs, length)))),
     ]
     for ctx in ctxs:
-        out.append((rf"^\| {ctx.dataset} \| lite \(CPU\) \| [^|]* \| [^|]* \|$",
+        cell = r"(?:\\\||[^|])*"  # a table cell: anything but an unescaped pipe
+        out.append((rf"^\| {ctx.dataset} \| lite \(CPU\) \| {cell} \| {cell} \|$",
                     f"| {ctx.dataset} | lite (CPU) | {run_list(progress, ctx.dataset)} | "
-                    f"{_minus(' '.join(findings(ctx, art, cut_short)))} |"))
+                    f"{_table_cell(_minus(' '.join(findings(ctx, art, cut_short))))} |"))
     return out
 
 

@@ -1104,7 +1104,7 @@ class _FakeContext:
     """A verdicts.Context stand-in whose comparisons are given."""
 
     def __init__(self, comps):
-        self.dataset, self.setting, self.comps = "afk", "lite", comps
+        self.dataset, self.setting, self.comps, self.cos = "afk", "lite", comps, []
         self.groups = {v: types.SimpleNamespace(seeds=[0, 1, 2]) for v in ("base", *{k[0] for k in comps})}
 
     def compare(self, first, second, protocol, dom, metric, n_boot):

@@ -9,7 +9,9 @@ as runs land. Functions return Markdown.
 from __future__ import annotations
 
 from . import summary as S
+from .contrasts import orthogonality_points
 from .report import DOMAINS, fmt_ci
+from .verdicts import MIN_CORR_VARIANTS, pearson
 
 
 def seeds_label(stored: str) -> str:
@@ -64,7 +66,8 @@ def against_base(ctx, metric: str, users_only: bool = False, n_boot: int = N_BOO
 def findings(ctx, art, cut_short, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> list[str]:
     """What one (dataset, setting) shows, one sentence per item: the key paired differences
     (:data:`KEY_PAIRS`, full ranking, NDCG@10), every GCA-minus-base difference resolved in NDCG@10
-    and in AUC, the same-day shuffle's change of the gain and the runs early stopping cut short.
+    and in AUC, the |cos| against NDCG@10 correlation (from runs of four variants on), the same-day
+    shuffle's change of the gain and the runs early stopping cut short.
     ``ctx``: a ``verdicts.contexts`` entry; ``art``: ``artefact_frame`` rows; ``cut_short``:
     ``summary.training_length``'s second table."""
     most = max((len(g.seeds) for g in ctx.groups.values()), default=0)
@@ -83,6 +86,16 @@ def findings(ctx, art, cut_short, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> 
         found = against_base(ctx, metric, n_boot=n_boot, protocols=protocols)
         out.append(f"Resolved {metric} differences of a GCA variant from the base ({which}): "
                    + ("; ".join(found) if found else "none") + ".")
+    cos = orthogonality_points(ctx)
+    if cos["variant"].nunique() >= MIN_CORR_VARIANTS:
+        rs = []
+        for dname, part in cos.groupby("domain"):
+            r, lo, hi, n = pearson(part["abs_cos"], part["NDCG@10"])
+            rs.append(f"{dname} {r:+.3f} [{lo:+.3f}, {hi:+.3f}]")
+        runs = len(cos[["variant", "seed"]].drop_duplicates())
+        out.append(f"Pearson r of |cos(X, X')| against test NDCG@10 (full ranking) over {runs} GCA runs of "
+                   f"{cos['variant'].nunique()} variants: " + ", ".join(rs) + " (the paper's claim is a negative "
+                   "r; the blog's ABXI panel: A −0.328, B −0.340).")
     shuffle = [] if art.empty else art[
         (art["dataset"] == ctx.dataset) & (art["setting"] == ctx.setting) & (art["protocol"] == "full")
         & (art["training seeds (shuffled runs)"] != "")].to_dict("records")
