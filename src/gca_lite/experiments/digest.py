@@ -75,8 +75,8 @@ def findings(ctx, art, cut_short, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> 
     for variant, ref in KEY_PAIRS:
         comps = [ctx.compare(variant, ref, "full", dom, "NDCG@10", n_boot) for dom in range(len(DOMAINS))]
         if all(comps):
-            n = len(comps[0]["per_seed"])
-            fewer = f" ({seeds_label(','.join(map(str, range(n))))})" if n < most else ""
+            common = sorted(set(ctx.groups[variant].seeds) & set(ctx.groups[ref].seeds))
+            fewer = f" ({seeds_label(','.join(map(str, common)))})" if len(common) < most else ""
             parts.append(f"{_short(variant)} − {ref}{fewer}: "
                          + ", ".join(f"{d} {_with_users(c)}" for d, c in zip(DOMAINS, comps)))
     if parts:
@@ -95,7 +95,7 @@ def findings(ctx, art, cut_short, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> 
         runs = len(cos[["variant", "seed"]].drop_duplicates())
         out.append(f"Pearson r of |cos(X, X')| against test NDCG@10 (full ranking) over {runs} GCA runs of "
                    f"{cos['variant'].nunique()} variants: " + ", ".join(rs) + " (the paper's claim is a negative "
-                   "r; the blog's ABXI panel: A −0.328, B −0.340).")
+                   "r; the blog's ABXI panel: " + ", ".join(f"{d} {r:+.3f}" for d, r in _paper_r().items()) + ").")
     shuffle = [] if art.empty else art[
         (art["dataset"] == ctx.dataset) & (art["setting"] == ctx.setting) & (art["protocol"] == "full")
         & (art["training seeds (shuffled runs)"] != "")].to_dict("records")
@@ -111,6 +111,13 @@ def findings(ctx, art, cut_short, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> 
                    f"{r['selected epoch']:g}, against {r['same-seed median epoch']:g} for the other runs of that "
                    "seed); the verdicts that rest on it are flagged.")
     return out
+
+
+def _paper_r() -> dict[str, float]:
+    """The blog's Pearson r of |cos| against NDCG@10 for ABXI, per domain."""
+    from ..paper import paper_correlations
+
+    return {r.domain: r.r for r in paper_correlations().itertuples() if r.base_model == "ABXI"}
 
 
 def _span(values, fmt: str = "{:.4f}") -> str:
