@@ -16,6 +16,7 @@ bootstrap seed) and rewrites exactly those passages.
 from __future__ import annotations
 
 import argparse
+import difflib
 import re
 import sys
 import textwrap
@@ -135,10 +136,10 @@ def main(argv=None) -> int:
         print("README.md: passages not found exactly once:\n  " + "\n  ".join(missing), file=sys.stderr)
         return 1
     if args.check and text != original:
-        stale = [f"  README.md: {old!r}\n  store:     {new!r}" for old, new in
-                 zip(original.splitlines(), text.splitlines()) if old != new]
+        diff = difflib.unified_diff(original.splitlines(), text.splitlines(), "README.md", "from the store",
+                                    n=0, lineterm="")
         print("README.md quotes figures the store no longer gives (run scripts/readme_counts.py --write):\n"
-              + "\n".join(stale), file=sys.stderr)
+              + "\n".join(diff), file=sys.stderr)
         return 1
     if args.write and text != original:
         readme.write_text(text, encoding="utf-8")
