@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from ..paper import load_paper_numbers, paper_cells, paper_correlations
+from .contrasts import orthogonality_points
 from .report import DOMAINS, _family, _seed_avg, collect, families, setting_label, t975
 from .store import ResultsStore, record_config
 from .verdicts import contexts, judged, pearson, unique_labels, with_notes
@@ -222,15 +223,9 @@ def correlations_vs_paper(store, protocol: str = "full"):
     paper = {r.domain: r.r for r in paper_correlations().itertuples() if r.base_model == "ABXI"}
     points: dict[tuple[str, str], list] = {}
     for ctx in contexts(store):
-        for variant, seed, cos in ctx.cos:
-            g = ctx.groups.get(variant)
-            if g is None or seed not in g.seeds:
-                continue
-            for dom, dname in enumerate(DOMAINS):
-                v = _seed_avg(g, [seed], protocol, dom, "NDCG@10")
-                if dname in cos and v is not None:
-                    for scope in (ctx.dataset, "pooled"):
-                        points.setdefault((scope, ctx.setting, dname), []).append((cos[dname], float(np.mean(v))))
+        for p in orthogonality_points(ctx, protocol).to_dict("records"):
+            for scope in (ctx.dataset, "pooled"):
+                points.setdefault((scope, ctx.setting, p["domain"]), []).append((p["abs_cos"], p["NDCG@10"]))
     rows = []
     for (scope, setting, dname), pts in sorted(points.items()):
         x, y = zip(*pts)
