@@ -36,6 +36,7 @@ import numpy as np
 
 from . import artefact
 from .context import Context, contexts, unique_labels  # noqa: F401  (re-exported: the verdicts' inputs)
+from .contrasts import orthogonality_points
 from .report import DOMAINS, _seed_avg, fmt_ci
 from .store import ResultsStore
 
@@ -256,15 +257,10 @@ def claim_rows(ctx: Context, protocol: str, n_boot: int = 1000) -> list[dict]:
         add(*claim6, None, "no runs", "", list(GCA16))
 
     # 7. Lower |cos(X, X')| goes with higher NDCG@10 (Pearson r over GCA runs; ABXI blog r A -0.328, B -0.340).
-    for dom, dname in enumerate(DOMAINS):
-        xs, ys, labels = [], [], []
-        for variant, seed, cos in ctx.cos:
-            g = ctx.groups.get(variant)
-            v = _seed_avg(g, [seed], protocol, dom, "NDCG@10") if g is not None and seed in g.seeds else None
-            if dname in cos and v is not None:
-                xs.append(cos[dname])
-                ys.append(float(np.mean(v)))
-                labels.append(variant)
+    points = orthogonality_points(ctx, protocol, "NDCG@10")
+    for dname in DOMAINS:
+        part = points[points["domain"] == dname]
+        xs, ys, labels = part["abs_cos"].tolist(), part["NDCG@10"].tolist(), part["variant"].tolist()
         variants = set(labels)
         r, lo, hi, n = pearson(xs, ys) if len(variants) >= MIN_CORR_VARIANTS else (math.nan,) * 3 + (len(xs),)
         wr, wlo, whi, wn, wk = within_variant_r(xs, ys, labels)
