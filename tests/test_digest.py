@@ -1,0 +1,156 @@
+"""Prose computed from the store: the README's store figures (scripts/readme_counts.py) and the
+``digest`` and ``contrasts`` modules behind the results page's "In short"."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+
+import pytest
+
+
+from conftest import REPO
+
+
+# ------------------------------------------------------------------ README's store figures
+def _readme_counts():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("readme_counts", REPO / "scripts" / "readme_counts.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_readme_quotes_what_the_committed_store_gives():
+    """Every store figure of the README (counts, paired differences, noise, final verdicts) must be
+    the one the committed store gives: a run committed without rewriting the README fails here."""
+    out = subprocess.run([sys.executable, "scripts/readme_counts.py", "--check"], cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+
+
+def test_readme_check_names_a_stale_passage(tmp_path, monkeypatch):
+    module = _readme_counts()
+    readme = tmp_path / "README.md"
+    readme.write_text("Compute in the store: 1.0 CPU hours for the lite runs\n", encoding="utf-8")
+    monkeypatch.setattr(module, "REPO", tmp_path)
+    monkeypatch.setattr(module, "passages", lambda: [(r"Compute in the store: [\d.]+ CPU hours for the lite runs",
+                                                      "Compute in the store: 2.5 CPU hours for the lite runs")])
+    assert module.main(["--check"]) == 1
+    assert module.main(["--write"]) == 0
+    assert "2.5 CPU hours" in readme.read_text(encoding="utf-8") and module.main(["--check"]) == 0
+
+
+def test_readme_final_verdicts_name_only_judged_cells_on_complete_runs():
+    import pandas as pd
+
+    module = _readme_counts()
+    frame = pd.DataFrame({
+        "dataset": ["abe", "abe", "afk", "afk", "abe"], "setting": ["lite"] * 4 + ["paper, 7-min budget"],
+        "protocol": ["full", "sampled", "full", "full", "full"],
+        "claim": ["Each further module adds", "Each further module adds", "LayerNorm on helps", "Best variant",
+                  "Each further module adds"],
+        "verdict": ["not resolved", "partly", "reproduced (provisional)", "too few runs", "reproduced"]})
+    from gca_lite.experiments import digest
+
+    text = digest.final_verdicts(frame)
+    assert text.startswith("**Final verdicts.** 2 of the 4 lite verdict cells")
+    assert "abe, each further module adds: full *not resolved*, sampled *partly*" in text
+    assert "afk" not in text  # provisional and "too few runs" cells are not final; paper cells are not lite
+    assert "still *provisional*" in digest.final_verdicts(frame.iloc[2:4])
+    assert module._minus("A -0.0015 [-0.0076, +0.0045], seeds 0-2") == "A −0.0015 [−0.0076, +0.0045], seeds 0-2"
+
+
+def test_readme_run_lists_group_configurations_by_stored_seeds():
+    import pandas as pd
+
+    module = _readme_counts()
+    progress = pd.DataFrame({
+        "dataset": ["afk"] * 5 + ["abe"],
+        "configuration": ["base", "GCA[1]-sigmoid,True", "GCA[2]-tanh,False", "GCA[0]-sigmoid,True",
+                          "base, same-day shuffle", "base"],
+        "stored": ["0,1,2", "0,1", "", "0,2", "0", "0,1,2"]})
+    assert module.run_list(progress, "afk") == ("base: seeds 0-2; GCA[1]-sigmoid,True: seeds 0-1; "
+                                                "GCA[0]-sigmoid,True: seeds 0, 2; on same-day-shuffled data, base: seed 0")
+
+
+# ------------------------------------------------------------------ computed prose (digest)
+class _FakeContext:
+    """A verdicts.Context stand-in whose comparisons are given."""
+
+    def __init__(self, comps):
+        self.dataset, self.setting, self.comps, self.cos = "afk", "lite", comps, []
+        self.groups = {v: types.SimpleNamespace(seeds=[0, 1, 2]) for v in ("base", *{k[0] for k in comps})}
+
+    def compare(self, first, second, protocol, dom, metric, n_boot):
+        return self.comps.get((first, second, protocol, dom, metric))
+
+
+def _digest_comp(diff, lo, hi, lo_users, hi_users, seeds=3):
+    return {"diff": diff, "lo": lo, "hi": hi, "lo_users": lo_users, "hi_users": hi_users,
+            "per_seed": [diff] * seeds}
+
+
+def test_digest_resolves_only_on_the_interval_with_retraining():
+    import pandas as pd
+
+    from gca_lite.experiments import digest
+
+    gca1, gca00 = "GCA[1]-sigmoid,True", "GCA[0,0]-sigmoid,True"
+    comps = {(gca1, "base", "full", 0, "NDCG@10"): _digest_comp(0.004, -0.001, 0.009, 0.002, 0.006),
+             (gca1, "base", "full", 1, "NDCG@10"): _digest_comp(-0.001, -0.004, 0.002, -0.003, 0.001),
+             (gca00, "base", "sampled", 1, "NDCG@10"): _digest_comp(0.006, 0.001, 0.011, 0.003, 0.009, 2)}
+    ctx = _FakeContext(comps)
+    assert digest.against_base(ctx, "NDCG@10") == ["GCA[0,0] sampled B +0.0060 [+0.0010, +0.0110] (2 seeds)"]
+    assert len(digest.against_base(ctx, "NDCG@10", users_only=True)) == 2
+    text = " ".join(digest.findings(ctx, pd.DataFrame(), pd.DataFrame()))
+    # the users-only interval is quoted where it alone would resolve the difference
+    assert text.startswith("Paired test NDCG@10, full ranking: GCA[1] − base: A +0.0040 [-0.0010, +0.0090] "
+                           "(users only [+0.0020, +0.0060]), B -0.0010 [-0.0040, +0.0020].")
+    assert "Resolved AUC differences of a GCA variant from the base (both protocols): none." in text
+    assert digest.seeds_label("0,2") == "seeds 0, 2" and digest.seeds_label("3") == "seed 3"
+
+
+def test_contrasts_pair_layernorm_settings_and_draw_only_full_scaling_series():
+    import pandas as pd
+
+    from gca_lite.experiments.contrasts import layernorm_frame, scaling_points
+
+    on, off, lone = "GCA[0]-sigmoid,True", "GCA[0]-sigmoid,False", "GCA[2]-tanh,True"
+    comps = {(on, off, "full", 0, "NDCG@10"): _digest_comp(0.005, 0.001, 0.009, 0.002, 0.008),
+             (on, off, "full", 1, "NDCG@10"): _digest_comp(-0.001, -0.004, 0.002, -0.003, 0.001)}
+    ctx = _FakeContext(comps)
+    ctx.groups.update({off: ctx.groups["base"], lone: ctx.groups["base"]})
+    ln = layernorm_frame([ctx], protocols=("full",))
+    assert ln[["point", "gate", "domain", "resolved"]].values.tolist() == [["[0]", "sigmoid", "A", True],
+                                                                          ["[0]", "sigmoid", "B", False]]
+    assert ln["on − off"].iloc[0] == "+0.0050 [+0.0010, +0.0090]"  # the GCA[2] without its twin is left out
+
+    def row(variant, params, seeds=3):
+        return {"dataset": "afk", "setting": "h", "setting_label": "lite", "protocol": "full", "metric": "NDCG@10",
+                "variant": variant, "n_parameters": params, "domain": "A", "mean": 0.04, "ci_lo": 0.03,
+                "ci_hi": 0.05, "n_seeds": seeds}
+    frame = pd.DataFrame([row("base", 100), row("base~1xGCA,True", 110), row("GCA[0]-sigmoid,True", 110),
+                          row("GCA[0,0]-sigmoid,True", 120, seeds=2), row("GCA[1]-sigmoid,True", 110)])
+    pts = scaling_points(frame, "afk", "lite")
+    assert set(pts["series"]) == {"GCA_early", "base and matched enlargements"}  # GCA_stack has one point
+    assert "GCA[0,0]-sigmoid,True (2 seeds)" in set(pts["variant"]) and "GCA[1]-sigmoid,True" not in set(pts["variant"])
+    assert scaling_points(frame[frame["variant"].str.startswith("base")], "afk", "lite").empty
+
+
+def test_orthogonality_points_pair_each_runs_cos_with_its_score(monkeypatch):
+    import numpy as np
+
+    import gca_lite.experiments.report as report
+    from gca_lite.experiments.contrasts import orthogonality_points
+
+    ctx = types.SimpleNamespace(groups={"GCA[1]-sigmoid,True": types.SimpleNamespace(seeds=[0, 1])},
+                                cos=[("GCA[1]-sigmoid,True", 0, {"A": 0.3, "B": 0.2}),
+                                     ("GCA[1]-sigmoid,True", 5, {"A": 0.1}),   # a seed the group lacks
+                                     ("GCA[2]-tanh,True", 0, {"A": 0.4})])   # a variant the context lacks
+    monkeypatch.setattr(report, "_seed_avg", lambda g, seeds, protocol, dom, metric: np.array([0.05, 0.07]) + dom)
+    pts = orthogonality_points(ctx)
+    assert pts[["seed", "domain", "abs_cos"]].values.tolist() == [[0, "A", 0.3], [0, "B", 0.2]]
+    assert pts["NDCG@10"].tolist() == pytest.approx([0.06, 1.06])
