@@ -113,6 +113,33 @@ def test_digest_resolves_only_on_the_interval_with_retraining():
     assert digest.seeds_label("0,2") == "seeds 0, 2" and digest.seeds_label("3") == "seed 3"
 
 
+
+def test_noise_bullet_counts_one_seed_differences_apart(monkeypatch):
+    """The retraining-noise bullet compares intervals with and without retraining, so a difference
+    over one seed (where only the users-only interval exists) is counted apart, not as one that
+    survives retraining."""
+    import pandas as pd
+
+    from gca_lite.experiments import digest
+
+    gca1, gca00, off = "GCA[1]-sigmoid,True", "GCA[0,0]-sigmoid,True", "GCA[0,1,2]-sigmoid,False"
+    comps = {(gca1, "base", "full", 0, "NDCG@10"): _digest_comp(0.004, -0.001, 0.009, 0.002, 0.006),
+             (gca00, "base", "sampled", 1, "NDCG@10"): _digest_comp(0.006, 0.001, 0.011, 0.003, 0.009),
+             (off, "base", "full", 1, "NDCG@10"): _digest_comp(-0.004, -0.008, -0.001, -0.008, -0.001, 1)}
+    ctx = _FakeContext(comps)
+    assert digest.against_base(ctx, "NDCG@10", min_seeds=2) == ["GCA[0,0] sampled B +0.0060 [+0.0010, +0.0110]"]
+    assert len(digest.against_base(ctx, "NDCG@10")) == 2  # the one-seed difference is resolved, users only
+    noise = pd.DataFrame({"comparisons": [2], "seed SD": [0.004], "users ±": [0.002], "seed ±": [0.008],
+                          "seeds needed": [4.0]})
+    monkeypatch.setattr(digest.S, "noise_budget", lambda *a, **k: noise)
+    text = digest.noise_bullet([ctx])
+    assert "With users-only intervals, 2 GCA-minus-base differences in NDCG@10 would look resolved; with " \
+           "retraining included, 1 is: afk GCA[0,0] sampled B +0.0060 [+0.0010, +0.0110]." in text
+    assert text.endswith(" 1 more resolves over the one seed stored so far, where only the users-only "
+                         "interval exists.")
+    del comps[(off, "base", "full", 1, "NDCG@10")]
+    assert digest.noise_bullet([ctx]).endswith("+0.0110].")  # nothing to count apart: no sentence
+
 def test_contrasts_pair_layernorm_settings_and_draw_only_full_scaling_series():
     import pandas as pd
 
