@@ -1,9 +1,9 @@
 """Short computed prose about a results store, for the README (``scripts/readme_counts.py``), the
-results page's "In short" and ``gca-lite report``: the key paired differences of a setting, every difference from the base that is
-resolved, how much of the intervals is retraining noise, how early stopping relates to the test
-score, and which verdicts are final. Every figure is computed from the store with the results
-page's bootstrap settings, so the README and the page quote the same numbers and neither goes stale
-as runs land. Functions return Markdown.
+results page's "In short" and ``gca-lite report``: the key paired differences of a setting, every
+difference from the base that is resolved, how much of the intervals is retraining noise, how early
+stopping relates to the test score, and which verdicts are final. Every figure is computed from the
+store with the results page's bootstrap settings, so the README and the page quote the same numbers
+and neither goes stale as runs land. Functions return Markdown.
 """
 
 from __future__ import annotations
