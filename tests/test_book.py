@@ -562,6 +562,15 @@ def test_pages_render_in_chromium(served: str, book_root: Path):
                                      " && d._fullLayout.width > d.parentElement.getBoundingClientRect().width + 1)"
                                      ".map(d => d.id)")
             problems.extend(f"{name}: figure {fid} is drawn wider than its column (clipped)" for fid in too_wide)
+            # a table wider than its column must sit in a box no taller than the window, so that its
+            # sideways scrollbar is in view (gca-lite.js); folded tables count once opened
+            page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
+            page.wait_for_timeout(100)
+            unboxed = page.evaluate("() => [...document.querySelectorAll('table.gca-table')].filter(t => {"
+                                    " const box = t.parentElement;"
+                                    " return t.offsetWidth > box.clientWidth + 1 && !(box.classList.contains("
+                                    "'gca-scroll') && box.clientHeight <= window.innerHeight); }).map(t => t.id)")
+            problems.extend(f"{name}: table {tid} is wider than its column and not in a scroll box" for tid in unboxed)
             bad = [e for e in errors if not any(w in e for w in WHITELISTED_ERRORS)]
             problems.extend(f"{name}: {e}" for e in bad)
         browser.close()

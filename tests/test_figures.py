@@ -219,6 +219,24 @@ def test_table_cells_are_escaped_text():
     assert "+0.0016 (&lt;0.001)*" in html and "(<0.001)" not in html
 
 
+
+def test_text_columns_may_wrap_numbers_and_intervals_may_not():
+    """Only text columns carry ``gca-text`` (the CSS lets those wrap); a column of numbers, of
+    intervals or of bracketed points does not, even as strings."""
+    import re
+
+    import pandas as pd
+
+    from gca_lite.figures import styled
+
+    frame = pd.DataFrame({"variant": ["GCA[1]-sigmoid,True", "base"], "setting": ["paper, 7-min budget", None],
+                          "on − off": ["-0.0024 [-0.0072, +0.0025] *", "n/a"], "point": ["[0,1,2]", "[1]"],
+                          "seeds": ["0,1,2", "0"], "r": [0.5, 0.25]})
+    html = styled(frame, "t").to_html()
+    wrapping = {int(m) for m in re.findall(r'class="data row0 col(\d+) gca-text"', html)}
+    assert wrapping == {0, 1}
+    assert "gca-text" not in styled(frame[["r"]], "t").to_html()
+
 def test_gap_vs_epochs_places_each_seed_by_the_epochs_its_base_reached():
     gaps = pd.DataFrame({
         "dataset": ["afk", "afk", "abe"], "kept in": ["one", "two", "one"], "seed": [0, 1, 0],

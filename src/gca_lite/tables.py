@@ -4,7 +4,12 @@ deterministic, and the ``gca-table`` class the book's CSS styles. Re-exported by
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
+
+# a cell that reads as a number: 0.1540, -0.0024 [-0.0072, +0.0025] *, [0.4, 0.5], n/a, 1,234
+_NUMBERLIKE = re.compile(r"\s*([+\-−]?\d|\[|n/a)")
 
 
 def variant_table(frame, protocol: str = "full", metrics=None, uuid: str = "variants", digits: int = 4,
@@ -44,7 +49,18 @@ def styled(frame, uuid: str, formats=None, precision: int = 4):
     Cells are text, HTML-escaped (a p-value prints as ``<0.001``)."""
     sty = frame.style.hide(axis="index").set_uuid(uuid).set_table_attributes('class="gca-table"')
     sty = sty.format(precision=precision, na_rep="n/a", escape="html")  # "+nan" would read as a number
-    return sty.format(formats, na_rep="n/a", escape="html") if formats else sty
+    sty = sty.format(formats, na_rep="n/a", escape="html") if formats else sty
+    # Text columns (variants, settings, sources) get the class ``gca-text``: the book's CSS lets them
+    # wrap when the table is wider than its column, while numbers and intervals stay whole.
+    from pandas.api.types import is_string_dtype
+
+    text = [c for c in frame.columns if is_string_dtype(frame[c])
+            and not frame[c].dropna().astype(str).map(_NUMBERLIKE.match).any()]
+    if text and len(frame):
+        classes = frame.map(lambda _: "").astype(object)
+        classes.loc[:, text] = "gca-text"
+        sty = sty.set_td_classes(classes)
+    return sty
 
 
 def paper_comparison(ours, cells, variant: str = "GCA[1]-sigmoid,True"):
