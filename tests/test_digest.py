@@ -140,6 +140,27 @@ def test_noise_bullet_counts_one_seed_differences_apart(monkeypatch):
     del comps[(off, "base", "full", 1, "NDCG@10")]
     assert digest.noise_bullet([ctx]).endswith("+0.0110].")  # nothing to count apart: no sentence
 
+
+def test_digest_states_layernorm_on_against_off_fewest_modules_first():
+    import pandas as pd
+
+    from gca_lite.experiments import digest
+
+    on0, off0 = "GCA[0,1,2]-sigmoid,True", "GCA[0,1,2]-sigmoid,False"
+    on1, off1 = "GCA[1]-tanh,True", "GCA[1]-tanh,False"
+    comps = {(on0, off0, "full", 0, "NDCG@10"): _digest_comp(-0.002, -0.007, 0.003, -0.007, 0.003, 1),
+             (on0, off0, "full", 1, "NDCG@10"): _digest_comp(-0.001, -0.005, 0.001, -0.005, 0.001, 1),
+             (on1, off1, "full", 0, "NDCG@10"): _digest_comp(0.001, -0.001, 0.002, 0.0, 0.002),
+             (on1, off1, "full", 1, "NDCG@10"): _digest_comp(0.0, -0.001, 0.001, -0.001, 0.001)}
+    ctx = _FakeContext(comps)
+    ctx.groups.update({v: ctx.groups[on0] for v in (off0, off1)})
+    text = digest.findings(ctx, pd.DataFrame(), pd.DataFrame())
+    assert ("LayerNorm on − off, test NDCG@10, full ranking: [1] tanh: A +0.0010 [-0.0010, +0.0020], "
+            "B +0.0000 [-0.0010, +0.0010]; [0,1,2] sigmoid (1 seed: over test users only): A -0.0020 "
+            "[-0.0070, +0.0030], B -0.0010 [-0.0050, +0.0010].") in text
+    comps.clear()
+    assert not any(x.startswith("LayerNorm") for x in digest.findings(ctx, pd.DataFrame(), pd.DataFrame()))
+
 def test_contrasts_pair_layernorm_settings_and_draw_only_full_scaling_series():
     import pandas as pd
 

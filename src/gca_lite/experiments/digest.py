@@ -9,7 +9,7 @@ and neither goes stale as runs land. Functions return Markdown.
 from __future__ import annotations
 
 from . import summary as S
-from .contrasts import orthogonality_points
+from .contrasts import layernorm_frame, orthogonality_points
 from .report import DOMAINS, fmt_ci
 from .verdicts import MIN_CORR_VARIANTS, pearson
 
@@ -67,9 +67,9 @@ def against_base(ctx, metric: str, users_only: bool = False, n_boot: int = N_BOO
 
 def findings(ctx, art, cut_short, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> list[str]:
     """What one (dataset, setting) shows, one sentence per item: the key paired differences
-    (:data:`KEY_PAIRS`, full ranking, NDCG@10), every GCA-minus-base difference resolved in NDCG@10
-    and in AUC, the |cos| against NDCG@10 correlation (from runs of four variants on), the same-day
-    shuffle's change of the gain and the runs early stopping cut short.
+    (:data:`KEY_PAIRS`, full ranking, NDCG@10), LayerNorm on against off, every GCA-minus-base
+    difference resolved in NDCG@10 and in AUC, the |cos| against NDCG@10 correlation (from runs of
+    four variants on), the same-day shuffle's change of the gain and the runs early stopping cut short.
     ``ctx``: a ``verdicts.contexts`` entry; ``art``: ``artefact_frame`` rows; ``cut_short``:
     ``summary.training_length``'s second table."""
     most = max((len(g.seeds) for g in ctx.groups.values()), default=0)
@@ -83,6 +83,9 @@ def findings(ctx, art, cut_short, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> 
                          + ", ".join(f"{d} {_with_users(c)}" for d, c in zip(DOMAINS, comps)))
     if parts:
         out.append("Paired test NDCG@10, full ranking: " + "; ".join(parts) + ".")
+    layernorm = _layernorm_sentence(ctx, n_boot)
+    if layernorm:
+        out.append(layernorm)
     which = "both protocols" if len(protocols) > 1 else f"{protocols[0]} protocol"
     for metric in ("NDCG@10", "AUC"):
         found = against_base(ctx, metric, n_boot=n_boot, protocols=protocols)
@@ -113,6 +116,22 @@ def findings(ctx, art, cut_short, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> 
                    f"{r['selected epoch']:g}, against {r['same-seed median epoch']:g} for the other runs of that "
                    "seed); the verdicts that rest on it are flagged.")
     return out
+
+
+def _layernorm_sentence(ctx, n_boot: int) -> str:
+    """LayerNorm on − off in test NDCG@10 (full ranking) for every insertion point and gate stored
+    both ways, fewest modules first; empty when there is none."""
+    ln = layernorm_frame([ctx], protocols=("full",), n_boot=n_boot)
+    if ln.empty:
+        return ""
+    parts = []
+    order = sorted(ln[["point", "gate"]].drop_duplicates().itertuples(index=False),
+                   key=lambda k: (k.point.count(",") + 1, k.point, k.gate))
+    for point, gate in order:
+        rows = ln[(ln["point"] == point) & (ln["gate"] == gate)].to_dict("records")
+        note = {1: " (1 seed: over test users only)", 2: " (2 seeds)"}.get(rows[0]["seeds"], "")
+        parts.append(f"{point} {gate}{note}: " + ", ".join(f"{r['domain']} {r['on − off']}" for r in rows))
+    return "LayerNorm on − off, test NDCG@10, full ranking: " + "; ".join(parts) + "."
 
 
 def _paper_r() -> dict[str, float]:
