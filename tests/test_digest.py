@@ -57,9 +57,18 @@ def test_readme_final_verdicts_name_only_judged_cells_on_complete_runs():
 
     text = digest.final_verdicts(frame)
     assert text.startswith("**Final verdicts.** 2 of the 4 lite verdict cells")
-    assert "abe, each further module adds: full *not resolved*, sampled *partly*" in text
+    assert ("Differing by dataset or protocol: each further module adds: abe full *not resolved*, sampled "
+            "*partly*.") in text
     assert "afk" not in text  # provisional and "too few runs" cells are not final; paper cells are not lite
     assert "still *provisional*" in digest.final_verdicts(frame.iloc[2:4])
+    # one verdict wherever a claim is final: claims are grouped by that verdict and where it holds
+    same = pd.DataFrame({"dataset": ["abe", "abe", "afk", "afk", "afk"], "setting": ["lite"] * 5,
+                         "protocol": ["full", "sampled", "full", "sampled", "full"],
+                         "claim": ["Matched base", "Matched base", "Matched base", "Matched base", "Shuffle check"],
+                         "verdict": ["not resolved"] * 4 + ["fails"]})
+    text = digest.final_verdicts(same)
+    assert "*Not resolved* on abe and afk under both protocols: matched base." in text
+    assert "*Fails* on afk, full protocol: shuffle check." in text and "Differing" not in text
     assert module._minus("A -0.0015 [-0.0076, +0.0045], seeds 0-2") == "A −0.0015 [−0.0076, +0.0045], seeds 0-2"
 
 

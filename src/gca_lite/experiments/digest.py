@@ -201,13 +201,26 @@ def final_verdicts(verdicts) -> str:
     if final.empty:
         return head + ("Every lite verdict on the results page is still *provisional* (fewer than three seeds or "
                        "configurations of the claim missing).")
-    cells = []
-    for (dataset, claim), part in final.groupby(["dataset", "claim"], sort=True):
-        by_protocol = ", ".join(f"{r.protocol} *{r.verdict}*" for r in part.itertuples())
-        cells.append(f"{dataset}, {claim[0].lower() + claim[1:]}: {by_protocol}")
+    # claims with one verdict over all their final cells are grouped by that verdict and where it holds
+    groups, split = {}, []
+    for claim, part in final.groupby("claim", sort=True):
+        name = claim[0].lower() + claim[1:]
+        protocols = {d: tuple(sorted(p["protocol"])) for d, p in part.groupby("dataset")}
+        if part["verdict"].nunique() == 1 and len(set(protocols.values())) == 1:
+            ps = next(iter(protocols.values()))
+            where = " and ".join(protocols) + (" under both protocols" if len(ps) > 1 else f", {ps[0]} protocol")
+            groups.setdefault((part["verdict"].iloc[0], where), []).append(name)
+        else:
+            split.append(f"{name}: " + "; ".join(
+                f"{d} " + ", ".join(f"{r.protocol} *{r.verdict}*" for r in p.itertuples())
+                for d, p in part.groupby("dataset")))
+    sentences = [f"*{v[0].upper() + v[1:]}* on {where}: " + "; ".join(names) + "."
+                 for (v, where), names in groups.items()]
+    if split:
+        sentences.append("Differing by dataset or protocol: " + " ".join(x + "." for x in split))
     return head + (f"{len(final)} of the {len(lite)} lite verdict cells (dataset × claim × protocol) rest on "
-                   "three seeds of every configuration their claim needs, so they are final: " + "; ".join(cells)
-                   + ". The others are provisional.")
+                   "three seeds of every configuration their claim needs, so they are final. " + " ".join(sentences)
+                   + " The others are provisional.")
 
 
 def report_markdown(store, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> str:
