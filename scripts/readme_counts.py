@@ -1,7 +1,8 @@
 """Keep the README's description of the results store in step with the store.
 
 The README's "Real-data results" section quotes how many runs `results/` holds, the lite runs of
-each dataset and their seeds, what they show (paired differences with their intervals, the same-day
+each dataset and their seeds (a list per dataset between two HTML comments), what they show (paired
+differences with their intervals, LayerNorm on against off, the same-day
 shuffle, runs cut short), how much of the lite intervals is retraining noise, how early stopping
 relates to the test score, the compute spent and what the rest of the planned grid will cost.
 These figures change with every run the background sweep stores; this script recomputes them from
@@ -58,9 +59,11 @@ def _wrap(text: str) -> str:
                          break_on_hyphens=False, break_long_words=False)
 
 
-def _table_cell(text: str) -> str:
-    """``text`` as one cell of a markdown table: its pipes (as in |cos|) escaped."""
-    return text.replace("|", r"\|")
+def _item(text: str, level: int = 0) -> str:
+    """``text`` as a markdown list item at nesting ``level``, wrapped at 100 columns."""
+    pad = "  " * level
+    return textwrap.fill(text, width=100, initial_indent=pad + "- ", subsequent_indent=pad + "  ",
+                         break_on_hyphens=False, break_long_words=False)
 
 
 def _minus(text: str) -> str:
@@ -108,11 +111,14 @@ def passages(root: Path = REPO) -> list[tuple[str, str]]:
          f"a lite run takes {minutes.min():.0f} to {minutes.max():.0f} minutes on this 2-core"),
         (r"^- \*\*Early stopping[^*]*\*\*(?:.|\n)*?(?=\n\n)", _minus(_wrap(stopping_bullet(runs, length)))),
     ]
+    # per dataset: the stored lite runs, then what they show, one sub-item per finding
+    items = []
     for ctx in ctxs:
-        cell = r"(?:\\\||[^|])*"  # a table cell: anything but an unescaped pipe
-        out.append((rf"^\| {ctx.dataset} \| lite \(CPU\) \| {cell} \| {cell} \|$",
-                    f"| {ctx.dataset} | lite (CPU) | {run_list(progress, ctx.dataset)} | "
-                    f"{_table_cell(_minus(' '.join(findings(ctx, art, cut_short))))} |"))
+        items.append(_item(f"**{ctx.dataset}**, stored: {run_list(progress, ctx.dataset)}."))
+        items += [_item(_minus(x), 1) for x in findings(ctx, art, cut_short)]
+    out.append((r"^<!-- lite runs: written by scripts/readme_counts.py -->\n(?:.|\n)*?^<!-- end of lite runs -->$",
+                "<!-- lite runs: written by scripts/readme_counts.py -->\n" + "\n".join(items)
+                + "\n<!-- end of lite runs -->"))
     return out
 
 
