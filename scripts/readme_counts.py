@@ -1,10 +1,9 @@
 """Keep the README's description of the results store in step with the store.
 
 The README's "Real-data results" section quotes how many runs `results/` holds, the lite runs of
-each dataset and their seeds (a list per dataset between two HTML comments), what they show (paired
-differences with their intervals, LayerNorm on against off, the same-day
-shuffle, runs cut short), how much of the lite intervals is retraining noise, how early stopping
-relates to the test score, the compute spent and what the rest of the planned grid will cost.
+each dataset and their seeds and what they show (paired differences with their intervals, LayerNorm
+on against off, the same-day shuffle, runs cut short; a list per dataset between two HTML comments),
+how much of the lite intervals is retraining noise, how early stopping relates to the test score, the compute spent and what the rest of the planned grid will cost.
 These figures change with every run the background sweep stores; this script recomputes them from
 the store and the grid file (no data needed; the intervals are the results page's, with the same
 bootstrap seed) and rewrites exactly those passages.
