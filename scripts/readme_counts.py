@@ -3,10 +3,11 @@
 The README's "Real-data results" section quotes how many runs `results/` holds, the lite runs of
 each dataset and their seeds and what they show (paired differences with their intervals, LayerNorm
 on against off, the same-day shuffle, runs cut short; a list per dataset between two HTML comments),
-how much of the lite intervals is retraining noise, how early stopping relates to the test score, the compute spent and what the rest of the planned grid will cost.
-These figures change with every run the background sweep stores; this script recomputes them from
-the store and the grid file (no data needed; the intervals are the results page's, with the same
-bootstrap seed) and rewrites exactly those passages.
+how much of the lite intervals is retraining noise, how early stopping relates to the test score,
+the compute spent and what the rest of the planned grid will cost. These figures change with every
+run the background sweep stores; this script recomputes them from the store and the grid file (no
+data needed; the intervals are the results page's, with the same bootstrap seed) and rewrites
+exactly those passages.
 
     python scripts/readme_counts.py            # print the passages it would write
     python scripts/readme_counts.py --write    # rewrite README.md
