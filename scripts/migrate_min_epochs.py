@@ -18,7 +18,6 @@ import argparse
 import json
 import shutil
 import sys
-from pathlib import Path
 
 from gca_lite.config import config_hash
 from gca_lite.experiments import ResultsStore

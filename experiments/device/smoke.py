@@ -1,4 +1,4 @@
-import dataclasses, sys, time
+import sys, time
 import torch
 sys.path.insert(0, "src")
 from gca_lite.config import DataConfig, EvalConfig, ModelConfig, RunConfig, TrainConfig

@@ -85,8 +85,9 @@ def save_weights(store, cfg: RunConfig, model) -> None:
 
 
 def load_model(setup, cfg):
-    """The trained model of ``cfg`` (an ``analysis.Setup`` gives the store and data): weights cached in ``<store>/_cache/models/<hash>.pt``, else
-    trained now (and its result stored if the store lacks it). Returns (model, RunResult)."""
+    """The trained model of ``cfg`` (an ``analysis.Setup`` gives the store and data): weights cached
+    in ``<store>/_cache/models/<hash>.pt``, else trained now (and its result stored if the store
+    lacks it). Returns (model, RunResult)."""
     import torch
 
     from .data import load_dataset

@@ -32,9 +32,10 @@ def _in_store_order(column, stores: dict):
 
 def _budgeted(stores: dict):
     """(where, folder, record, config, run) for every time-budgeted run of ``stores`` ({label:
-    store}), store by store; ``run`` names it by ``RUN_KEYS`` (dataset, setting label, variant, seed). A store that does not exist raises, naming its label, and so does a store
-    holding two budgeted configurations under one (dataset, setting label, variant, seed): the
-    tables here pair runs by that key, and a silent cross product would mix configurations."""
+    store}), store by store; ``run`` names it by ``RUN_KEYS`` (dataset, setting label, variant,
+    seed). A store that does not exist raises, naming its label, and so does a store holding two
+    budgeted configurations under one (dataset, setting label, variant, seed): the tables here pair
+    runs by that key, and a silent cross product would mix configurations."""
     for where, store in stores.items():
         store = store if isinstance(store, ResultsStore) else ResultsStore(store)
         if not store.root.is_dir():
@@ -64,9 +65,10 @@ def budget_runs(stores: dict[str, ResultsStore | str | Path], metric: str = "NDC
 
     rows = []
     for where, folder, record, cfg, run in _budgeted(stores):
-        row = {"kept in": where, **run, "budget (min)": cfg.train.max_minutes, "selected epoch": record.get("best_epoch"),
-               "epochs run": record.get("epochs_run"), "s / epoch": record.get("epoch_seconds_mean"),
-               "stopped by": record.get("stop_reason"), "device": record.get("device"),
+        row = {"kept in": where, **run, "budget (min)": cfg.train.max_minutes,
+               "selected epoch": record.get("best_epoch"), "epochs run": record.get("epochs_run"),
+               "s / epoch": record.get("epoch_seconds_mean"), "stopped by": record.get("stop_reason"),
+               "device": record.get("device"),
                "code version": str(record.get("code_version", "")).split("src.")[-1], "run": folder.name}
         for protocol in PROTOCOLS:
             for dom in DOMAINS:
@@ -155,7 +157,8 @@ def same_trajectory(curves):
                 common = by[first].index.intersection(by[second].index)
                 # NaN (a value one record lacks) is skipped column by column, not the whole epoch
                 both = (by[first].loc[common] - by[second].loc[common]).abs()
-                rows.append({**dict(zip(RUN_KEYS, key)), "stores": f"{first} · {second}", "common epochs": len(common),
+                rows.append({**dict(zip(RUN_KEYS, key)), "stores": f"{first} · {second}",
+                             "common epochs": len(common),
                              "epochs with another score": int((both[scores].fillna(0) != 0).any(axis=1).sum()),
                              "max |Δ| score": float(both[scores].max().max()) if len(common) else None,
                              "max |Δ| loss": float(both[losses].max().max()) if len(common) else None})
@@ -202,7 +205,8 @@ def note_budget_windows(verdicts, runs):
         seen = sorted({version[r] for r in row.rests_on if r in version})
         if len(seen) < 2 or not judged(row.verdict) or row.claim == RANGE_CLAIM:
             return ""
-        return f"compares time-budgeted runs from separate GPU windows (code {' and '.join(seen)}), not at equal time per epoch (D18)"
+        return (f"compares time-budgeted runs from separate GPU windows (code {' and '.join(seen)}), "
+                "not at equal time per epoch (D18)")
     return with_notes(verdicts, note)
 
 

@@ -118,7 +118,8 @@ def planned_runs(grid_path) -> list[tuple]:
         raise GridError(f"{grid_path}: the grid file must be a mapping")
     configs = expand({**spec, "matched_bases": False}, str(grid_path))
     if spec.get("matched_bases"):
-        configs += [dataclasses.replace(c, model=dataclasses.replace(c.model, gca_points=(), matched_to=c.model.size_name))
+        configs += [dataclasses.replace(c, model=dataclasses.replace(c.model, gca_points=(),
+                                                                     matched_to=c.model.size_name))
                     for c in configs if c.model.gca_points]
     out = {}
     for c in configs:
