@@ -211,3 +211,30 @@ def test_orthogonality_points_pair_each_runs_cos_with_its_score(monkeypatch):
     pts = orthogonality_points(ctx)
     assert pts[["seed", "domain", "abs_cos"]].values.tolist() == [[0, "A", 0.3], [0, "B", 0.2]]
     assert pts["NDCG@10"].tolist() == pytest.approx([0.06, 1.06])
+
+
+def test_digest_gives_the_cos_correlation_pooled_and_within_variants(monkeypatch):
+    """From four variants on, "In short" states r over all GCA runs (the paper's way) and r over the
+    seeds of each variant (each variant's means removed), which can disagree."""
+    import numpy as np
+    import pandas as pd
+
+    from gca_lite.experiments import digest
+    from gca_lite.experiments.verdicts import pearson, within_variant_r
+
+    rng = np.random.default_rng(0)
+    rows = [{"variant": f"GCA[{v}]-sigmoid,True", "seed": s, "domain": d, "abs_cos": 0.1 * v + 0.01 * s,
+             "NDCG@10": 0.05 - 0.01 * v + 0.001 * s + rng.normal(0, 1e-4)}
+            for v in range(4) for s in range(3) for d in "AB"]
+    points = pd.DataFrame(rows)
+    monkeypatch.setattr(digest, "orthogonality_points", lambda ctx: points)
+    text = " ".join(digest.findings(_FakeContext({}), pd.DataFrame(), pd.DataFrame()))
+    a = points[points["domain"] == "A"]
+    r, lo, hi, _ = pearson(a["abs_cos"], a["NDCG@10"])
+    wr, wlo, whi, n, k = within_variant_r(a["abs_cos"].to_numpy(), a["NDCG@10"].to_numpy(), a["variant"].tolist())
+    assert r < -0.9 and wr > 0.9  # across variants more orthogonal is better, across seeds worse
+    assert f"over 12 GCA runs of 4 variants: A {r:+.3f} [{lo:+.3f}, {hi:+.3f}]" in text
+    assert f"within variants (each variant's means removed, {n} runs of {k} variants): A {wr:+.3f} " \
+           f"[{wlo:+.3f}, {whi:+.3f}]" in text
+    monkeypatch.setattr(digest, "orthogonality_points", lambda ctx: points[points["variant"] != "GCA[3]-sigmoid,True"])
+    assert "Pearson r" not in " ".join(digest.findings(_FakeContext({}), pd.DataFrame(), pd.DataFrame()))

@@ -8,10 +8,12 @@ and neither goes stale as runs land. Functions return Markdown.
 
 from __future__ import annotations
 
+import math
+
 from . import summary as S
 from .contrasts import layernorm_frame, orthogonality_points
 from .report import DOMAINS, fmt_ci
-from .verdicts import MIN_CORR_VARIANTS, pearson
+from .verdicts import MIN_CORR_VARIANTS, pearson, within_variant_r
 
 
 def seeds_label(stored: str) -> str:
@@ -93,14 +95,21 @@ def findings(ctx, art, cut_short, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> 
                    + ("; ".join(found) if found else "none") + ".")
     cos = orthogonality_points(ctx)
     if cos["variant"].nunique() >= MIN_CORR_VARIANTS:
-        rs = []
+        rs, within, wn = [], [], (0, 0)
         for dname, part in cos.groupby("domain"):
             r, lo, hi, n = pearson(part["abs_cos"], part["NDCG@10"])
             rs.append(f"{dname} {r:+.3f} [{lo:+.3f}, {hi:+.3f}]")
+            # the same over seeds only: does a more orthogonal seed of one variant score higher?
+            wr, wlo, whi, *wn = within_variant_r(part["abs_cos"].to_numpy(), part["NDCG@10"].to_numpy(),
+                                                 part["variant"].tolist())
+            if not math.isnan(wr):
+                within.append(f"{dname} {wr:+.3f} [{wlo:+.3f}, {whi:+.3f}]")
         runs = len(cos[["variant", "seed"]].drop_duplicates())
         out.append(f"Pearson r of |cos(X, X')| against test NDCG@10 (full ranking) over {runs} GCA runs of "
                    f"{cos['variant'].nunique()} variants: " + ", ".join(rs) + " (the paper's claim is a negative "
-                   "r; the blog's ABXI panel: " + ", ".join(f"{d} {r:+.3f}" for d, r in _paper_r().items()) + ").")
+                   "r; the blog's ABXI panel: " + ", ".join(f"{d} {r:+.3f}" for d, r in _paper_r().items()) + ")"
+                   + (f"; within variants (each variant's means removed, {wn[0]} runs of {wn[1]} variants): "
+                      + ", ".join(within) if within else "") + ".")
     shuffle = [] if art.empty else art[
         (art["dataset"] == ctx.dataset) & (art["setting"] == ctx.setting) & (art["protocol"] == "full")
         & (art["training seeds (shuffled runs)"] != "")].to_dict("records")
