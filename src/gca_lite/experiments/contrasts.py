@@ -16,6 +16,13 @@ STACK = ("GCA[0]-sigmoid,True", "GCA[0,1]-sigmoid,True", "GCA[0,1,2]-sigmoid,Tru
 BASES = ("base", "base~1xGCA,True", "base~2xGCA,True", "base~3xGCA,True")
 
 
+def _paper_order(variant: str) -> tuple:
+    """Fewest modules first, then by insertion points and gate: GCA[0] ... GCA[2], GCA[0,1,2]."""
+    m = _VARIANT.match(variant)
+    points = tuple(int(x) for x in m["points"].split(","))
+    return len(points), points, m["gate"]
+
+
 def layernorm_frame(ctxs, protocols=("full", "sampled"), metric: str = "NDCG@10", n_boot: int = 1000):
     """One row per dataset, setting, stored (point, gate) with both LayerNorm settings, protocol and
     domain: ``on − off`` in test ``metric`` (paired over users and the common seeds, ``fmt_ci``),
@@ -24,7 +31,8 @@ def layernorm_frame(ctxs, protocols=("full", "sampled"), metric: str = "NDCG@10"
 
     rows = []
     for ctx in ctxs:
-        for on in sorted(v for v in ctx.groups if (m := _VARIANT.match(v)) and m["ln"] == "True"):
+        with_ln = [v for v in ctx.groups if (m := _VARIANT.match(v)) and m["ln"] == "True"]
+        for on in sorted(with_ln, key=_paper_order):
             off = on.removesuffix(",True") + ",False"
             if off not in ctx.groups:
                 continue

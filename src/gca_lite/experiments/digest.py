@@ -134,9 +134,7 @@ def _layernorm_sentence(ctx, n_boot: int) -> str:
     if ln.empty:
         return ""
     parts = []
-    order = sorted(ln[["point", "gate"]].drop_duplicates().itertuples(index=False),
-                   key=lambda k: (k.point.count(",") + 1, k.point, k.gate))
-    for point, gate in order:
+    for point, gate in ln[["point", "gate"]].drop_duplicates().itertuples(index=False):  # paper order
         rows = ln[(ln["point"] == point) & (ln["gate"] == gate)].to_dict("records")
         note = {1: " (1 seed: over test users only)", 2: " (2 seeds)"}.get(rows[0]["seeds"], "")
         parts.append(f"{point} {gate}{note}: " + ", ".join(f"{r['domain']} {r['on − off']}" for r in rows))
