@@ -41,6 +41,11 @@ def _resolved(c: dict, users_only: bool = False) -> bool:
     return lo > 0 or hi < 0
 
 
+def _seeds_note(seeds: int) -> str:
+    """What a difference over fewer than three seeds says about itself."""
+    return {1: " (1 seed: over test users only)", 2: " (2 seeds)"}.get(seeds, "")
+
+
 def _with_users(c: dict) -> str:
     """``fmt_ci`` of a comparison, plus its users-only interval where that one tells another story."""
     text = fmt_ci(c)
@@ -61,9 +66,7 @@ def against_base(ctx, metric: str, users_only: bool = False, n_boot: int = N_BOO
             for dom, dname in enumerate(DOMAINS):
                 c = ctx.compare(variant, "base", protocol, dom, metric, n_boot)
                 if c and len(c["per_seed"]) >= min_seeds and _resolved(c, users_only):
-                    seeds = len(c["per_seed"])
-                    note = {1: " (1 seed: over test users only)", 2: " (2 seeds)"}.get(seeds, "")
-                    out.append(f"{_short(variant)} {protocol} {dname} {fmt_ci(c)}{note}")
+                    out.append(f"{_short(variant)} {protocol} {dname} {fmt_ci(c)}{_seeds_note(len(c['per_seed']))}")
     return out
 
 
@@ -136,8 +139,8 @@ def _layernorm_sentence(ctx, n_boot: int) -> str:
     parts = []
     for point, gate in ln[["point", "gate"]].drop_duplicates().itertuples(index=False):  # paper order
         rows = ln[(ln["point"] == point) & (ln["gate"] == gate)].to_dict("records")
-        note = {1: " (1 seed: over test users only)", 2: " (2 seeds)"}.get(rows[0]["seeds"], "")
-        parts.append(f"{point} {gate}{note}: " + ", ".join(f"{r['domain']} {r['on − off']}" for r in rows))
+        parts.append(f"{point} {gate}{_seeds_note(rows[0]['seeds'])}: "
+                     + ", ".join(f"{r['domain']} {r['on − off']}" for r in rows))
     return "LayerNorm on − off, test NDCG@10, full ranking: " + "; ".join(parts) + "."
 
 
