@@ -14,7 +14,7 @@ and decide no claim of the paper (the parameter-matched claims use the LayerNorm
 series). Resumable like any sweep.
 
     python experiments/run_real.py --data-dir ../shared/data --store results [--dataset afk]
-        [--workers 2 --threads 1] [--max-runs N] [--dry-run]
+        [--workers 2 --threads 1] [--max-runs N] [--dry-run] [--from-end]
 """
 
 from __future__ import annotations
@@ -54,9 +54,12 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--max-runs", type=int, default=None)
     p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--from-end", action="store_true",
+                   help="take the missing runs from the end of the order, so that a second host "
+                        "(say a lent machine's cores) works toward this one without both training the same run")
     args = p.parse_args()
     configs = [c for c in load_grid(GRID, args.data_dir) if not args.dataset or c.data.dataset in args.dataset]
-    configs.sort(key=priority)
+    configs.sort(key=priority, reverse=args.from_end)
     store = ResultsStore(args.store)
     if args.dry_run:
         done = [store.has(c, warn=False) for c in configs]
