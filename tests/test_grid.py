@@ -162,6 +162,28 @@ def test_real_grid_and_its_priority_order(shared_data):
 
 
 @pytest.mark.realdata
+def test_run_real_from_end_takes_the_order_backwards(shared_data, tmp_path, monkeypatch, capsys):
+    """--from-end (a second host) lists the missing runs in exactly the reverse of the default order,
+    so two hosts started from the two ends meet without training the same run twice."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("run_real", REPO / "experiments" / "run_real.py")
+    run_real = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_real)
+
+    def listed(*flags):
+        monkeypatch.setattr(sys, "argv", ["run_real.py", "--data-dir", str(shared_data),
+                                          "--store", str(tmp_path / "empty"), "--dry-run", *flags])
+        run_real.main()
+        return [line for line in capsys.readouterr().out.splitlines() if line.startswith("missing")]
+
+    forward, backward = listed(), listed("--from-end")
+    assert len(forward) == 168 and backward == forward[::-1]
+    assert backward[0].split()[1].split("/")[1] in run_real.LAST
+
+
+@pytest.mark.realdata
 def test_book_chapters_on_real_data_reuse_the_grid_runs(shared_data, tmp_path):
     """rerun.md's promise: built with the real data, the lite preset and its full epoch budget, the
     chapters ask for exactly the grid's configurations (same content hashes, matched bases too), so
