@@ -69,6 +69,11 @@ def test_readme_final_verdicts_name_only_judged_cells_on_complete_runs():
     text = digest.final_verdicts(same)
     assert "*Not resolved* on abe and afk under both protocols: matched base." in text
     assert "*Fails* on afk, full protocol: shuffle check." in text and "Differing" not in text
+    # mid-sentence a claim's first word loses its capital, unless it is a name such as GCA[1] or LayerNorm
+    names = same.assign(claim=["GCA[1] is best"] * 2 + ["LayerNorm on helps"] * 2 + ["Lower |cos| helps"])
+    text = digest.final_verdicts(names)
+    assert "under both protocols: GCA[1] is best." in text and "under both protocols: LayerNorm on helps." in text
+    assert "full protocol: lower |cos| helps." in text
     assert module._minus("A -0.0015 [-0.0076, +0.0045], seeds 0-2") == "A −0.0015 [−0.0076, +0.0045], seeds 0-2"
 
 

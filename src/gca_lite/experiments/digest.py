@@ -214,7 +214,9 @@ def final_verdicts(verdicts) -> str:
     # claims with one verdict over all their final cells are grouped by that verdict and where it holds
     groups, split = {}, []
     for claim, part in final.groupby("claim", sort=True):
-        name = claim[0].lower() + claim[1:]
+        # mid-sentence, "Lower |cos|" becomes "lower |cos|", but "GCA[1]" and "LayerNorm" keep their case
+        first = claim.split(" ", 1)[0]
+        name = claim[0].lower() + claim[1:] if first[1:] == first[1:].lower() else claim
         protocols = {d: tuple(sorted(p["protocol"])) for d, p in part.groupby("dataset")}
         if part["verdict"].nunique() == 1 and len(set(protocols.values())) == 1:
             ps = next(iter(protocols.values()))
