@@ -136,18 +136,24 @@ def test_grid_progress_needs_no_data(smoke_store, tmp_path):
     assert (empty["stored"] == "").all() and (empty["missing"] == "0,1").all()
 
 
+def _load_run_real():
+    """experiments/run_real.py, a script rather than a package module, loaded by path."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("run_real", REPO / "experiments" / "run_real.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.mark.realdata
 def test_real_grid_and_its_priority_order(shared_data):
     """Issue 6's grid: 28 configs x 2 datasets x 3 seeds (with the shuffled GCA[1]'s own matched
     base), and the runner's order puts complete paired seed-0 sets of both datasets first."""
-    import importlib.util
-
     from gca_lite.config import config_hash
     from gca_lite.experiments import load_grid
 
-    spec = importlib.util.spec_from_file_location("run_real", REPO / "experiments" / "run_real.py")
-    run_real = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(run_real)
+    run_real = _load_run_real()
     configs = load_grid(run_real.GRID, shared_data)
     assert len(configs) == 168 and len({config_hash(c) for c in configs}) == 168
     names = {c.model.variant_name for c in configs}
@@ -165,12 +171,9 @@ def test_real_grid_and_its_priority_order(shared_data):
 def test_run_real_from_end_takes_the_order_backwards(shared_data, tmp_path, monkeypatch, capsys):
     """--from-end (a second host) lists the missing runs in exactly the reverse of the default order,
     so two hosts started from the two ends meet without training the same run twice."""
-    import importlib.util
     import sys
 
-    spec = importlib.util.spec_from_file_location("run_real", REPO / "experiments" / "run_real.py")
-    run_real = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(run_real)
+    run_real = _load_run_real()
 
     def listed(*flags):
         monkeypatch.setattr(sys, "argv", ["run_real.py", "--data-dir", str(shared_data),
