@@ -57,8 +57,9 @@ def test_readme_final_verdicts_name_only_judged_cells_on_complete_runs():
 
     text = digest.final_verdicts(frame)
     assert text.startswith("**Final verdicts.** 2 of the 4 lite verdict cells")
-    assert ("Differing by dataset or protocol: each further module adds: abe full *not resolved*, sampled "
-            "*partly*.") in text
+    assert ("Differing by dataset or protocol: each further module adds (abe: full *not resolved*, sampled "
+            "*partly*).") in text
+    assert text.endswith(" The others are provisional.")
     assert "afk" not in text  # provisional and "too few runs" cells are not final; paper cells are not lite
     assert "still *provisional*" in digest.final_verdicts(frame.iloc[2:4])
     # one verdict wherever a claim is final: claims are grouped by that verdict and where it holds
@@ -69,6 +70,12 @@ def test_readme_final_verdicts_name_only_judged_cells_on_complete_runs():
     text = digest.final_verdicts(same)
     assert "*Not resolved* on abe and afk under both protocols: matched base." in text
     assert "*Fails* on afk, full protocol: shuffle check." in text and "Differing" not in text
+    assert text.startswith("**Final verdicts.** All 5 lite verdict cells") and "provisional" not in text
+    # two claims that differ by dataset share one sentence: the second does not open a sentence in lower case
+    two = same.assign(verdict=["not resolved", "partly", "fails", "fails", "fails"],
+                      claim=["Matched base"] * 4 + ["Matched base B"])
+    assert ("Differing by dataset or protocol: matched base (abe: full *not resolved*, sampled *partly*; afk: "
+            "full *fails*, sampled *fails*).") in digest.final_verdicts(two)
     # mid-sentence a claim's first word loses its capital, unless it is a name such as GCA[1] or LayerNorm
     names = same.assign(claim=["GCA[1] is best"] * 2 + ["LayerNorm on helps"] * 2 + ["Lower |cos| helps"])
     text = digest.final_verdicts(names)

@@ -223,16 +223,19 @@ def final_verdicts(verdicts) -> str:
             where = " and ".join(protocols) + (" under both protocols" if len(ps) > 1 else f", {ps[0]} protocol")
             groups.setdefault((part["verdict"].iloc[0], where), []).append(name)
         else:
-            split.append(f"{name}: " + "; ".join(
-                f"{d} " + ", ".join(f"{r.protocol} *{r.verdict}*" for r in p.itertuples())
-                for d, p in part.groupby("dataset")))
+            split.append(f"{name} (" + "; ".join(
+                f"{d}: " + ", ".join(f"{r.protocol} *{r.verdict}*" for r in p.itertuples())
+                for d, p in part.groupby("dataset")) + ")")
     sentences = [f"*{v[0].upper() + v[1:]}* on {where}: " + "; ".join(names) + "."
                  for (v, where), names in groups.items()]
     if split:
-        sentences.append("Differing by dataset or protocol: " + " ".join(x + "." for x in split))
-    return head + (f"{len(final)} of the {len(lite)} lite verdict cells (dataset × claim × protocol) rest on "
-                   "three seeds of every configuration their claim needs, so they are final. " + " ".join(sentences)
-                   + " The others are provisional.")
+        # one sentence, so that a claim after the first does not open a sentence in lower case
+        sentences.append("Differing by dataset or protocol: " + "; ".join(split) + ".")
+    every = len(final) == len(lite)
+    return head + ((f"All {len(lite)}" if every else f"{len(final)} of the {len(lite)}")
+                   + " lite verdict cells (dataset × claim × protocol) rest on three seeds of every configuration "
+                   f"their claim needs, so {'all are' if every else 'they are'} final. " + " ".join(sentences)
+                   + ("" if every else " The others are provisional."))
 
 
 def report_markdown(store, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> str:
