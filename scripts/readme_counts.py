@@ -100,10 +100,14 @@ def passages(root: Path = REPO) -> list[tuple[str, str]]:
          r"hours of wall time for [\d.]+ run-hours",
          f"The dated runs of the sweep ({int(cpu['timed runs'])}, trained two at a time on one thread each) took "
          f"{cpu['wall hours']:.1f}\nhours of wall time for {cpu['run hours']:.1f} run-hours"),
-        (r"The rest of the grid \(\d+ runs\) is about \d+ run-hours at the\n"
-         r"stored runs' median of \d+ minutes, about \d+ hours of wall time two at a time",
+        # while the sweep runs, what is left of it; once the grid is stored, that it is complete
+        (r"(?:The rest of the grid \(\d+ runs\) is about \d+ run-hours at the\n"
+         r"stored runs' median of \d+ minutes, about \d+ hours of wall time two at a time"
+         r"|The grid is complete: all \d+ planned lite runs are\nstored, at a median of \d+ minutes a run)",
          f"The rest of the grid ({rest} runs) is about {rest_hours:.0f} run-hours at the\nstored runs' median of "
-         f"{minutes.median():.0f} minutes, about {rest_hours / 2:.0f} hours of wall time two at a time"),
+         f"{minutes.median():.0f} minutes, about {rest_hours / 2:.0f} hours of wall time two at a time" if rest else
+         f"The grid is complete: all {planned} planned lite runs are\nstored, at a median of "
+         f"{minutes.median():.0f} minutes a run"),
         (r"\(\d+ runs plus the \d+ kept apart", f"({len(runs)} runs plus the {apart} kept apart"),
         (r"^- \*\*Retraining[^*]*\*\*(?:.|\n)*?(?=^- \*\*Early stopping)", _minus(_wrap(noise_bullet(ctxs))) + "\n"),
         (r"^\*\*Final verdicts\.\*\*(?:.|\n)*?(?=\n\n)", _minus(_wrap(final_verdicts(verdicts)))),
