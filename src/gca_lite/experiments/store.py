@@ -11,9 +11,12 @@ Layout::
     ROOT/_cache/                               evaluation candidate sets shared by all runs
 
 Both result files are written atomically by :func:`gca_lite.results.write_run`, so an interrupted
-run leaves either nothing or a complete pair. A folder whose record is unreadable, whose ranks do
-not match the record's checksum, or that has ranks but no record (killed between the two renames)
-is reported with a :class:`StoreWarning` and treated as missing, so the next sweep re-runs it.
+run leaves either nothing or a complete pair. :func:`inspect_run` is the one judge of a run folder
+(sweep, report and rerun all ask it): a folder whose record is unreadable, not an object, edited
+(content checksum), or lacks a key; whose ranks do not match the record's checksum or its test
+users; whose config this code cannot read or does not hash to the folder's name; or that has ranks
+but no record (killed between the two renames) is *corrupt*: reported with a :class:`StoreWarning`
+naming the file and treated as missing, so the next sweep re-runs it.
 """
 
 from __future__ import annotations
@@ -43,32 +46,83 @@ _HASH_DIR = re.compile(r"^[0-9a-f]{16}$")
 
 # Reading a run (JSON with the per-epoch history, checksummed ranks) is what a results page repeats
 # most: every table iterates the whole store. Runs are immutable once written (write_run replaces
-# both files atomically, which gives them new inodes), so a read is kept per (folder, inode, size,
-# mtime and ctime of both files). iter_runs hands out the cached objects: treat them as read-only
-# (the arrays are flagged so); load(), which gives a run to the caller to keep, copies them.
-_READ_CACHE: dict[tuple, tuple] = {}
+# both files atomically, which gives them new inodes), so a judgement is kept per (folder, inode,
+# size, mtime and ctime of both files). iter_runs hands out the cached objects: treat them as
+# read-only (the arrays are flagged so); load(), which gives a run to the caller to keep, copies them.
+_READ_CACHE: dict[tuple, "RunState"] = {}
 _READ_CACHE_MAX = 1024
-
-
-def _read_run_cached(folder: Path) -> tuple:
-    try:
-        stamp = tuple((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-                      for st in ((folder / RECORD).stat(), (folder / RANKS).stat()))
-    except OSError:
-        return read_run(folder)  # raises the precise CorruptRecord
-    key = (str(folder.resolve()), stamp)
-    if key not in _READ_CACHE:
-        record, counts, domain = read_run(folder)
-        for array in (domain, *(a for c in counts.values() for a in (c.greater, c.equal, c.n_candidates))):
-            array.flags.writeable = False
-        if len(_READ_CACHE) >= _READ_CACHE_MAX:
-            _READ_CACHE.pop(next(iter(_READ_CACHE)))
-        _READ_CACHE[key] = (record, counts, domain)
-    return _READ_CACHE[key]
 
 
 class StoreWarning(UserWarning):
     """A stored run is corrupt or partial and will be re-run."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunState:
+    """What one run folder holds, judged once for sweep, report and rerun alike.
+
+    ``state`` is ``ok`` (complete and consistent), ``missing`` (no result files: never finished,
+    or only a lock / failure marker) or ``corrupt`` (``reason`` names the file and the problem).
+    ``verified`` is False for a legacy record written before records carried ``record_sha256``.
+    """
+
+    folder: Path
+    state: str
+    reason: str = ""
+    record: dict | None = None
+    counts: dict | None = None
+    domain: object = None
+    config: RunConfig | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ok"
+
+    @property
+    def verified(self) -> bool:
+        return bool(self.record) and "record_sha256" in self.record
+
+
+def _judge(folder: Path) -> RunState:
+    """Classify ``folder`` (uncached): the one place that decides what a corrupt run is."""
+    if not (folder / RECORD).exists() and not (folder / RANKS).exists():
+        return RunState(folder, "missing")
+    try:
+        record, counts, domain = read_run(folder)
+        try:
+            cfg = config_from_dict(record["config"], where=str(folder / RECORD))
+        except (ConfigError, KeyError, TypeError) as e:
+            detail = str(e).replace(f"{folder / RECORD}: ", "")
+            raise CorruptRecord(f"{folder / RECORD}: this code version cannot read its config ({detail})") from None
+        key = config_hash(normalize(cfg))
+        if record["config_hash"] != key or record["dataset"] != cfg.data.dataset:
+            raise CorruptRecord(f"{folder / RECORD}: config_hash or dataset does not match its config (edited?)")
+        # inside a store (ROOT/<dataset>/<hash>/) the folder must be where that config belongs;
+        # a run folder copied elsewhere (e.g. for `gca-lite rerun`) is judged on its content alone
+        if _HASH_DIR.match(folder.name) and (folder.name, folder.parent.name) != (key, cfg.data.dataset):
+            raise CorruptRecord(f"{folder / RECORD}: its config belongs in {cfg.data.dataset}/{key}, not in "
+                                f"{folder.parent.name}/{folder.name}")
+    except (CorruptRecord, OSError) as e:
+        return RunState(folder, "corrupt", str(e))
+    for array in (domain, *(a for c in counts.values() for a in (c.greater, c.equal, c.n_candidates))):
+        array.flags.writeable = False
+    return RunState(folder, "ok", record=record, counts=counts, domain=domain, config=cfg)
+
+
+def inspect_run(folder: str | Path) -> RunState:
+    """The :class:`RunState` of a run folder (cached while its files are unchanged)."""
+    folder = Path(folder)
+    try:
+        stamp = tuple((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                      for st in ((folder / RECORD).stat(), (folder / RANKS).stat()))
+    except OSError:
+        return _judge(folder)  # missing or partial: cheap, and not worth caching
+    key = (str(folder.resolve()), stamp)
+    if key not in _READ_CACHE:
+        if len(_READ_CACHE) >= _READ_CACHE_MAX:
+            _READ_CACHE.pop(next(iter(_READ_CACHE)))
+        _READ_CACHE[key] = _judge(folder)
+    return _READ_CACHE[key]
 
 
 def setting_hash(cfg: RunConfig) -> str:
@@ -110,18 +164,10 @@ class ResultsStore:
     # ---------------------------------------------------------------- reading
     def _check(self, folder: Path, warn: bool) -> tuple | None:
         """The stored (record, counts, domain) if complete and valid, else None (+ warning)."""
-        if not (folder / RECORD).exists() and not (folder / RANKS).exists():
-            return None  # never finished (or only a lock / failure marker): plainly missing
-        try:
-            record, counts, domain = _read_run_cached(folder)
-            if record.get("config_hash") != folder.name:
-                raise CorruptRecord(f"{folder / RECORD}: config_hash {record.get('config_hash')!r} "
-                                    f"does not match its folder")
-        except (CorruptRecord, OSError, ValueError, KeyError) as e:
-            if warn:
-                warnings.warn(f"corrupt or partial run, will re-run it: {e}", StoreWarning, stacklevel=3)
-            return None
-        return record, counts, domain
+        found = inspect_run(folder)
+        if found.state == "corrupt" and warn:
+            warnings.warn(f"corrupt or partial run, will re-run it: {found.reason}", StoreWarning, stacklevel=3)
+        return (found.record, found.counts, found.domain) if found.ok else None
 
     def has(self, cfg: RunConfig, warn: bool = True) -> bool:
         """True if a complete, valid result for ``cfg`` is stored (corrupt ones warn, count as missing)."""
