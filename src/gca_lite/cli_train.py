@@ -8,6 +8,11 @@ import json
 from pathlib import Path
 
 from .config import GATES, NEG_MODES, PRESETS, ConfigError, RunConfig, preset
+from .errors import UsageError
+
+#: config field -> its flag, so a bad value is reported under the name the user typed
+FLAGS = {"model.gca_points": "--gca", "model.gca_gate": "--gate", "model.gca_layernorm": "--layernorm",
+         "model.gca_alpha_init": "--alpha-init"}
 
 
 def _points(text: str) -> tuple[int, ...]:
@@ -43,14 +48,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                              ("--rank-d", "rank_d", int), ("--rank-i", "rank_i", int),
                              ("--dropout", "dropout", float)):
         m.add_argument(flag, dest=f"model.{field}", type=typ, default=None)
+        FLAGS[f"model.{field}"] = flag
     m.add_argument("--abxi-compat", dest="model.abxi_compat", action="store_true", default=None,
                    help="reproduce the official code's quirks (no key-padding mask)")
     t = p.add_argument_group("training")
     for flag, field, typ in (("--epochs", "epochs", int), ("--patience", "patience", int),
                              ("--lr", "lr", float), ("--weight-decay", "weight_decay", float),
                              ("--batch-size", "batch_size", int), ("--warmup", "warmup_epochs", int),
-                             ("--seed", "seed", int)):
+                             ("--n-neg", "n_neg", int), ("--seed", "seed", int)):
         t.add_argument(flag, dest=f"train.{field}", type=typ, default=None)
+        FLAGS[f"train.{field}"] = flag
     t.add_argument("--neg-mode", dest="train.neg_mode", choices=NEG_MODES, default=None)
     e = p.add_argument_group("data and evaluation")
     e.add_argument("--tie-shuffle", dest="data.tie_shuffle_seed", type=int, default=None, metavar="SEED",
@@ -59,6 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="seed of the saved sampled-protocol candidates (shared by all models)")
     e.add_argument("--n-candidates", dest="eval.n_candidates", type=int, default=None,
                    help="sampled negatives per user (ABXI: 999)")
+    FLAGS.update({"data.tie_shuffle_seed": "--tie-shuffle", "eval.candidate_seed": "--candidate-seed",
+                  "eval.n_candidates": "--n-candidates"})
     e.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=_cmd_train)
 
@@ -74,7 +83,11 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
                              ("gca_layernorm", args.layernorm), ("gca_alpha_init", args.alpha_init))
            if v is not None}
     parts["model"] = dataclasses.replace(parts["model"], **gca)
-    cfg = RunConfig(**parts).validate()
+    try:
+        cfg = RunConfig(**parts).validate()
+    except ConfigError as e:
+        flag = FLAGS.get(e.field or "")
+        raise (ConfigError(f"{flag}: {e}", e.field) if flag else e) from None
     if args.match_params:
         if not cfg.model.gca_points:
             raise ConfigError("--match-params needs a GCA variant (--gca) whose size the base model matches")
@@ -87,13 +100,30 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return cfg
 
 
+def check_fits_data(cfg: RunConfig, ds) -> None:
+    """Values the dataset's size rules out, named by their flags before any training: the sampled
+    protocol draws ``--n-candidates`` unseen items per test user, training ``--n-neg`` per domain."""
+    smallest = min(ds.n_items_a, ds.n_items_b)
+    if cfg.eval.n_candidates >= smallest:
+        raise UsageError(f"--n-candidates {cfg.eval.n_candidates}: {cfg.data.dataset} has only {smallest} items in "
+                         f"its smaller domain, and a test user's candidates must be items they have not seen; "
+                         f"pass a smaller --n-candidates (e.g. {max(1, smallest // 2)})")
+    if cfg.train.n_neg > smallest:
+        raise UsageError(f"--n-neg {cfg.train.n_neg}: {cfg.data.dataset} has only {smallest} items in its smaller "
+                         f"domain; pass --n-neg {max(1, smallest // 2)} or less")
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .results import write_run
+    from .data import load_dataset
+    from .results import check_writable, write_run
     from .train import run
 
     cfg = config_from_args(args)
     out = Path(args.out or f"runs/{cfg.data.dataset}/{cfg.model.variant_name}/seed{cfg.train.seed}")
-    result = run(cfg, args.data_dir, progress=not args.quiet)
+    check_writable(out, "--out")  # before training, not after: the result would be lost
+    ds = load_dataset(cfg.data.dataset, args.data_dir, seed=cfg.data.synthetic_seed)
+    check_fits_data(cfg, ds)
+    result = run(cfg, args.data_dir, progress=not args.quiet, dataset=ds)
     write_run(out, result.record, result.test_counts, result.test_domain)
     print(json.dumps({"out": str(out), "variant": result.record["variant"],
                       "n_parameters": result.record["n_parameters"], "test": result.record["test"]},

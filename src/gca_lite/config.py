@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +20,17 @@ GCA_POINTS = (0, 1, 2)
 
 
 class ConfigError(ValueError):
-    """A configuration value is unknown, out of range or inconsistent with another one."""
+    """A configuration value is unknown, out of range or inconsistent with another one.
+
+    ``field`` is the dotted name of the offending field when known (``train.lr``), so the command
+    line can name its flag instead."""
+
+    exit_code = 2  # on the command line: a usage error
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        found = re.match(r"(data|model|train|eval)\.(\w+)", message)
+        self.field = field or (found.group(0) if found else None)
 
 
 @dataclass(frozen=True)
@@ -46,14 +58,15 @@ class ModelConfig:
     matched_to: str = ""
 
     def validate(self) -> None:
-        _positive(self, "d", "n_heads", "ffn_hidden", "max_len", "gca_heads")
-        _non_negative(self, "rank_d", "rank_i")
+        _positive(self, "d", "n_heads", "ffn_hidden", "max_len", "gca_heads", section="model")
+        _non_negative(self, "rank_d", "rank_i", section="model")
         if self.d % self.n_heads:
             raise ConfigError(f"model.d={self.d} must be divisible by model.n_heads={self.n_heads}")
         if self.gca_points and self.d % self.gca_heads:
             raise ConfigError(f"model.d={self.d} must be divisible by model.gca_heads={self.gca_heads}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
+        _finite(self, "model", "gca_alpha_init")
         if self.gca_gate not in GATES:
             raise ConfigError(f"model.gca_gate must be one of {GATES}, got {self.gca_gate!r}")
         bad = [p for p in self.gca_points if p not in GCA_POINTS]
@@ -96,8 +109,12 @@ class DataConfig:
     tie_shuffle_seed: int | None = None  # shuffle items within equal timestamps (ablation)
 
     def validate(self) -> None:
-        if not isinstance(self.dataset, str) or not self.dataset:
-            raise ConfigError(f"data.dataset must be a non-empty name, got {self.dataset!r}")
+        # a name, not a path: it names the store's folder (a user's own dataset: its name + data_dir)
+        if not isinstance(self.dataset, str) or not _DATASET_NAME.fullmatch(self.dataset):
+            raise ConfigError(f"data.dataset must be a dataset name (letters, digits, '.', '_', '-'), got "
+                              f"{self.dataset!r}")
+        if self.tie_shuffle_seed is not None:
+            _non_negative(self, "tie_shuffle_seed", section="data")
 
 
 @dataclass(frozen=True)
@@ -121,11 +138,17 @@ class TrainConfig:
 
 
     def validate(self) -> None:
-        _positive(self, "epochs", "batch_size", "n_neg")
-        _non_negative(self, "patience", "min_epochs", "warmup_epochs", "plateau_patience", "seed")
+        _positive(self, "epochs", "batch_size", "n_neg", section="train")
+        _non_negative(self, "patience", "min_epochs", "warmup_epochs", "plateau_patience", "seed", section="train")
+        _finite(self, "train", "lr", "temperature", "plateau_factor", "weight_decay", "max_minutes")
         for n in ("lr", "temperature", "plateau_factor"):
             if not getattr(self, n) > 0:
                 raise ConfigError(f"train.{n} must be > 0, got {getattr(self, n)!r}")
+        if self.lr > 1.0:
+            raise ConfigError(f"train.lr must be at most 1 (AdamW diverges far below that), got {self.lr!r}")
+        if self.warmup_epochs >= self.epochs:
+            raise ConfigError(f"train.warmup_epochs={self.warmup_epochs} must be less than train.epochs={self.epochs} "
+                              "(no validation happens during warm-up)")
         if self.max_minutes < 0:
             raise ConfigError(f"train.max_minutes must be >= 0 (0 = no limit), got {self.max_minutes}")
         if self.weight_decay < 0:
@@ -146,8 +169,8 @@ class EvalConfig:
     probe_users: int = 512  # validation users used for the per-epoch orthogonality trajectory
 
     def validate(self) -> None:
-        _positive(self, "n_candidates", "batch_size")
-        _non_negative(self, "candidate_seed", "probe_users")
+        _positive(self, "n_candidates", "batch_size", section="eval")
+        _non_negative(self, "candidate_seed", "probe_users", section="eval")
         if self.tie_rule not in TIE_RULES:
             raise ConfigError(f"eval.tie_rule must be one of {TIE_RULES}, got {self.tie_rule!r}")
         if self.select_protocol not in PROTOCOLS:
@@ -173,18 +196,29 @@ class RunConfig:
         return f"{self.data.dataset}/{self.model.variant_name}/seed{self.train.seed}"
 
 
-def _positive(cfg: Any, *names: str) -> None:
+_DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _positive(cfg: Any, *names: str, section: str) -> None:
     for n in names:
         v = getattr(cfg, n)
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise ConfigError(f"{n} must be a positive integer, got {v!r}")
+            raise ConfigError(f"{section}.{n} must be a positive integer, got {v!r}")
 
 
-def _non_negative(cfg: Any, *names: str) -> None:
+def _non_negative(cfg: Any, *names: str, section: str) -> None:
     for n in names:
         v = getattr(cfg, n)
         if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-            raise ConfigError(f"{n} must be a non-negative integer, got {v!r}")
+            raise ConfigError(f"{section}.{n} must be a non-negative integer, got {v!r}")
+
+
+def _finite(cfg: Any, section: str, *names: str) -> None:
+    """NaN and infinity fail late (NaN scores an epoch later) and are not valid JSON in a record."""
+    for n in names:
+        v = getattr(cfg, n)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isfinite(v):
+            raise ConfigError(f"{section}.{n} must be a finite number, got {v!r}")
 
 
 def to_dict(cfg: Any) -> dict:
