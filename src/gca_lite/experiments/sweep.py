@@ -110,9 +110,29 @@ def run_task(cfg: RunConfig, store_root: str, data_dir: str | None = None, threa
         lock.release()
 
 
-def _init_worker(threads: int) -> None:
+CONNECT_TIMEOUT = "30s"  # how long to try a --scheduler address before giving up
+_PARENT_POLL = 1.0  # seconds between a worker's checks that its sweep is still alive
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker process within a second when the sweep that started it dies, even by SIGKILL
+    (which runs no clean-up and leaves idle workers waiting forever): a daemon thread polls the
+    parent pid. The worker's lock then belongs to a dead process, and the next sweep breaks it."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_POLL)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _init_worker(threads: int, parent: int | None = None) -> None:
     import torch
 
+    if parent is not None:
+        _exit_with_parent(parent)
     torch.set_num_threads(threads)
 
 
@@ -173,7 +193,7 @@ def _run_local(pending, root, data_dir, workers, threads, stale_after, record) -
 
     # spawn, not fork: forking a process that already started torch's thread pools can deadlock.
     pool = ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=mp.get_context("spawn"),
-                               initializer=_init_worker, initargs=(threads,))
+                               initializer=_init_worker, initargs=(threads, os.getpid()))
     try:
         futures = {pool.submit(run_task, cfg, root, data_dir, threads, stale_after): cfg for cfg in pending}
         for fut in as_completed(futures):
@@ -195,7 +215,12 @@ def _run_dask(pending, root, data_dir, scheduler, threads, stale_after, record) 
         raise RuntimeError("--scheduler needs the 'distributed' package: "
                            "pip install 'gca-lite[cluster]'") from None
 
-    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    from ..errors import CliError
+
+    try:
+        client = scheduler if isinstance(scheduler, Client) else Client(scheduler, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as e:
+        raise CliError(f"--scheduler {scheduler}: cannot connect ({e})") from None
     try:
         keys = ResultsStore(root)
         # The key is the config hash: Dask itself refuses to run one key twice at the same time.
