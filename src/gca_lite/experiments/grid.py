@@ -250,6 +250,8 @@ def expand(spec: Mapping[str, Any], where: str = "<grid>", data_dir: str | Path 
         raise GridError(f"{where}: matched_bases must be true or false, got {matched!r}")
     if matched:
         configs += matched_bases(configs, data_dir, where)
+    if not configs:
+        raise GridError(f"{where}: the grid expands to no configs (an empty grid list?)")
     return dedupe(configs)
 
 
@@ -296,17 +298,41 @@ def load_grid(path: str | Path, data_dir: str | Path | None = None) -> list[RunC
     return expand(read_grid_spec(path), str(path), data_dir)
 
 
+def _unique_key_loader():
+    """A safe YAML loader that refuses a key repeated in one mapping (plain YAML keeps the last,
+    so a second ``grid:`` would silently drop the first one's axes)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        pass
+
+    def mapping(loader, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} appears twice",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return loader.construct_mapping(node, deep)
+
+    UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    return UniqueKeyLoader
+
+
 def read_grid_spec(path: str | Path):
     """The parsed YAML of a grid file (errors name the file)."""
     import yaml
 
     path = Path(path)
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml.load(path.read_text(), Loader=_unique_key_loader())
     except OSError as e:
         raise GridError(f"{path}: cannot read grid file ({e.strerror})") from None
-    except yaml.YAMLError as e:
-        raise GridError(f"{path}: invalid YAML ({e})") from None
+    except UnicodeDecodeError as e:
+        raise GridError(f"{path}: not a text file ({e.reason})") from None
+    except (yaml.YAMLError, TypeError, ValueError) as e:  # TypeError: an unhashable key ({[1]: 2})
+        raise GridError(f"{path}: invalid YAML ({' '.join(str(e).split())})") from None
 
 
 def grid_name(path: str | Path) -> str:
