@@ -9,7 +9,9 @@ Folder resolution (:func:`data_home`): explicit ``data_dir`` > environment varia
 Inside that folder both layouts are accepted: ``<data_dir>/<name>/<file>`` (as downloaded, and as
 in the shared data folder) and ``<data_dir>/<file>`` (files copied straight into a folder).
 
-Synthetic datasets are generated in code and therefore are not in this registry.
+Synthetic datasets are generated in code and therefore are not in this registry. A user's own
+dataset (what ``gca-lite data preprocess --name NAME --out DIR`` writes) is found by its name in
+the same folders (:func:`find_user_dataset`), read without a pinned checksum.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .abxi_io import read_abxi, sha256_file
+from .abxi_io import read_abxi, sequence_file, sha256_file
 from .dataset import CDSRDataset, DataError
 
 ABXI_COMMIT = "72e52c9f85c740cb5dbdab11f7e5a70eb28ae00d"
@@ -31,6 +33,12 @@ CACHE_APP_NAME = "gca-lite"
 
 class DataNotFoundError(DataError, FileNotFoundError):
     """The files of a registered dataset are not on disk (catchable as either base class)."""
+
+
+class UnknownDatasetError(DataError):
+    """A dataset name that is neither registered, synthetic, nor a user's dataset on disk."""
+
+    exit_code = 2  # a usage error: the command names something that does not exist
 
 
 @dataclass(frozen=True)
@@ -88,8 +96,8 @@ def get_entry(name: str, registry: Mapping[str, DatasetEntry] | None = None) -> 
     reg = REGISTRY if registry is None else registry
     if name not in reg:
         known = ", ".join(sorted(reg)) or "(none)"
-        raise DataError(f"unknown dataset {name!r}; downloadable datasets are: {known} "
-                        "(synthetic datasets are generated in code, not downloaded)")
+        raise UnknownDatasetError(f"unknown dataset {name!r}; downloadable datasets are: {known} "
+                                  "(synthetic datasets are generated in code, not downloaded)")
     return reg[name]
 
 
@@ -165,6 +173,9 @@ def download(name: str, data_dir: str | Path | None = None, progress: bool = Tru
     except DataError:
         pass  # missing or corrupt: fetch into the nested layout below
     folder = data_home(data_dir) / name
+    for path in (folder.parent, folder):  # before any network access
+        if path.exists() and not path.is_dir():
+            raise DataError(f"{path}: is a file; the dataset goes into a folder of that name")
     for f in entry.files:
         _fetch(entry.url(f, base_url), folder, f, progress)
     return locate(name, data_dir, registry=registry)
@@ -184,10 +195,27 @@ def _fetch(url: str, folder: Path, file: DataFile, progress: bool) -> None:
                         f"{ENV_DATA_URL} to a mirror / copy the files into {folder}") from None
 
 
+def find_user_dataset(name: str, data_dir: str | Path | None = None) -> Path | None:
+    """Folder holding ``<name>_50_preprocessed.txt`` (a user's own dataset in ABXI's format, as
+    ``gca-lite data preprocess`` writes it): ``<root>/<name>/`` or ``<root>/``; None if neither."""
+    root = data_home(data_dir)
+    return next((f for f in _candidate_folders(root, name) if sequence_file(f, name).is_file()), None)
+
+
 def load(name: str, data_dir: str | Path | None = None, download: bool = False, *,
          registry: Mapping[str, DatasetEntry] | None = None) -> CDSRDataset:
-    """Read a registered dataset after verifying its files; ``download=True`` fetches if missing."""
-    get_entry(name, registry)  # unknown names fail here, before any file system access
+    """Read a registered dataset after verifying its files; ``download=True`` fetches if missing.
+    A name the registry does not know is looked up as a user's own dataset (no checksum to verify)."""
+    reg = REGISTRY if registry is None else registry
+    if name not in reg:
+        folder = find_user_dataset(name, data_dir)
+        if folder is None:
+            root = data_home(data_dir)
+            raise UnknownDatasetError(
+                f"unknown dataset {name!r}: not one of {', '.join(sorted(reg)) or '(none)'} or synthetic-*, and "
+                f"no {sequence_file(Path(), name)} in {root / name} or {root} (make one from raw ratings with "
+                f"`gca-lite data preprocess --name {name} --out FOLDER`, then pass --data-dir FOLDER)")
+        return read_abxi(folder, name)
     try:
         folder = locate(name, data_dir, registry=registry)
     except DataNotFoundError:
