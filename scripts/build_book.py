@@ -13,13 +13,18 @@ Steps:
 2. run papermill on every notebook of :data:`NOTEBOOKS` into ``<root>/book/generated/<name>.ipynb``.
    ``--param KEY=VALUE`` values are parsed as YAML and passed to every notebook that declares
    ``KEY`` in its ``parameters`` cell (a key no notebook declares is an error, to catch typos);
-   notebooks run with the repository root as working directory, so relative paths given on the
-   command line mean what they mean in your shell;
+   notebooks run with the repository root as working directory; relative paths given on the
+   command line (``data_dir``, ``store``, ``results_store``, ``grid``) are made absolute first, so
+   they mean what they mean in your shell. ``dataset=FOLDER`` (a folder holding a user's own
+   ``NAME_50_preprocessed.txt``, as ``gca-lite data preprocess`` writes it) means
+   ``dataset=NAME data_dir=FOLDER``;
 3. tag the ``parameters`` and ``injected-parameters`` cells ``remove-cell`` (hidden in the book);
 4. ``jupyter-book build <root> --warningiserror --keep-going --all`` (skipped with ``--no-build``;
    ``--incremental`` drops ``--all``), then drop the inline scripts Jupyter Book 1 writes twice.
+   A generated notebook that failed (or was interrupted) is never built into the book, also not
+   with ``--no-execute``.
 
-Exits non-zero, naming the failing notebook, if any step fails.
+Exits non-zero, naming the failing notebook, if any step fails; 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -70,6 +75,53 @@ def parse_param(text: str) -> tuple[str, object]:
     except yaml.YAMLError as e:
         raise argparse.ArgumentTypeError(f"--param {key}: value {raw!r} is not valid YAML ({e})") from None
     return key, raw if value is None else value  # "null"/"~" stay strings; use the default instead
+
+
+#: Parameters holding paths: a relative value is resolved against the caller's working directory.
+PATH_PARAMS = ("data_dir", "store", "results_store", "grid")
+
+
+def resolve_paths(params: dict[str, object], cwd: Path | None = None) -> dict[str, object]:
+    """Make relative path parameters absolute against ``cwd`` (default: the shell's directory),
+    because the notebooks run in the repository root; ``dataset=FOLDER`` becomes the name of the
+    user's dataset in that folder plus ``data_dir=FOLDER``."""
+    cwd = Path.cwd() if cwd is None else cwd
+    out = dict(params)
+    for key in PATH_PARAMS:
+        value = out.get(key)
+        if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+            out[key] = str((cwd / value).resolve())
+    dataset = out.get("dataset")
+    if isinstance(dataset, str) and ("/" in dataset or (cwd / dataset).is_dir()):
+        folder = (cwd / Path(dataset).expanduser()).resolve()
+        found = sorted(folder.glob("*_50_preprocessed.txt")) if folder.is_dir() else []
+        if len(found) != 1:
+            raise BuildError(f"--param dataset={dataset}: {folder} is not a folder holding one "
+                             "NAME_50_preprocessed.txt (write one with `gca-lite data preprocess`)")
+        if out.get("data_dir"):
+            raise BuildError(f"--param dataset={dataset} is a folder: leave data_dir out")
+        out["dataset"] = found[0].name[: -len("_50_preprocessed.txt")]
+        out["data_dir"] = str(folder)
+    return out
+
+
+def failed_notebooks(folder: Path) -> list[str]:
+    """Generated notebooks in ``folder`` that hold an error or did not run to the end: papermill
+    marks a failure in the notebook's metadata, and a killed run leaves cells pending."""
+    bad = []
+    for path in sorted(folder.glob("*.ipynb")):
+        try:
+            nb = json.loads(path.read_text(encoding="utf-8"))
+            cells = nb.get("cells", [])
+            failed = (nb.get("metadata", {}).get("papermill", {}).get("exception") is True
+                      or any(o.get("output_type") == "error" for c in cells for o in c.get("outputs", []))
+                      or any(c.get("metadata", {}).get("papermill", {}).get("status") in ("pending", "running")
+                             for c in cells))
+        except (OSError, ValueError, AttributeError):  # unreadable: certainly not a finished chapter
+            failed = True
+        if failed:
+            bad.append(path.stem)
+    return bad
 
 
 def notebook_name(path: str) -> str:
@@ -206,6 +258,10 @@ def build_book(root: Path, incremental: bool = False) -> float:
     """``jupyter-book build``; a full rebuild (``--all``) unless ``incremental``, because Sphinx's
     incremental mode does not recopy changed static files (CSS, vendored JS) when no page changed."""
     check_toc_sources(root)
+    failed = failed_notebooks(root / "book" / "generated")
+    if failed:
+        raise BuildError(f"generated notebook(s) {', '.join(failed)} failed or did not finish (see "
+                         f"{root / 'book' / 'generated'}); execute them again before building the book")
     cmd = [jupyter_book_exe(), "build", str(root), "--warningiserror", "--keep-going"]
     if not incremental:
         cmd.append("--all")
@@ -264,9 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--list", action="store_true", help="list the notebooks and their parameters, then exit")
     args = ap.parse_args(argv)
     root = args.root.resolve()
-    params = dict(args.param)
 
     try:
+        params = resolve_paths(dict(args.param))
         paths = select(args.only)
         if args.list:
             import papermill as pm
@@ -308,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     except BuildError as e:
         print(f"build_book: error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("\nbuild_book: interrupted (notebooks finished so far are in book/generated)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
