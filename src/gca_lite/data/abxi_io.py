@@ -42,7 +42,10 @@ def read_item_map(path: Path) -> tuple[int, int]:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: item map not found")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text (byte {e.start}); is the file damaged?") from None
     if not text.strip():
         raise DataError(f"{path}: file is empty")
     try:

@@ -295,7 +295,14 @@ def matched_bases(configs: list[RunConfig], data_dir: str | Path | None = None,
 
 def load_grid(path: str | Path, data_dir: str | Path | None = None) -> list[RunConfig]:
     """Read a YAML grid file and expand it (errors name the file and the key)."""
-    return expand(read_grid_spec(path), str(path), data_dir)
+    try:
+        return expand(read_grid_spec(path), str(path), data_dir)
+    except GridError:
+        raise
+    except ValueError as e:  # e.g. an unknown dataset, met while sizing the matched bases
+        error = GridError(f"{path}: {e}")
+        error.exit_code = getattr(e, "exit_code", 1)  # a missing data file stays a runtime error
+        raise error from None
 
 
 def _unique_key_loader():
