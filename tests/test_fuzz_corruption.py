@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from conftest import SMOKE
 from test_user_dataset import raw_ratings
 
 SEED = 26
-CASES = int(__import__("os").environ.get("FUZZ_CASES", 25))  # per kind of file
+CASES = int(os.environ.get("FUZZ_CASES", 25))  # per kind of file
 
 
 def mutate(data: bytes, rng: np.random.Generator) -> tuple[str, bytes]:
