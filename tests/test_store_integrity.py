@@ -200,6 +200,13 @@ def test_store_files_are_readable_by_others(tmp_path):
         assert stat.S_IMODE((tmp_path / "run" / name).stat().st_mode) == 0o644, name
 
 
+def test_shared_store_files_are_readable_by_others(smoke_store):
+    """Every file a sweep writes (records, ranks, the candidate cache, strata) is readable by the
+    other users of a shared store (the sweep ran with the usual umask 022)."""
+    private = [p for p in smoke_store.root.rglob("*") if p.is_file() and not p.stat().st_mode & stat.S_IROTH]
+    assert private == []
+
+
 def test_non_finite_numbers_never_reach_a_record(tmp_path):
     from gca_lite.evaluate import RankCounts
     from gca_lite.results import write_run

@@ -153,6 +153,9 @@ def save_candidates(path, cands: np.ndarray, meta: dict) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
+            from .results import default_file_mode  # a shared store's cache is read by all its users
+
+            os.fchmod(fh.fileno(), default_file_mode())
             np.savez(fh, candidates=cands, meta=np.array(json.dumps(meta, sort_keys=True)))
         os.replace(tmp, path)
     except BaseException:

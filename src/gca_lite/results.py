@@ -30,10 +30,11 @@ class CorruptRecord(ValueError):
     """A stored run is incomplete or inconsistent; the message names the file."""
 
 
-def _umask() -> int:
+def default_file_mode() -> int:
+    """0666 minus the process umask: what ``open()`` would give a new file (mkstemp gives 0600)."""
     mask = os.umask(0o022)
     os.umask(mask)
-    return mask
+    return 0o666 & ~mask
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -44,7 +45,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o666 & ~_umask())
+            os.fchmod(f.fileno(), default_file_mode())
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
