@@ -10,7 +10,8 @@ from pathlib import Path
 from .config import GATES, NEG_MODES, PRESETS, ConfigError, RunConfig, preset
 from .errors import UsageError
 
-#: config field -> its flag, so a bad value is reported under the name the user typed
+#: config field -> its flag, so a bad value is reported under the name the user typed (completed by
+#: register() with every flag whose destination is a dotted config field)
 FLAGS = {"model.gca_points": "--gca", "model.gca_gate": "--gate", "model.gca_layernorm": "--layernorm",
          "model.gca_alpha_init": "--alpha-init"}
 
@@ -48,7 +49,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                              ("--rank-d", "rank_d", int), ("--rank-i", "rank_i", int),
                              ("--dropout", "dropout", float)):
         m.add_argument(flag, dest=f"model.{field}", type=typ, default=None)
-        FLAGS[f"model.{field}"] = flag
     m.add_argument("--abxi-compat", dest="model.abxi_compat", action="store_true", default=None,
                    help="reproduce the official code's quirks (no key-padding mask)")
     t = p.add_argument_group("training")
@@ -57,7 +57,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                              ("--batch-size", "batch_size", int), ("--warmup", "warmup_epochs", int),
                              ("--n-neg", "n_neg", int), ("--seed", "seed", int)):
         t.add_argument(flag, dest=f"train.{field}", type=typ, default=None)
-        FLAGS[f"train.{field}"] = flag
     t.add_argument("--neg-mode", dest="train.neg_mode", choices=NEG_MODES, default=None)
     e = p.add_argument_group("data and evaluation")
     e.add_argument("--tie-shuffle", dest="data.tie_shuffle_seed", type=int, default=None, metavar="SEED",
@@ -66,10 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="seed of the saved sampled-protocol candidates (shared by all models)")
     e.add_argument("--n-candidates", dest="eval.n_candidates", type=int, default=None,
                    help="sampled negatives per user (ABXI: 999)")
-    FLAGS.update({"data.tie_shuffle_seed": "--tie-shuffle", "eval.candidate_seed": "--candidate-seed",
-                  "eval.n_candidates": "--n-candidates"})
     e.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=_cmd_train)
+    FLAGS.update({a.dest: a.option_strings[0] for a in p._actions if "." in a.dest})  # the dotted dests
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:

@@ -24,15 +24,16 @@ class UsageError(CliError):
 
 
 def describe(error: BaseException) -> tuple[str, int]:
-    """The one-line message and the exit status for ``error``."""
+    """The one-line message and the exit status for ``error``. Our own errors (CliError, and the
+    ValueError family: ConfigError, DataError, CorruptRecord) explain themselves; an OSError names
+    its file; anything else is a bug, said as such with its type."""
     if isinstance(error, OSError) and error.filename is not None and error.strerror:
         where = error.filename if error.filename2 is None else f"{error.filename} -> {error.filename2}"
         return f"{where}: {error.strerror}", RUNTIME
-    code = getattr(error, "exit_code", RUNTIME)
-    text = " ".join(str(error).split()) if str(error) else type(error).__name__
-    if not isinstance(error, (CliError, ValueError, LookupError, OSError)) or type(error) in (KeyError,):
+    text = " ".join(str(error).split()) or type(error).__name__
+    if not isinstance(error, (CliError, ValueError, OSError)):
         text = f"{type(error).__name__}: {text} (an unexpected error; --debug shows where)"
-    return text, code
+    return text, getattr(error, "exit_code", RUNTIME)
 
 
 def positive_int(text: str) -> int:

@@ -209,13 +209,12 @@ def _run_local(pending, root, data_dir, workers, threads, stale_after, record) -
 
 
 def _run_dask(pending, root, data_dir, scheduler, threads, stale_after, record) -> None:
+    from ..errors import CliError
+
     try:
         from distributed import Client, as_completed as dask_completed
     except ImportError:
-        raise RuntimeError("--scheduler needs the 'distributed' package: "
-                           "pip install 'gca-lite[cluster]'") from None
-
-    from ..errors import CliError
+        raise CliError("--scheduler needs the 'distributed' package: pip install 'gca-lite[cluster]'") from None
 
     try:
         client = scheduler if isinstance(scheduler, Client) else Client(scheduler, timeout=CONNECT_TIMEOUT)
