@@ -12,6 +12,7 @@ import pytest
 from gca_lite.experiments import ResultsStore, config_from_dict
 from gca_lite.experiments.budget import budget_runs
 from gca_lite.experiments.store import setting_hash
+from gca_lite.results import rewrite_record
 
 from conftest import REPO
 
@@ -32,7 +33,7 @@ def _budgeted_copy(smoke_store, root: Path, variants: tuple[str, ...], minutes: 
         rec["config"]["train"]["max_minutes"] = minutes
         rec["config_hash"] = ResultsStore.key(config_from_dict(rec["config"]))
         folder.rename(folder.parent / rec["config_hash"])
-        (folder.parent / rec["config_hash"] / "record.json").write_text(json.dumps(rec))
+        rewrite_record(folder.parent / rec["config_hash"], rec)
     return root
 
 
@@ -194,7 +195,7 @@ def test_validation_curves_trajectories_and_gaps_along_training(smoke_store, tmp
     rec = json.loads((changed / "record.json").read_text())
     last = [h for h in rec["history"] if h.get("valid", {}).get("sampled")][-1]
     last["valid"]["sampled"]["A/NDCG@10"] += 0.25
-    (changed / "record.json").write_text(json.dumps(rec))
+    rewrite_record(changed, rec)
 
     curves = validation_curves({"zz first": root, "aa second": other})
     picked = [r for r in records if r["variant"] in ("base", gca)]
@@ -238,7 +239,7 @@ def test_budget_tables_refuse_two_configs_under_one_key(smoke_store, tmp_path):
     rec["config_hash"] = ResultsStore.key(config_from_dict(rec["config"]))
     twin = folder.parent / rec["config_hash"]
     shutil.copytree(folder, twin)
-    (twin / "record.json").write_text(json.dumps(rec))
+    rewrite_record(twin, rec)
     with pytest.raises(ValueError, match="'dup'.*two time-budgeted configurations") as err:
         budget_runs({"dup": root})
     assert folder.name in str(err.value) and twin.name in str(err.value)

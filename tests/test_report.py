@@ -10,6 +10,7 @@ import shutil
 import pytest
 
 from gca_lite.experiments import ResultsStore, report_frame, to_markdown
+from gca_lite.results import rewrite_record
 
 from conftest import METRIC_COLS, REPO, SMOKE, _cli
 
@@ -156,7 +157,7 @@ def test_training_length_flags_runs_cut_short(smoke_store, tmp_path):
         rec["best_epoch"] = epoch
         for dom in ("A", "B"):
             rec["test"]["full"][f"{dom}/NDCG@10"] = epoch / 1000
-        (folder / "record.json").write_text(json.dumps(rec))
+        rewrite_record(folder, rec)
     summary, short = S.training_length(root)
     row = summary.iloc[0]
     assert row["runs"] == 10 and row["runs in r"] == 10 and row["r (epoch, score)"] > 0.99

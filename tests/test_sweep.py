@@ -214,15 +214,14 @@ def test_tidy_table_and_export(smoke_store, tmp_path):
     assert pd.read_parquet(pq).shape == frame.shape and pd.read_csv(csv).shape == frame.shape
 
 
-def _forge(rec: dict) -> dict:
-    """Re-seal an edited record as a careful forger would: the config hash and the content checksum
+def _forge(folder, rec: dict) -> None:
+    """Store an edited record as a careful forger would: the config hash and the content checksum
     recomputed, so only training it again can tell (the store's checks cannot)."""
     from gca_lite.experiments.grid import config_from_dict
-    from gca_lite.results import record_checksum
+    from gca_lite.results import rewrite_record
 
     rec["config_hash"] = ResultsStore.key(config_from_dict(rec["config"]))
-    rec["record_sha256"] = record_checksum(rec)
-    return rec
+    rewrite_record(folder, rec)
 
 
 def test_rerun_reproduces_a_stored_run_exactly(smoke_store, tmp_path):
@@ -244,7 +243,7 @@ def test_rerun_reproduces_a_stored_run_exactly(smoke_store, tmp_path):
     # ... stored as if trained on a GPU to a time budget: the rerun says up front why it may differ
     rec["config"]["train"]["max_minutes"] = 5.0
     rec.update(stop_reason="time_budget", device="cuda (NVIDIA H200)")
-    (fake / "record.json").write_text(json.dumps(_forge(rec)))
+    _forge(fake, rec)
     out = _cli("rerun", str(fake), "--quiet", timeout=300)
     assert out.returncode == 1 and "DIFFERENT" in out.stdout, out.stdout + out.stderr
     assert "5-minute training budget" in out.stdout and "trained on cuda (NVIDIA H200)" in out.stdout
@@ -265,7 +264,7 @@ def test_rerun_replay_trains_exactly_the_stored_epochs(smoke_store, tmp_path):
     # as if the budget had stopped it: its config allowed more epochs than it reached
     rec["config"]["train"].update(max_minutes=5.0, epochs=rec["epochs_run"] + 3, patience=0)
     rec["stop_reason"] = "time_budget"
-    (budgeted / "record.json").write_text(json.dumps(_forge(rec)))
+    _forge(budgeted, rec)
     out = _cli("rerun", str(budgeted), "--quiet", "--replay", timeout=300)
     assert out.returncode == 0 and "IDENTICAL" in out.stdout, out.stdout + out.stderr
     assert f"replay: exactly {rec['epochs_run']} epochs, no time budget" in out.stdout
@@ -273,7 +272,7 @@ def test_rerun_replay_trains_exactly_the_stored_epochs(smoke_store, tmp_path):
     assert "training budget" not in out.stdout  # the budget note is for reruns that keep the budget
     # without a stored epoch count there is nothing to replay
     del rec["epochs_run"]
-    (budgeted / "record.json").write_text(json.dumps(_forge(rec)))
+    _forge(budgeted, rec)
     out = _cli("rerun", str(budgeted), "--quiet", "--replay", timeout=300)
     assert out.returncode != 0 and "--replay needs the stored run's epochs_run" in out.stderr
     # a GPU asked for where torch sees none: a clear error before any training

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from gca_lite.experiments import ResultsStore
+from gca_lite.results import rewrite_record
 
 
 
@@ -115,7 +116,7 @@ def _fake_shuffled_copies(root: Path, variants=("base", "GCA[1]-sigmoid,True")) 
         twin = folder.parent / rec["config_hash"]
         twin.mkdir()
         shutil.copy(folder / "ranks.npz", twin / "ranks.npz")
-        (twin / "record.json").write_text(json.dumps(rec))
+        rewrite_record(twin, rec)
         made += 1
     return made
 

@@ -89,19 +89,33 @@ def record_checksum(record: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def _sealed(record: dict, path: Path) -> bytes:
+    """``record`` as the bytes of a record.json, with ``record_sha256`` over exactly what a reader
+    will load (a JSON round trip first); NaN or infinity is refused (not valid JSON elsewhere)."""
+    try:
+        record = json.loads(json.dumps(record, default=_json_default, allow_nan=False))
+    except ValueError as e:
+        raise ValueError(f"{path}: the record holds a non-finite number ({e})") from None
+    record["record_sha256"] = record_checksum(record)
+    return (json.dumps(record, indent=1) + "\n").encode()
+
+
 def write_run(folder: str | Path, record: dict, counts: dict[str, RankCounts], domain: np.ndarray) -> Path:
     """Write ranks first, then the record that vouches for them (the record marks completion)."""
     folder = Path(folder)
     blob = ranks_bytes(counts, domain)
-    try:  # a JSON round trip first, so the checksum is over exactly what a reader will load
-        record = json.loads(json.dumps({**record, "ranks_sha256": hashlib.sha256(blob).hexdigest()},
-                                       default=_json_default, allow_nan=False))
-    except ValueError as e:  # NaN or infinity: not valid JSON for other readers
-        raise ValueError(f"{folder / RECORD}: the record holds a non-finite number ({e})") from None
-    record["record_sha256"] = record_checksum(record)
+    sealed = _sealed({**record, "ranks_sha256": hashlib.sha256(blob).hexdigest()}, folder / RECORD)
     _atomic_write(folder / RANKS, blob)
-    _atomic_write(folder / RECORD, (json.dumps(record, indent=1) + "\n").encode())
+    _atomic_write(folder / RECORD, sealed)
     return folder
+
+
+def rewrite_record(folder: str | Path, record: dict) -> Path:
+    """Replace a run's record after a deliberate change (a migration, a test's scenario), its
+    content checksum recomputed; any other edit of a record makes the run corrupt."""
+    path = Path(folder) / RECORD
+    _atomic_write(path, _sealed(record, path))
+    return path
 
 
 def _json_default(obj):
