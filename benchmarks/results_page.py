@@ -27,6 +27,7 @@ from gca_lite.experiments.report import report_frame
 from gca_lite.experiments.store import record_config
 from gca_lite.experiments.verdicts import contexts, verdict_frame
 from gca_lite.provenance import machine_description
+from gca_lite.results import rewrite_record
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -48,7 +49,7 @@ def fill(store: ResultsStore, grid: Path, data_dir: str) -> int:
         folder = store.path(cfg)
         folder.mkdir(parents=True, exist_ok=True)  # an unfinished run leaves an empty folder
         shutil.copy(donor / "ranks.npz", folder / "ranks.npz")
-        (folder / "record.json").write_text(json.dumps(record))
+        rewrite_record(folder, record)  # sealed: an edited record is otherwise corrupt
         added += 1
     return added
 
