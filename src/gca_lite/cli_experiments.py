@@ -66,7 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Read RUN (a run folder of a results store, e.g. results/afk/<hash>), train its "
                     "configuration again from scratch with the same seeds, and compare the new per-user "
                     "test ranks and metrics with the stored ones. Exit status 0 when every per-user "
-                    "count is identical, 1 otherwise (the differences are listed). Bit-identical results "
+                    "count and every test metric is identical, 1 otherwise (the differences are listed), "
+                    "also when the stored run is corrupt (the same judgement as sweep and report: an "
+                    "edited record, damaged ranks; nothing is trained then). Bit-identical results "
                     "need the same code version, torch build and kind of processor as the stored run; "
                     "both are printed.")
     q.add_argument("run", help="run folder holding record.json and ranks.npz")
