@@ -3,8 +3,9 @@
 Every builder takes tidy frames (:mod:`gca_lite.analysis`, :mod:`gca_lite.experiments`) and returns
 a plotly ``Figure``, rendered with :func:`gca_lite.book.show` and a fixed ``div_id`` so executed
 notebooks are deterministic. The styled tables live in :mod:`gca_lite.tables` and are re-exported
-here. Colours: :data:`gca_lite.book.DOMAIN_COLORS` for domains A/B, :data:`gca_lite.book.COLORWAY`
-for series.
+here. Colours: :data:`gca_lite.book.DOMAIN_COLORS` for domains A/B, :data:`SERIES_COLORS` for the
+named series that recur across chapters (the same colour for GCA_early on every page), and
+:data:`gca_lite.book.COLORWAY` for the rest.
 """
 
 from __future__ import annotations
@@ -17,6 +18,17 @@ from .book import COLORWAY, DOMAIN_COLORS, register_template
 from .tables import paper_comparison, styled, variant_table  # noqa: F401  re-exported: notebooks call F.styled
 
 DOMAIN_NAMES = {"A": "domain A", "B": "domain B"}
+#: The one palette of the series that recur across chapters: base models, the two scaling series
+#: and the two real datasets (colour-blind-safe hues distinct from the domain colours).
+SERIES_COLORS = {"base": "#555555", "GCA_early": "#2a9d5c", "GCA_stack": "#c0392b",
+                 "afk": "#7b5ea7", "abe": "#8c6d31"}
+SERIES_STYLE = {"base": ("circle", "dash"), "GCA_early": ("square", "solid"), "GCA_stack": ("triangle-up", "solid")}
+
+
+def series_style(series: str) -> tuple[str, str, str]:
+    """(colour, marker symbol, line dash) of a scaling series: GCA_early, GCA_stack or a base series."""
+    key = series if series in SERIES_STYLE else "base"
+    return (SERIES_COLORS[key], *SERIES_STYLE[key])
 
 
 def _figure(**layout):
@@ -207,11 +219,11 @@ def trajectory_figure(traj, metric: str = "NDCG@10"):
 def scaling_figure(points, metric: str = "NDCG@10"):
     """``metric`` vs parameter count per domain; ``points`` rows: series, variant, n_parameters,
     domain, mean, ci_lo, ci_hi. Series sharing a name are joined by a line in parameter order;
-    series whose name contains "GCA" are coloured, the others (base models) grey and dashed."""
+    GCA_early and GCA_stack take their colours from :data:`SERIES_COLORS`, the others (base models)
+    are grey and dashed."""
     fig = _subplots(1, 2, titles=[DOMAIN_NAMES[d] for d in "AB"], horizontal_spacing=0.1)
-    for k, series in enumerate(dict.fromkeys(points["series"])):
-        color, symbol, dash = ((COLORWAY[(k + 1) % len(COLORWAY)], "square", "solid") if "GCA" in series
-                               else ("#555555", "circle", "dash"))
+    for series in dict.fromkeys(points["series"]):
+        color, symbol, dash = series_style(series)
         for col, dom in enumerate("AB", start=1):
             s = points[(points["series"] == series) & (points["domain"] == dom)].sort_values("n_parameters")
             fig.add_scatter(x=s["n_parameters"], y=s["mean"], mode="lines+markers", row=1, col=col,
@@ -229,8 +241,7 @@ def paper_scaling_figure(paper, default: str = "ABXI / Food-Kitchen"):
     """The blog's digitised scaling points (``paper.paper_scaling()``) with a dropdown over panels."""
     fig = _subplots(1, 2, titles=[DOMAIN_NAMES[d] for d in "AB"], horizontal_spacing=0.1)
     panels = list(dict.fromkeys(paper["panel"]))
-    styles = {"base": ("#555555", "circle", "dash"), "GCA_early": (COLORWAY[2], "square", "solid"),
-              "GCA_stack": (COLORWAY[3], "triangle-up", "solid")}
+    styles = {series: series_style(series) for series in ("base", "GCA_early", "GCA_stack")}
     owner = []
     for panel in panels:
         for series, (color, symbol, dash) in styles.items():
