@@ -15,7 +15,8 @@ Steps:
    ``KEY`` in its ``parameters`` cell (a key no notebook declares is an error, to catch typos);
    notebooks run with the repository root as working directory, so relative paths given on the
    command line mean what they mean in your shell;
-3. tag the ``parameters`` and ``injected-parameters`` cells ``remove-cell`` (hidden in the book);
+3. tag the ``parameters`` and ``injected-parameters`` cells ``remove-cell`` (hidden in the book),
+   and every other code cell without a display tag ``hide-input`` (the book shows no code);
 4. ``jupyter-book build <root> --warningiserror --keep-going --all`` (skipped with ``--no-build``;
    ``--incremental`` drops ``--all``), then drop the inline scripts Jupyter Book 1 writes twice.
 
@@ -48,6 +49,8 @@ NOTEBOOKS: list[str] = [
 KERNEL_NAME = "gca-lite"
 KERNEL_DISPLAY_NAME = "Python (gca-lite)"
 HIDDEN_TAGS = ("parameters", "injected-parameters")
+#: tags that already decide how a code cell's source shows; any other code cell gets ``hide-input``
+SHOWN_CODE_TAGS = ("hide-input", "remove-input", "remove-cell", "hide-cell")
 
 
 class BuildError(RuntimeError):
@@ -151,6 +154,8 @@ def hide_parameter_cells(path: Path) -> int:
         if any(t in tags for t in HIDDEN_TAGS) and "remove-cell" not in tags:
             tags.append("remove-cell")
             n += 1
+        elif cell.cell_type == "code" and not any(t in tags for t in SHOWN_CODE_TAGS):
+            tags.append("hide-input")  # the book shows results, not code: every code cell is folded
     nbformat.write(nb, path)
     return n
 

@@ -118,7 +118,8 @@ def _run_rule(argv: list[str], tmp: Path) -> None:
 def _papermill(argv: list[str], tmp: Path) -> None:
     argv = [str(tmp / Path(a).name) if a.startswith("/tmp/") else a for a in argv]
     if "-p source train" in " ".join(argv) and "data_dir" not in argv:
-        argv += ["-p", "dataset", "synthetic-tiny", "-p", "store", str(tmp / "book"), "-y", TINY_OVERRIDES]
+        argv += ["-p", "dataset", "synthetic-tiny", "-p", "store", str(tmp / "book"), "-y", TINY_OVERRIDES,
+                 "-y", "variants: [base, 'GCA[1]-sigmoid,True']"]
     if "../shared/data" in argv:
         argv = _need_data(argv)
     _run(_local(argv))
@@ -131,7 +132,8 @@ def _build_book(argv: list[str], tmp: Path) -> None:
     assert "--no-build" in argv, "the page's build_book.py examples re-execute one chapter"
     extra = ["dataset=synthetic-tiny"]
     if "source=train" in argv and argv[argv.index("--only") + 1] != "data":
-        extra += [f"store={tmp / 'book'}", "overrides=" + json.dumps(OVERRIDES)]
+        extra += [f"store={tmp / 'book'}", "overrides=" + json.dumps(OVERRIDES),
+                  'variants=["base", "GCA[1]-sigmoid,True"]']
     given = {a.split("=")[0] for a in argv if "=" in a}
     extra = [a for kv in extra if kv.split("=")[0] not in given for a in ("--param", kv)]
     _run(_local(argv) + ["--root", str(_book_copy(tmp))] + extra)
@@ -203,6 +205,7 @@ def test_page_has_commands_and_no_long_lines():
         assert all(len(line) <= 100 for line in block.splitlines()), "a code block line would be cut sideways"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", COMMANDS)
 def test_rerun_page_command(command: str, tmp_path: Path):
     argv = shlex.split(command.replace("<config hash>", "HASH"))
