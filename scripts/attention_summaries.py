@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", required=True, help="folder with the real data files")
     p.add_argument("--weights", type=Path, required=True, help="trained weights (.pt); trained when missing")
     p.add_argument("--out", type=Path, help="summary JSON to write")
-    p.add_argument("--users", type=int, default=300, help="test users to summarise (seeded choice)")
+    p.add_argument("--users", type=int, default=250, help="test users to summarise (seeded choice)")
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--train-only", action="store_true", help="stop after saving the weights")
     args = p.parse_args(argv)
@@ -70,8 +70,12 @@ def main(argv: list[str] | None = None) -> int:
 
     summary = summarise_run(args.run, args.data_dir, args.weights, n_users=args.users)
     check = args.weights.with_suffix(".check.json")
-    if check.is_file():  # written when the weights were trained: do they give the stored ranks?
-        summary["about"]["ranks_identical"] = json.loads(check.read_text())["ranks_identical"]
+    if check.is_file():  # written when the weights were trained: do they give the stored results?
+        retrained = json.loads(check.read_text())
+        stored = json.loads((args.run / "record.json").read_text())["test"]["full"]
+        summary["about"]["ranks_identical"] = retrained["ranks_identical"]
+        summary["about"]["max_test_metric_difference"] = max(
+            abs(stored[k] - v) for k, v in retrained["test"].items() if k.split("/")[1] not in ("n", "rank"))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, separators=(",", ":")))
     print(f"wrote {args.out} ({args.out.stat().st_size / 1e3:.0f} kB)")
