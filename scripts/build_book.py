@@ -177,6 +177,26 @@ def execute(path: str, out: Path, parameters: dict[str, object], kernel: str) ->
     return time.perf_counter() - t0
 
 
+# ----------------------------------------------------------------------------- landing page
+def write_answer(root: Path) -> Path:
+    """``book/generated/answer.md``, the landing page's answer table, from the verdicts the executed
+    results page recorded (so both pages show the same verdicts); a pointer to the results page
+    when it has not been executed."""
+    from gca_lite.book import read_record
+    from gca_lite.landing import answer_markdown
+
+    results = root / "book" / "generated" / "results.ipynb"
+    out = root / "book" / "generated" / "answer.md"
+    try:
+        record = read_record(results)
+        text = answer_markdown(record["verdicts"], f"the {record['n_runs']} runs of `{record['store']}`")
+    except (FileNotFoundError, LookupError, KeyError) as e:
+        text = f"*The answer table is computed by the results page, which this build did not execute ({e}).*\n"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    return out
+
+
 # ----------------------------------------------------------------------------- jupyter-book
 def jupyter_book_exe() -> str:
     exe = Path(sys.executable).parent / "jupyter-book"
@@ -304,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
                                  + "; ".join(f.split(' failed')[0] for f in failures) + " (book not built)")
         elif params:
             raise BuildError("--param has no effect with --no-execute")
+        print(f"[answer] {write_answer(root).relative_to(root)}", flush=True)
         if not args.no_build:
             print(f"[jupyter-book] building {root} ...", flush=True)
             dt = build_book(root, incremental=args.incremental)

@@ -629,7 +629,8 @@ def _layout_problems(page, has_figures: bool) -> list[str]:
     (cut, or boxed with its own scrollbar), plotly or MathJax loaded on a page that does not use it."""
     problems = []
     code = page.evaluate("() => [...document.querySelectorAll('.cell_input, div.highlight-ipython3')]"
-                         ".filter(e => e.offsetParent !== null && e.getBoundingClientRect().height > 0).length")
+                         ".filter(e => !e.closest('details:not([open])') && e.offsetParent !== null"
+                         " && e.getBoundingClientRect().height > 0).length")
     if code:
         problems.append(f"{code} visible code cell(s)")
     page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")

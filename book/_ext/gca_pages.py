@@ -35,9 +35,9 @@ def prune_scripts(app, pagename, templatename, context, doctree) -> None:
 
 
 def light_mode(app, config) -> None:
-    options = dict(config.html_theme_options or {})
-    options.setdefault("default_mode", "light")
-    config.html_theme_options = options
+    context = dict(config.html_context or {})
+    context.setdefault("default_mode", "light")  # read by the theme's layout, not a theme option
+    config.html_context = context
 
 
 def setup(app):

@@ -350,13 +350,16 @@ def attention_explorer(summary: dict, user_index: int = 0, head_labels=None):
         title=dict(text=title(modules[0]), y=0.985), height=840, margin=dict(t=125, b=190, l=190, r=10),
         coloraxis=dict(colorscale="Blues", cmin=0, cmax=1, colorbar=dict(title="weight", len=0.6, y=0.75)),
         updatemenus=[dict(buttons=buttons, active=0, x=0, y=1.15, xanchor="left", yanchor="top")],
-        sliders=[dict(steps=steps, active=user_index, x=0, y=-0.34, len=1.0,
-                      currentvalue=dict(prefix="test user: ", font_size=13))])
-    for h in range(heads):
+        # the step labels describe users at length; they show as the slider's current value, not as
+        # tick labels, which would overlap
+        sliders=[dict(steps=steps, active=user_index, x=0, y=-0.34, len=1.0, font=dict(color="rgba(0,0,0,0)"),
+                      currentvalue=dict(prefix="test user: ", font=dict(size=13, color="#333333")))])
+    for h in range(heads):  # masked keys are gaps in the heatmap: a grey rectangle shows through
         fig.update_xaxes(showgrid=False, row=1, col=h + 1)
         fig.update_yaxes(showgrid=False, row=1, col=h + 1)
-    fig.update_layout(plot_bgcolor=MASKED_COLOR)
-    fig.update_yaxes(gridcolor="white", row=2, col=1)
+        axis = "" if h == 0 else str(h + 1)
+        fig.add_shape(type="rect", xref=f"x{axis} domain", yref=f"y{axis} domain", x0=0, x1=1, y0=0, y1=1,
+                      fillcolor=MASKED_COLOR, line_width=0, layer="below")
     fig.update_xaxes(tickangle=-45, tickfont_size=9)
     fig.update_yaxes(tickfont_size=9)
     for h in range(heads):  # oldest query on top; the rows are the same for every head: label them once
