@@ -3,15 +3,22 @@
 One module-scoped build (in a temporary copy of the book sources, so the working tree's
 ``book/generated`` and ``_build`` are left alone) feeds three kinds of checks:
 
-1. every notebook executes under papermill with tiny parameters (synthetic-tiny, d 16, 2 epochs,
-   one seed, one results store shared by all chapters and built once per module) and records
+1. every notebook executes under papermill, with its defaults and, for the training path, with tiny
+   parameters (synthetic-tiny, d 16, 2 epochs, one seed, one results store shared by all chapters
+   and built once per module), and records
    numbers that the tests recompute from the library and the store: ``data`` (dataset
    statistics), ``gca_variants`` (variant table), ``orthogonality`` (Pearson r), ``scaling``
    (parameter-matched sizes), ``protocols`` (full vs sampled) and ``explorer`` (attention rows);
 2. ``jupyter-book build --warningiserror`` succeeds and the HTML loads nothing from the internet;
-3. every chapter opens in Chromium (Playwright driving the system browser): plotly figures render,
-   math is typeset, no page errors, and no request leaves the local server; the explorer's
-   dropdown and slider change its figure.
+3. every chapter opens in Chromium at 1400 x 900 (Playwright driving the system browser): plotly
+   figures render, math is typeset, no console errors, no request leaves the local server, no code
+   cell is visible, no table is wider than its column, plotly and MathJax load only where used,
+   the landing page's answer table is in the first screen, and the real-data explorer's dropdown
+   and slider change its figure.
+
+The default build (``book_root``) is what a reader gets: real data from the committed store and
+summaries, nothing trained. The training path (``source=train``, ``train_root``) is executed apart
+on synthetic-tiny and checked against the library.
 
 The browser test is skipped without ``chromium`` unless ``GCA_LITE_REQUIRE_BROWSER=1``.
 """
@@ -605,6 +612,11 @@ def test_pages_render_in_chromium(served: str, book_root: Path):
                         timeout=10_000)
                 except PlaywrightTimeout:
                     problems.append(f"{name}: math not typeset by MathJax")
+            if name == pages[0]:  # the answer is in the first screen
+                bottom = page.evaluate("() => { const t = document.querySelector('table.gca-answer');"
+                                       " return t ? t.getBoundingClientRect().bottom + window.scrollY : null; }")
+                if bottom is None or bottom > 900:
+                    problems.append(f"{name}: the answer table is not inside the first 900 px (bottom {bottom})")
             if name.endswith("/explorer") and "fig-attn" in fig_ids:
                 problems.extend(f"explorer: {p}" for p in _explorer_controls(page))
             page.wait_for_timeout(200)  # let late console errors arrive (and the load-time resize finish)
