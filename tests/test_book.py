@@ -256,7 +256,7 @@ def test_variants_chapter_table_matches_store(train_root: Path):
     for protocol in ("full", "sampled"):
         assert set(rec["table"][protocol]) == set(rec["variants"])  # notebook JSON sorts dict keys
         for variant, row in rec["table"][protocol].items():
-            assert len(row) == 2 * 6  # 2 domains x NDCG@1/5/10, HR@10, MRR, AUC
+            assert len(row) == 2 * 5  # 2 domains x NDCG@1, NDCG@10, HR@10, MRR, AUC
             assert all(0.0 <= v <= 1.0 for v in row.values())
             result = setup.results.load(setup.config(variant, 0))
             for dom in "AB":
