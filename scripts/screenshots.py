@@ -57,8 +57,8 @@ def main() -> int:
             if element is None:
                 print(f"skipped {name}: no {selector} in {doc}", file=sys.stderr)
                 continue
-            if selector.startswith("#") and element.evaluate("e => e.tagName") == "SECTION":
-                # a section: capture its heading and the first tables below it
+            if element.bounding_box()["height"] > 900 or element.evaluate("e => e.tagName") == "SECTION":
+                # a section or a long element: capture its first screen (heading and what follows)
                 element.evaluate("e => e.scrollIntoView()")
                 box = element.bounding_box()  # viewport coordinates after the scroll
                 page.screenshot(path=str(out / name),
