@@ -124,6 +124,8 @@ def test_charts_have_error_bars_and_domains():
     assert set(fig.data[0].x) == {f"GCA[{k}]-sigmoid,True" for k in range(7)} and fig.layout.xaxis.tickangle == -35
     fig = F.protocol_scatter(_table())
     assert list(fig.data[0].x) == pytest.approx([0.1, 0.11]) and list(fig.data[0].y) == pytest.approx([0.3, 0.31])
+    labels = [a.text for a in fig.layout.annotations if a.showarrow]  # only base and the best are labelled
+    assert labels[:2] == ["base", "best full: GCA[1]-sigmoid,True, best sampled: GCA[1]-sigmoid,True"]
     cmp = F.paper_comparison(_table(), paper_cells(), "GCA[1]-sigmoid,True")
     assert len(cmp) == 2 * 2 + 2  # NDCG@1 (domain not stated): 2 protocols x 2 domains; AUC@A: 2
 
