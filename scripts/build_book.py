@@ -18,7 +18,8 @@ Steps:
    they mean what they mean in your shell. ``dataset=FOLDER`` (a folder holding a user's own
    ``NAME_50_preprocessed.txt``, as ``gca-lite data preprocess`` writes it) means
    ``dataset=NAME data_dir=FOLDER``;
-3. tag the ``parameters`` and ``injected-parameters`` cells ``remove-cell`` (hidden in the book);
+3. tag the ``parameters`` and ``injected-parameters`` cells ``remove-cell`` (hidden in the book),
+   and every other code cell without a display tag ``hide-input`` (the book shows no code);
 4. ``jupyter-book build <root> --warningiserror --keep-going --all`` (skipped with ``--no-build``;
    ``--incremental`` drops ``--all``), then drop the inline scripts Jupyter Book 1 writes twice.
    A generated notebook that failed (or was interrupted) is never built into the book, also not
@@ -53,6 +54,8 @@ NOTEBOOKS: list[str] = [
 KERNEL_NAME = "gca-lite"
 KERNEL_DISPLAY_NAME = "Python (gca-lite)"
 HIDDEN_TAGS = ("parameters", "injected-parameters")
+#: tags that already decide how a code cell's source shows; any other code cell gets ``hide-input``
+SHOWN_CODE_TAGS = ("hide-input", "remove-input", "remove-cell", "hide-cell")
 
 
 class BuildError(RuntimeError):
@@ -203,6 +206,8 @@ def hide_parameter_cells(path: Path) -> int:
         if any(t in tags for t in HIDDEN_TAGS) and "remove-cell" not in tags:
             tags.append("remove-cell")
             n += 1
+        elif cell.cell_type == "code" and not any(t in tags for t in SHOWN_CODE_TAGS):
+            tags.append("hide-input")  # the book shows results, not code: every code cell is folded
     nbformat.write(nb, path)
     return n
 
@@ -222,6 +227,26 @@ def execute(path: str, out: Path, parameters: dict[str, object], kernel: str) ->
         raise BuildError(f"{path} failed: {type(e).__name__}: {e}") from None
     hide_parameter_cells(out)
     return time.perf_counter() - t0
+
+
+# ----------------------------------------------------------------------------- landing page
+def write_answer(root: Path) -> Path:
+    """``book/generated/answer.md``, the landing page's answer table, from the verdicts the executed
+    results page recorded (so both pages show the same verdicts); a pointer to the results page
+    when it has not been executed."""
+    from gca_lite.book import read_record
+    from gca_lite.landing import answer_markdown
+
+    results = root / "book" / "generated" / "results.ipynb"
+    out = root / "book" / "generated" / "answer.md"
+    try:
+        record = read_record(results)
+        text = answer_markdown(record["verdicts"], f"the {record['n_runs']} runs of `{record['store']}`")
+    except (FileNotFoundError, LookupError, KeyError) as e:
+        text = f"*The answer table is computed by the results page, which this build did not execute ({e}).*\n"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    return out
 
 
 # ----------------------------------------------------------------------------- jupyter-book
@@ -355,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
                                  + "; ".join(f.split(' failed')[0] for f in failures) + " (book not built)")
         elif params:
             raise BuildError("--param has no effect with --no-execute")
+        print(f"[answer] {write_answer(root).relative_to(root)}", flush=True)
         if not args.no_build:
             print(f"[jupyter-book] building {root} ...", flush=True)
             dt = build_book(root, incremental=args.incremental)

@@ -3,15 +3,22 @@
 One module-scoped build (in a temporary copy of the book sources, so the working tree's
 ``book/generated`` and ``_build`` are left alone) feeds three kinds of checks:
 
-1. every notebook executes under papermill with tiny parameters (synthetic-tiny, d 16, 2 epochs,
-   one seed, one results store shared by all chapters and built once per module) and records
+1. every notebook executes under papermill, with its defaults and, for the training path, with tiny
+   parameters (synthetic-tiny, d 16, 2 epochs, one seed, one results store shared by all chapters
+   and built once per module), and records
    numbers that the tests recompute from the library and the store: ``data`` (dataset
    statistics), ``gca_variants`` (variant table), ``orthogonality`` (Pearson r), ``scaling``
    (parameter-matched sizes), ``protocols`` (full vs sampled) and ``explorer`` (attention rows);
 2. ``jupyter-book build --warningiserror`` succeeds and the HTML loads nothing from the internet;
-3. every chapter opens in Chromium (Playwright driving the system browser): plotly figures render,
-   math is typeset, no page errors, and no request leaves the local server; the explorer's
-   dropdown and slider change its figure.
+3. every chapter opens in Chromium at 1400 x 900 (Playwright driving the system browser): plotly
+   figures render, math is typeset, no console errors, no request leaves the local server, no code
+   cell is visible, no table is wider than its column, plotly and MathJax load only where used,
+   the landing page's answer table is in the first screen, and the real-data explorer's dropdown
+   and slider change its figure.
+
+The default build (``book_root``) is what a reader gets: real data from the committed store and
+summaries, nothing trained. The training path (``source=train``, ``train_root``) is executed apart
+on synthetic-tiny and checked against the library.
 
 The browser test is skipped without ``chromium`` unless ``GCA_LITE_REQUIRE_BROWSER=1``.
 """
@@ -44,10 +51,8 @@ TINY_RESULTS = {"epochs": 2, "seeds": [0],
                               "eval.probe_users": 64}}
 RESULT_CHAPTERS = ("gca_variants", "orthogonality", "scaling", "protocols", "explorer")
 
-# Known harmless console errors (shared/reference/TOOLING.md section 8).
-WHITELISTED_ERRORS = (
-    "Cannot read properties of undefined (reading 'Queue')",  # html-manager calls the MathJax 2 API
-)
+# Known harmless console errors (shared/reference/TOOLING.md section 8): none left.
+WHITELISTED_ERRORS: tuple[str, ...] = ()
 
 
 def _load_build_module():
@@ -80,27 +85,50 @@ def _toc_pages(root: Path) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- fixtures
+def _copy_sources(root: Path) -> None:
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(REPO / name, root / name)
+    shutil.copytree(REPO / "book", root / "book",
+                    ignore=shutil.ignore_patterns("generated", "_build", ".ipynb_checkpoints"))
+    # the chapters read a snapshot of results/, so a sweep storing runs meanwhile cannot make
+    # a page and the test count different stores
+    shutil.copytree(REPO / "results", root / "results", ignore=shutil.ignore_patterns("_cache", "lock"))
+
+
+def _params(params: dict) -> list[str]:
+    return [a for k, v in params.items() for a in ("--param", f"{k}={v if isinstance(v, str) else json.dumps(v)}")]
+
+
 @pytest.fixture(scope="module")
 def book_root(tmp_path_factory) -> Path:
-    """A copy of the book sources with the vendored JS, and data.ipynb executed on synthetic-tiny."""
+    """A copy of the book sources with the vendored JS, every notebook executed with its defaults
+    (real data from the committed store and summaries, nothing trained; fewer bootstrap resamples)."""
     if not all((REPO / "book" / "_vendor" / f).is_file() for f in VENDOR_FILES):
         proc = subprocess.run(["bash", str(REPO / "scripts" / "vendor_assets.sh")], cwd=REPO,
                               capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
         assert proc.returncode == 0, f"scripts/vendor_assets.sh failed:\n{proc.stdout}\n{proc.stderr}"
     root = tmp_path_factory.mktemp("book")
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy(REPO / name, root / name)
-    shutil.copytree(REPO / "book", root / "book",
-                    ignore=shutil.ignore_patterns("generated", "_build", ".ipynb_checkpoints"))
-    store = root / "store"
-    # the results page reads a snapshot of results/, so a sweep storing runs meanwhile cannot make
-    # the page and the test count different stores
-    shutil.copytree(REPO / "results", root / "results", ignore=shutil.ignore_patterns("_cache", "lock"))
-    params = {**TINY, **TINY_RESULTS, "store": str(store), "results_store": str(root / "results")}
-    args = [a for k, v in params.items()
-            for a in ("--param", f"{k}={v if isinstance(v, str) else json.dumps(v)}")]
-    proc = _run("--root", str(root), "--no-build", *args)
+    _copy_sources(root)
+    snapshot = {"results_store": str(root / "results")}
+    chapters = [n for n in ("data", *RESULT_CHAPTERS)]
+    proc = _run("--root", str(root), "--no-build", *sum((["--only", n] for n in chapters), []),
+                *_params({**snapshot, "n_boot": 100}))
     assert proc.returncode == 0, f"build_book.py (execute) failed:\n{proc.stdout}\n{proc.stderr}"
+    proc = _run("--root", str(root), "--no-build", "--only", "results", *_params(snapshot))
+    assert proc.returncode == 0, f"build_book.py (results) failed:\n{proc.stdout}\n{proc.stderr}"
+    return root
+
+
+@pytest.fixture(scope="module")
+def train_root(tmp_path_factory) -> Path:
+    """The training path: data and result chapters executed with ``source=train`` on synthetic-tiny,
+    a tiny model, 2 epochs, one seed, one results store shared by all chapters."""
+    root = tmp_path_factory.mktemp("book-train")
+    _copy_sources(root)
+    params = {"source": "train", **TINY, **TINY_RESULTS, "store": str(root / "store")}
+    proc = _run("--root", str(root), "--no-build", *sum((["--only", n] for n in ("data", *RESULT_CHAPTERS)), []),
+                *_params(params))
+    assert proc.returncode == 0, f"build_book.py (execute, source=train) failed:\n{proc.stdout}\n{proc.stderr}"
     return root
 
 
@@ -142,12 +170,12 @@ def test_build_script_rejects_unknown_param_and_notebook():
     assert proc.returncode == 1 and "no_such_notebook" in proc.stderr
 
 
-def test_data_notebook_records_library_numbers(book_root: Path):
+def test_data_notebook_records_library_numbers(train_root: Path):
     from gca_lite.book import read_record
     from gca_lite.data.stats import dataset_stats
     from gca_lite.data.synthetic import load_synthetic
 
-    out = book_root / "book" / "generated" / "data.ipynb"
+    out = train_root / "book" / "generated" / "data.ipynb"
     rec = read_record(out)
     ds = load_synthetic(TINY["dataset"], seed=TINY["seed"])
     stats = dataset_stats(ds)
@@ -204,31 +232,31 @@ def _chapter(book_root: Path, name: str) -> tuple[dict, dict]:
     return rec, nb
 
 
-def test_result_chapters_share_one_store(book_root: Path):
+def test_result_chapters_share_one_store(train_root: Path):
     from gca_lite.experiments import ResultsStore
 
-    recs = {name: _chapter(book_root, name)[0] for name in RESULT_CHAPTERS}
-    assert all(r["store"] == str(book_root / "store") and r["epochs"] == 2 for r in recs.values())
+    recs = {name: _chapter(train_root, name)[0] for name in RESULT_CHAPTERS}
+    assert all(r["store"] == str(train_root / "store") and r["epochs"] == 2 for r in recs.values())
     # variants (5) + GCA[0,0], GCA[0,0,0], GCA[0,1], GCA[0,1,2] + 3 matched bases (1, 2, 3 modules)
     # + 2 shuffled = 14 distinct runs:
     # chapters reuse each other's runs instead of training them again
-    n_runs = len(ResultsStore(book_root / "store").run_dirs())
+    n_runs = len(ResultsStore(train_root / "store").run_dirs())
     assert n_runs == len(recs["gca_variants"]["variants"]) + 4 + 3 + 2, n_runs
 
 
-def test_variants_chapter_table_matches_store(book_root: Path):
+def test_variants_chapter_table_matches_store(train_root: Path):
     import numpy as np
 
     from gca_lite.analysis import per_user
 
-    rec, _ = _chapter(book_root, "gca_variants")
+    rec, _ = _chapter(train_root, "gca_variants")
     assert rec["variants"] == ["base", "GCA[0]-sigmoid,True", "GCA[1]-sigmoid,True", "GCA[1]-sigmoid,False",
                                "GCA[1]-tanh,True"]
-    setup = _setup(book_root)
+    setup = _setup(train_root)
     for protocol in ("full", "sampled"):
         assert set(rec["table"][protocol]) == set(rec["variants"])  # notebook JSON sorts dict keys
         for variant, row in rec["table"][protocol].items():
-            assert len(row) == 2 * 6  # 2 domains x NDCG@1/5/10, HR@10, MRR, AUC
+            assert len(row) == 2 * 5  # 2 domains x NDCG@1, NDCG@10, HR@10, MRR, AUC
             assert all(0.0 <= v <= 1.0 for v in row.values())
             result = setup.results.load(setup.config(variant, 0))
             for dom in "AB":
@@ -239,17 +267,16 @@ def test_variants_chapter_table_matches_store(book_root: Path):
     ln = rec["layernorm"]
     assert {(r["first"], r["second"]) for r in ln} == {("GCA[1]-sigmoid,True", "GCA[1]-sigmoid,False")}
     assert all(r["ci_lo"] <= r["diff"] <= r["ci_hi"] and 0 < r["p"] <= 1 for r in ln)
-    cells = rec["paper_comparison"]
-    assert {c["paper (ABXI, Food-Kitchen)"] for c in cells} == {0.0815, 0.7218}
+    assert rec["paper_comparison"] == []  # synthetic runs are never set beside the paper's afk cells
     assert rec["best_by_validation"] in rec["variants"][1:]
     assert np.isfinite(list(rec["vs_base_ndcg10"].values())).all()
 
 
-def test_orthogonality_chapter_r_matches_recomputation(book_root: Path):
+def test_orthogonality_chapter_r_matches_recomputation(train_root: Path):
     import numpy as np
 
-    rec, _ = _chapter(book_root, "orthogonality")
-    setup = _setup(book_root)
+    rec, _ = _chapter(train_root, "orthogonality")
+    setup = _setup(train_root)
     gca = [v for v in rec["variants"] if v != "base"]
     for dom in "AB":
         xs, ys = [], []
@@ -268,8 +295,8 @@ def test_orthogonality_chapter_r_matches_recomputation(book_root: Path):
     assert rec["paper_r_abxi"] == {"A": -0.328, "B": -0.34}
 
 
-def test_scaling_chapter_matched_sizes(book_root: Path):
-    rec, _ = _chapter(book_root, "scaling")
+def test_scaling_chapter_matched_sizes(train_root: Path):
+    rec, _ = _chapter(train_root, "scaling")
     sizes = {s["GCA model"]: s for s in rec["sizes"]}
     assert list(sizes) == ["GCA[0]-sigmoid,True", "GCA[0,0]-sigmoid,True", "GCA[0,0,0]-sigmoid,True",
                            "GCA[0,1]-sigmoid,True", "GCA[0,1,2]-sigmoid,True"]
@@ -285,8 +312,8 @@ def test_scaling_chapter_matched_sizes(book_root: Path):
     assert rec["paper_early_wins_panels"] == {"A": 5, "B": 3}  # PAPER.md section 6.2, derived
 
 
-def test_protocols_chapter_sampled_not_below_full(book_root: Path):
-    rec, _ = _chapter(book_root, "protocols")
+def test_protocols_chapter_sampled_not_below_full(train_root: Path):
+    rec, _ = _chapter(train_root, "protocols")
     means = rec["means"]
     for key, full in means.items():
         protocol, rest = key.split("/", 1)
@@ -306,8 +333,8 @@ def test_protocols_chapter_sampled_not_below_full(book_root: Path):
     assert all(-1 <= r["Kendall tau"] <= 1 for r in rec["ranks"] if r["Kendall tau"] is not None)
 
 
-def test_explorer_chapter_attention_rows(book_root: Path):
-    rec, nb = _chapter(book_root, "explorer")
+def test_explorer_chapter_attention_rows(train_root: Path):
+    rec, nb = _chapter(train_root, "explorer")
     assert rec["modules"] == [f"GCA[{p}]/{d}" for p in (0, 1, 2) for d in "AB"]
     assert len(rec["users"]) == 8 and rec["heads"] == 2
     assert rec["rows_with_key"] > 0
@@ -317,6 +344,35 @@ def test_explorer_chapter_attention_rows(book_root: Path):
     assert all(0.0 < g < 1.0 for g in rec["gates"].values())  # sigmoid gates
     widget_cells = [c for c in nb["cells"] if "remove-output" in c["metadata"].get("tags", [])]
     assert widget_cells and "explorer_widget" in "".join(widget_cells[0]["source"])
+
+
+def test_default_chapters_show_the_real_data(book_root: Path):
+    """Built with its defaults, every chapter shows afk and abe from the committed store and
+    summaries (nothing trained): the variant table is the paper's grid, the paper's cells sit beside
+    the afk runs, the data chapter quotes the stored same-day counts."""
+    from gca_lite.book_data import stored_summaries
+
+    data = _load_record(book_root)
+    assert data["source"] == "stored"
+    for name, s in stored_summaries().items():
+        got = data["datasets"][name]
+        assert got["mixed_days"] == got["a_first_days"] == s["same_day"]["A -> B"] > 0  # A always first
+        assert got["same_day"]["B -> A"] == 0 and 0.3 < got["test_targets_tied"] / got["users"] < 0.35
+    recs = {name: _chapter(book_root, name)[0] for name in RESULT_CHAPTERS}
+    assert all(r["source"] == "stored" for r in recs.values())
+    variants = recs["gca_variants"]
+    assert set(variants["datasets"]) == {"afk", "abe"} and len(variants["variants"]) == 17
+    assert variants["seeds"] == [0, 1, 2] and variants["store"] == str(book_root / "results")
+    assert {c["paper (ABXI, Food-Kitchen)"] for c in variants["paper_comparison"]} == {0.0815, 0.7218}
+    assert len(variants["layernorm"]) == 8 * 2 * 3  # 8 LayerNorm pairs x 2 domains x 3 metrics
+    assert recs["orthogonality"]["n_points"] == {"A": 48, "B": 48}  # 16 variants x 3 seeds
+    assert len(recs["scaling"]["vs_matched"]) == 5 * 2
+    assert recs["protocols"]["best_by_validation"] == "GCA[1]-sigmoid,True"  # the committed ablation
+    explorer = recs["explorer"]
+    assert explorer["dataset"] == "abe" and explorer["variant"] == "GCA[1]-sigmoid,True"
+    assert len(explorer["users"]) >= 200 and len(explorer["shown_users"]) == 8
+    for row in explorer["attends"]:  # weights are distributions over the allowed keys
+        assert row["uniform 1/#keys"] <= row["largest weight"] <= 1
 
 
 def test_results_chapter_reads_the_committed_store(book_root: Path):
@@ -451,7 +507,7 @@ def test_book_builds_offline(built_html: Path, book_root: Path):
     assert "injected-parameters" not in data and "dataset: str =" not in data
     assert 'dataset = "synthetic-tiny"' not in data  # the injected parameter cell is removed
     assert "plotly.min.js" in data and 'id="fig-data-lengths"' in data
-    assert "synthetic-tiny" in data  # the page was rendered from this run, not a stale notebook
+    assert "11,385" in data  # the stored afk same-day count: the page was rendered from this run
     for name in RESULT_CHAPTERS:
         page = (built_html / "book" / "generated" / f"{name}.html").read_text(encoding="utf-8")
         assert "injected-parameters" not in page and "store: str =" not in page
@@ -514,7 +570,7 @@ def test_pages_render_in_chromium(served: str, book_root: Path):
             if os.environ.get("GCA_LITE_REQUIRE_BROWSER") == "1":
                 raise
             pytest.skip(f"chromium at {chromium} does not start under Playwright: {e}")
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
 
         def route(r):  # record and block everything not addressed to the local server
             url = r.request.url
@@ -556,6 +612,11 @@ def test_pages_render_in_chromium(served: str, book_root: Path):
                         timeout=10_000)
                 except PlaywrightTimeout:
                     problems.append(f"{name}: math not typeset by MathJax")
+            if name == pages[0]:  # the answer is in the first screen
+                bottom = page.evaluate("() => { const t = document.querySelector('table.gca-answer');"
+                                       " return t ? t.getBoundingClientRect().bottom + window.scrollY : null; }")
+                if bottom is None or bottom > 900:
+                    problems.append(f"{name}: the answer table is not inside the first 900 px (bottom {bottom})")
             if name.endswith("/explorer") and "fig-attn" in fig_ids:
                 problems.extend(f"explorer: {p}" for p in _explorer_controls(page))
             page.wait_for_timeout(200)  # let late console errors arrive (and the load-time resize finish)
@@ -563,15 +624,7 @@ def test_pages_render_in_chromium(served: str, book_root: Path):
                                      " && d._fullLayout.width > d.parentElement.getBoundingClientRect().width + 1)"
                                      ".map(d => d.id)")
             problems.extend(f"{name}: figure {fid} is drawn wider than its column (clipped)" for fid in too_wide)
-            # a table wider than its column must sit in a box no taller than the window, so that its
-            # sideways scrollbar is in view (gca-lite.js); folded tables count once opened
-            page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
-            page.wait_for_timeout(100)
-            unboxed = page.evaluate("() => [...document.querySelectorAll('table.gca-table')].filter(t => {"
-                                    " const box = t.parentElement;"
-                                    " return t.offsetWidth > box.clientWidth + 1 && !(box.classList.contains("
-                                    "'gca-scroll') && box.clientHeight <= window.innerHeight); }).map(t => t.id)")
-            problems.extend(f"{name}: table {tid} is wider than its column and not in a scroll box" for tid in unboxed)
+            problems.extend(f"{name}: {p}" for p in _layout_problems(page, bool(fig_ids)))
             bad = [e for e in errors if not any(w in e for w in WHITELISTED_ERRORS)]
             problems.extend(f"{name}: {e}" for e in bad)
         browser.close()
@@ -581,6 +634,31 @@ def test_pages_render_in_chromium(served: str, book_root: Path):
     data_record = _load_record(book_root)
     assert n_figures >= len(data_record["figures"]) > 0
     assert n_math >= 1  # the landing page has formulas
+
+
+def _layout_problems(page, has_figures: bool) -> list[str]:
+    """What a reader at 1400 px must not meet: a visible code cell, a table wider than its column
+    (cut, or boxed with its own scrollbar), plotly or MathJax loaded on a page that does not use it."""
+    problems = []
+    code = page.evaluate("() => [...document.querySelectorAll('.cell_input, div.highlight-ipython3')]"
+                         ".filter(e => !e.closest('details:not([open])') && e.offsetParent !== null"
+                         " && e.getBoundingClientRect().height > 0).length")
+    if code:
+        problems.append(f"{code} visible code cell(s)")
+    page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
+    page.wait_for_timeout(100)
+    wide = page.evaluate("() => [...document.querySelectorAll('article table')].filter(t => {"
+                         " const col = t.closest('article').getBoundingClientRect();"
+                         " const box = t.getBoundingClientRect();"
+                         " return box.width > col.width + 1 || box.right > col.right + 1"
+                         " || t.closest('.gca-scroll'); }).map(t => t.id || t.className || 'table')")
+    problems.extend(f"table {t} is wider than its column" for t in wide)
+    if not has_figures and page.evaluate("() => typeof window.Plotly !== 'undefined'"):
+        problems.append("plotly.js loaded on a page without figures")
+    if not page.locator(".math").count() and page.evaluate("() => typeof window.MathJax !== 'undefined'"
+                                                           " && !!window.MathJax.version"):
+        problems.append("MathJax loaded on a page without math")
+    return problems
 
 
 def _load_record(book_root: Path) -> dict:
@@ -604,14 +682,14 @@ def _explorer_controls(page) -> list[str]:
     v0, z0 = visible(), heat()
     page.locator("#fig-attn .updatemenu-header").scroll_into_view_if_needed()
     page.click("#fig-attn .updatemenu-header")
-    page.locator("#fig-attn .updatemenu-dropdown-button").nth(2).click()
+    page.locator("#fig-attn .updatemenu-dropdown-button").nth(1).click()
     page.wait_for_timeout(300)
     v1 = visible()
     if v1 == v0:
         problems.append("choosing a module in the dropdown did not change which heatmaps are visible")
     title = page.evaluate(f"() => {fig}.layout.title.text")
-    if "GCA[1]" not in title:
-        problems.append(f"dropdown did not update the title (gate of the module): {title}")
+    if "B queries A" not in title:
+        problems.append(f"dropdown did not update the title (direction and gate of the module): {title}")
     touch = page.locator("#fig-attn .slider-rail-touch-rect")
     touch.scroll_into_view_if_needed()
     rail = touch.bounding_box()  # viewport coordinates, so scroll first

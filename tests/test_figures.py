@@ -124,6 +124,8 @@ def test_charts_have_error_bars_and_domains():
     assert set(fig.data[0].x) == {f"GCA[{k}]-sigmoid,True" for k in range(7)} and fig.layout.xaxis.tickangle == -35
     fig = F.protocol_scatter(_table())
     assert list(fig.data[0].x) == pytest.approx([0.1, 0.11]) and list(fig.data[0].y) == pytest.approx([0.3, 0.31])
+    labels = [a.text for a in fig.layout.annotations if a.showarrow]  # only base and the best are labelled
+    assert labels[:2] == ["base", "best full: GCA[1]-sigmoid,True, best sampled: GCA[1]-sigmoid,True"]
     cmp = F.paper_comparison(_table(), paper_cells(), "GCA[1]-sigmoid,True")
     assert len(cmp) == 2 * 2 + 2  # NDCG@1 (domain not stated): 2 protocols x 2 domains; AUC@A: 2
 
@@ -149,7 +151,13 @@ def test_paper_scaling_dropdown_switches_panels():
 
 
 # ----------------------------------------------------------------------------- explorer
-def _explorer_data(users=(3, 7), heads=2):
+def _explorer_summary(users=(3, 7), heads=2):
+    """An attention summary (gca_lite.attention.compact) of made-up weights: keys interleave with
+    the queries, so every query but the first sees some keys and the last row sees all of them."""
+    import types
+
+    from gca_lite.attention import compact
+
     rng = np.random.default_rng(0)
     modules = [{"key": f"GCA[{p}]/{d}", "point": p, "domain": d, "other": "B" if d == "A" else "A",
                 "gate": 0.5} for p in (0, 1) for d in "AB"]
@@ -157,47 +165,67 @@ def _explorer_data(users=(3, 7), heads=2):
     for u in users:
         for m in modules:
             nq, nk = 3 + u % 3, 4
-            w = rng.random((heads, nq, nk))
-            w /= w.sum(-1, keepdims=True)
-            w[:, 0] = 0.0
-            cells[(u, m["key"])] = {"weights": w, "abs_cos": rng.random(nq), "has_key": np.arange(nq) > 0,
-                                    "q_items": np.arange(1, nq + 1) + (100 if m["domain"] == "B" else 0),
-                                    "k_items": np.arange(1, nk + 1) + (100 if m["other"] == "B" else 0),
-                                    "q_pos": np.arange(nq) * 2, "k_pos": np.arange(nk) * 2 + 1,
+            q_pos, k_pos = np.arange(nq) * 2, np.arange(nk) * 2 + 1
+            allowed = k_pos[None, :] <= q_pos[:, None]
+            allowed[-1] = True
+            w = rng.random((heads, nq, nk)) * allowed
+            w /= np.maximum(w.sum(-1, keepdims=True), 1e-12)
+            cells[(u, m["key"])] = {"weights": w, "abs_cos": rng.random(nq), "has_key": allowed.any(-1),
+                                    "q_pos": q_pos, "k_pos": k_pos,
                                     "q_time": np.full(nq, 1.2e9), "k_time": np.full(nk, 1.2e9)}
-    return {"users": list(users), "modules": modules, "heads": heads, "cells": cells, "n_items_a": 100}
+    data = {"users": list(users), "modules": modules, "heads": heads, "cells": cells}
+    evalset = types.SimpleNamespace(seq_a=np.array([[1, 2, 0]] * 8), seq_b=np.array([[5, 0, 0]] * 8),
+                                    target_domain=np.zeros(8, dtype=int))
+    return compact(data, evalset, {"dataset": "synthetic-tiny"}), data
 
 
 def test_attention_explorer_controls_are_independent():
-    data = _explorer_data()
-    fig = F.attention_explorer(data)
-    per = data["heads"] + 1
-    assert len(fig.data) == per * len(data["modules"])
+    summary, data = _explorer_summary()
+    fig = F.attention_explorer(summary)
+    per = summary["heads"] + 1
+    assert len(fig.data) == per * len(summary["modules"])
     assert [bool(t.visible) for t in fig.data] == [k < per for k in range(len(fig.data))]
     # dropdown: visibility only (one block of heatmaps + bar per module)
     buttons = fig.layout.updatemenus[0].buttons
-    assert len(buttons) == len(data["modules"])
+    assert len(buttons) == len(summary["modules"])
     assert sum(buttons[2].args[0]["visible"]) == per and "z" not in buttons[2].args[0]
-    # slider: data only, for every trace, never visibility
+    # slider: data only, for every trace, never visibility; users labelled by what they are
     steps = fig.layout.sliders[0].steps
-    assert [s.label for s in steps] == ["3", "7"]
+    assert [s.label for s in steps] == ["3 items (2 A, 1 B), target in A"] * 2
     for step, user in zip(steps, data["users"]):
         restyle, traces = step.args
         assert "visible" not in restyle and list(traces) == list(range(len(fig.data)))
-        z = restyle["z"][1]  # head 2 of the first module
-        assert np.allclose(z, data["cells"][(user, "GCA[0]/A")]["weights"][1], atol=1e-4)
-        assert restyle["x"][0][0] == "#1 B1 2008-01-10"  # position, domain + local item id, day
-    assert fig.data[per].y[0] == "#0 B1 2008-01-10"  # second module: B queries A
+        z = np.array(restyle["z"][1], dtype=float)  # head 2 of the first module; masked keys are None
+        want = data["cells"][(user, "GCA[0]/A")]["weights"][1]
+        assert np.allclose(np.nan_to_num(z), want, atol=1e-3)
+        assert np.isnan(z[0]).all() and not np.isnan(z[-1]).any()  # first row: all masked; prediction: none
+        assert restyle["x"][0][0] == "#1 B 2008-01-10"  # position, domain, day
+        assert restyle["y"][0][-1].startswith("prediction row")
+    assert fig.data[per].y[0] == "#0 B 2008-01-10"  # second module: B queries A
+    grey = [sh for sh in fig.layout.shapes if sh.fillcolor == F.MASKED_COLOR]  # masked cells are gaps over it
+    assert [(sh.xref, sh.layer) for sh in grey] == [("x domain", "below"), ("x2 domain", "below")]
+
+
+def test_attention_baselines():
+    from gca_lite.attention import baselines
+
+    summary, data = _explorer_summary()
+    b = baselines(summary, "GCA[0]/A", "prediction")
+    assert b["rows"] == 2 * 2  # users x heads, one prediction row each
+    assert b["uniform_weight"] == pytest.approx(1 / 4)  # the prediction row sees all 4 keys
+    peaks = [data["cells"][(u, "GCA[0]/A")]["weights"][h, -1].max() for u in (3, 7) for h in (0, 1)]
+    assert b["largest_weight"] == pytest.approx(np.mean(peaks), abs=1e-3)
+    assert 0 <= b["most_recent_top"] <= 1 and b["same_day_share"] == pytest.approx(1.0)  # one day for all
 
 
 def test_explorer_widget_redraws():
     pytest.importorskip("ipywidgets")
-    data = _explorer_data()
-    box = F.explorer_widget(data, renderer="json")
+    summary, _ = _explorer_summary()
+    box = F.explorer_widget(summary, renderer="json")
     user, module, head = box.children[0].children
     module.value = "GCA[1]/B"
     head.value = 1
-    user.value = 7
+    user.value = 1
     assert type(box.children[1]).__name__ == "Output"  # redraws ran without error (no kernel: no capture)
 
 

@@ -25,3 +25,22 @@ function gcaBoxWideTables() {
 window.addEventListener("load", gcaBoxWideTables);
 window.addEventListener("resize", gcaBoxWideTables);
 document.addEventListener("toggle", gcaBoxWideTables, true);  // <details> opened (toggle does not bubble)
+
+// Long option names (model.gca_alpha_per_channel) in the decisions table: allow a line break after
+// each "." and "_" so that a narrow column breaks them between their parts, never mid-word.
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("table.gca-decisions code").forEach(function (code) {
+    var walker = document.createTreeWalker(code, NodeFilter.SHOW_TEXT);
+    var nodes = [];
+    while (walker.nextNode()) nodes.push(walker.currentNode);
+    nodes.forEach(function (node) {
+      if (!/[._]/.test(node.nodeValue)) return;
+      var frag = document.createDocumentFragment();
+      node.nodeValue.split(/(?<=[._])/).forEach(function (part, i) {
+        if (i) frag.appendChild(document.createElement("wbr"));
+        frag.appendChild(document.createTextNode(part));
+      });
+      node.parentNode.replaceChild(frag, node);
+    });
+  });
+});

@@ -3,8 +3,9 @@
 Every builder takes tidy frames (:mod:`gca_lite.analysis`, :mod:`gca_lite.experiments`) and returns
 a plotly ``Figure``, rendered with :func:`gca_lite.book.show` and a fixed ``div_id`` so executed
 notebooks are deterministic. The styled tables live in :mod:`gca_lite.tables` and are re-exported
-here. Colours: :data:`gca_lite.book.DOMAIN_COLORS` for domains A/B, :data:`gca_lite.book.COLORWAY`
-for series.
+here. Colours: :data:`gca_lite.book.DOMAIN_COLORS` for domains A/B, :data:`SERIES_COLORS` for the
+named series that recur across chapters (the same colour for GCA_early on every page), and
+:data:`gca_lite.book.COLORWAY` for the rest.
 """
 
 from __future__ import annotations
@@ -17,6 +18,17 @@ from .book import COLORWAY, DOMAIN_COLORS, register_template
 from .tables import paper_comparison, styled, variant_table  # noqa: F401  re-exported: notebooks call F.styled
 
 DOMAIN_NAMES = {"A": "domain A", "B": "domain B"}
+#: The one palette of the series that recur across chapters: base models, the two scaling series
+#: and the two real datasets (colour-blind-safe hues distinct from the domain colours).
+SERIES_COLORS = {"base": "#555555", "GCA_early": "#2a9d5c", "GCA_stack": "#c0392b",
+                 "afk": "#7b5ea7", "abe": "#8c6d31"}
+SERIES_STYLE = {"base": ("circle", "dash"), "GCA_early": ("square", "solid"), "GCA_stack": ("triangle-up", "solid")}
+
+
+def series_style(series: str) -> tuple[str, str, str]:
+    """(colour, marker symbol, line dash) of a scaling series: GCA_early, GCA_stack or a base series."""
+    key = series if series in SERIES_STYLE else "base"
+    return (SERIES_COLORS[key], *SERIES_STYLE[key])
 
 
 def _figure(**layout):
@@ -207,11 +219,11 @@ def trajectory_figure(traj, metric: str = "NDCG@10"):
 def scaling_figure(points, metric: str = "NDCG@10"):
     """``metric`` vs parameter count per domain; ``points`` rows: series, variant, n_parameters,
     domain, mean, ci_lo, ci_hi. Series sharing a name are joined by a line in parameter order;
-    series whose name contains "GCA" are coloured, the others (base models) grey and dashed."""
+    GCA_early and GCA_stack take their colours from :data:`SERIES_COLORS`, the others (base models)
+    are grey and dashed."""
     fig = _subplots(1, 2, titles=[DOMAIN_NAMES[d] for d in "AB"], horizontal_spacing=0.1)
-    for k, series in enumerate(dict.fromkeys(points["series"])):
-        color, symbol, dash = ((COLORWAY[(k + 1) % len(COLORWAY)], "square", "solid") if "GCA" in series
-                               else ("#555555", "circle", "dash"))
+    for series in dict.fromkeys(points["series"]):
+        color, symbol, dash = series_style(series)
         for col, dom in enumerate("AB", start=1):
             s = points[(points["series"] == series) & (points["domain"] == dom)].sort_values("n_parameters")
             fig.add_scatter(x=s["n_parameters"], y=s["mean"], mode="lines+markers", row=1, col=col,
@@ -229,8 +241,7 @@ def paper_scaling_figure(paper, default: str = "ABXI / Food-Kitchen"):
     """The blog's digitised scaling points (``paper.paper_scaling()``) with a dropdown over panels."""
     fig = _subplots(1, 2, titles=[DOMAIN_NAMES[d] for d in "AB"], horizontal_spacing=0.1)
     panels = list(dict.fromkeys(paper["panel"]))
-    styles = {"base": ("#555555", "circle", "dash"), "GCA_early": (COLORWAY[2], "square", "solid"),
-              "GCA_stack": (COLORWAY[3], "triangle-up", "solid")}
+    styles = {series: series_style(series) for series in ("base", "GCA_early", "GCA_stack")}
     owner = []
     for panel in panels:
         for series, (color, symbol, dash) in styles.items():
@@ -258,37 +269,61 @@ def paper_scaling_figure(paper, default: str = "ABXI / Food-Kitchen"):
 
 # ----------------------------------------------------------------------------- protocols
 def protocol_scatter(frame, metric: str = "NDCG@10"):
-    """Sampled-protocol vs full-ranking ``metric`` of the same runs, one panel per domain."""
-    fig = _subplots(1, 2, titles=[DOMAIN_NAMES[d] for d in "AB"], horizontal_spacing=0.1)
+    """Sampled-protocol vs full-ranking ``metric`` of the same runs, one panel per domain.
+
+    Only the points a reader looks for carry a label: the base model and the best model under each
+    protocol (placed left or right of the point, away from the panel's edge and from each other);
+    every point names itself on hover. Labelling all of them overlaps and cuts the names."""
+    fig = _subplots(1, 2, titles=[DOMAIN_NAMES[d] for d in "AB"], horizontal_spacing=0.12)
     for col, dom in enumerate("AB", start=1):
         part = frame[(frame["metric"] == metric) & (frame["domain"] == dom)]
         wide = part.pivot_table(index="variant", columns="protocol", values="mean", sort=False)
-        fig.add_scatter(x=wide["full"], y=wide["sampled"], mode="markers+text", text=wide.index, row=1, col=col,
-                        textposition="top center", textfont_size=10, showlegend=False,
-                        marker=dict(color=DOMAIN_COLORS[dom], size=9),
-                        hovertemplate="%{text}<br>full %{x:.4f}<br>sampled %{y:.4f}<extra></extra>")
+        named = {"base": "base"} if "base" in wide.index else {}
+        for protocol in ("full", "sampled"):
+            best = wide[protocol].idxmax()
+            named[best] = f"{named[best]}, " if best in named else ""
+            named[best] += f"best {protocol}: {best}" if best != "base" else f"best {protocol}"
+        mid = (wide["full"].min() + wide["full"].max()) / 2
+        fig.add_scatter(x=wide["full"], y=wide["sampled"], mode="markers", customdata=list(wide.index), row=1,
+                        col=col, showlegend=False, marker=dict(color=DOMAIN_COLORS[dom], size=9),
+                        hovertemplate="%{customdata}<br>full %{x:.4f}<br>sampled %{y:.4f}<extra></extra>")
+        for k, (variant, label) in enumerate(named.items()):
+            x, y = wide.loc[variant, "full"], wide.loc[variant, "sampled"]
+            left = x > mid  # points on the right half get their label on the left, inside the panel
+            fig.add_annotation(x=x, y=y, text=label, row=1, col=col, showarrow=True, arrowhead=0, arrowwidth=1,
+                               ax=-30 if left else 30, ay=-22 - 16 * k, xanchor="right" if left else "left",
+                               font=dict(size=10))
         fig.update_xaxes(title_text=f"full ranking {metric}", row=1, col=col)
         fig.update_yaxes(title_text=f"sampled {metric}", row=1, col=col)
-    fig.update_layout(title=f"The same runs under both protocols ({metric}, mean over seeds)", height=450)
+    fig.update_layout(title=f"The same runs under both protocols ({metric}, mean over seeds)", height=470,
+                      margin=dict(t=90))
     return fig
 
 
 # ----------------------------------------------------------------------------- explorer
-def _label(pos: int, dom: str, item: int, ts: float, n_items_a: int) -> str:
-    day = _dt.datetime.fromtimestamp(int(ts), _dt.timezone.utc).strftime("%Y-%m-%d")
-    local = int(item) if dom == "A" else int(item) - n_items_a
-    return f"#{int(pos)} {dom}{local} {day}"
+def _label(pos: int, dom: str, day: int) -> str:
+    date = _dt.datetime.fromtimestamp(int(day) * 86_400, _dt.timezone.utc).strftime("%Y-%m-%d")
+    return f"#{int(pos)} {dom} {date}"
 
 
-def attention_explorer(data: dict, user_index: int = 0, head_labels=None):
-    """Static explorer of :func:`gca_lite.explorer.explorer_data`.
+#: Colour behind the heatmaps: masked keys (later than the query) are left out of the heatmap and
+#: show it, so they cannot be mistaken for zero weights (white in the colour scale).
+MASKED_COLOR = "#bdbdbd"
+
+
+def attention_explorer(summary: dict, user_index: int = 0, head_labels=None):
+    """Static explorer of an attention summary (:func:`gca_lite.attention.compact`).
 
     Top: one heatmap per head (rows = querying items, columns = the other domain's items, oldest
-    first; labels ``#position domain+item day``); bottom: |cos(X, X')| per query position. A dropdown
-    picks the GCA module and direction (shows its gate), a slider picks the user; the two controls
-    change different properties (visibility vs data), so they combine freely.
+    first; labels ``#position domain day``); masked keys are grey (:data:`MASKED_COLOR`), the last
+    row is labelled as the prediction row (it may see every key). Bottom: |cos(X, X')| per query.
+    A dropdown picks the GCA module and direction (shows its gate), a slider picks the user, labelled
+    by what the user is (length, domain mix, target domain); the two controls change different
+    properties (visibility vs data), so they combine freely.
     """
-    users, modules, heads = data["users"], data["modules"], data["heads"]
+    from .attention import user_label
+
+    users, modules, heads = summary["users"], summary["modules"], summary["heads"]
     head_labels = head_labels or [f"head {h + 1}" for h in range(heads)]
     titles = [f"{head_labels[h]}: attention weights" for h in range(heads)] + ["|cos(X, X')| per query position"]
     specs = [[{} for _ in range(heads)], [{"colspan": heads}] + [None] * (heads - 1)]
@@ -296,18 +331,18 @@ def attention_explorer(data: dict, user_index: int = 0, head_labels=None):
                     horizontal_spacing=0.05)
 
     def trace_data(user, m):
-        c = data["cells"][(user, m["key"])]
-        n_a = data["n_items_a"]
-        ylab = [_label(p, m["domain"], i, t, n_a) for p, i, t in zip(c["q_pos"], c["q_items"], c["q_time"])]
-        xlab = [_label(p, m["other"], i, t, n_a) for p, i, t in zip(c["k_pos"], c["k_items"], c["k_time"])]
-        heat = [dict(z=c["weights"][h].round(4).tolist(), x=xlab, y=ylab) for h in range(heads)]
-        cos = np.where(c["has_key"], c["abs_cos"], np.nan).round(4)
-        return heat + [dict(x=ylab, y=[None if np.isnan(v) else float(v) for v in cos])]
+        c = user["cells"][m["key"]]
+        ylab = [_label(p, m["domain"], d) for p, d in zip(c["q_pos"], c["q_day"])]
+        ylab[-1] = f"prediction row: {ylab[-1]}"
+        xlab = [_label(p, m["other"], d) for p, d in zip(c["k_pos"], c["k_day"])]
+        heat = [dict(z=c["weights"][h], x=xlab, y=ylab) for h in range(heads)]
+        return heat + [dict(x=ylab, y=c["abs_cos"])]
 
     for mi, m in enumerate(modules):
         for h, d in enumerate(trace_data(users[user_index], m)):
             if h < heads:
                 fig.add_heatmap(**d, row=1, col=h + 1, visible=mi == 0, zmin=0, zmax=1, coloraxis="coloraxis",
+                                hoverongaps=False,
                                 hovertemplate="query %{y}<br>key %{x}<br>weight %{z:.3f}<extra></extra>")
             else:
                 fig.add_bar(**d, row=2, col=1, visible=mi == 0, marker_color=DOMAIN_COLORS[m["domain"]],
@@ -315,7 +350,8 @@ def attention_explorer(data: dict, user_index: int = 0, head_labels=None):
     per = heads + 1
 
     def title(m):
-        return (f"{m['key'].split('/')[0]}, {m['domain']} queries {m['other']}: gate g(α) = {m['gate']:.3f}")
+        return (f"{m['key'].split('/')[0]}, {m['domain']} queries {m['other']}: gate g(α) = {m['gate']:.3f}"
+                " (grey: masked, a later item)")
 
     buttons = [dict(label=f"{m['key'].split('/')[0]} · {m['domain']} queries {m['other']}", method="update",
                     args=[{"visible": [k // per == mi for k in range(per * len(modules))]},
@@ -324,14 +360,22 @@ def attention_explorer(data: dict, user_index: int = 0, head_labels=None):
     for u in users:
         cols = [d for m in modules for d in trace_data(u, m)]
         keys = sorted({k for d in cols for k in d})
-        steps.append(dict(label=str(u), method="restyle",
+        steps.append(dict(label=user_label(u), method="restyle",
                           args=[{k: [d.get(k) for d in cols] for k in keys}, list(range(len(cols)))]))
     fig.update_layout(
-        title=dict(text=title(modules[0]), y=0.985), height=820, margin=dict(t=125, b=170, l=130, r=10),
+        title=dict(text=title(modules[0]), y=0.985), height=840, margin=dict(t=125, b=190, l=190, r=10),
         coloraxis=dict(colorscale="Blues", cmin=0, cmax=1, colorbar=dict(title="weight", len=0.6, y=0.75)),
         updatemenus=[dict(buttons=buttons, active=0, x=0, y=1.15, xanchor="left", yanchor="top")],
-        sliders=[dict(steps=steps, active=user_index, x=0, y=-0.32, len=1.0,
-                      currentvalue=dict(prefix="test user ", font_size=13))])
+        # the step labels describe users at length; they show as the slider's current value, not as
+        # tick labels, which would overlap
+        sliders=[dict(steps=steps, active=user_index, x=0, y=-0.34, len=1.0, font=dict(color="rgba(0,0,0,0)"),
+                      currentvalue=dict(prefix="test user: ", font=dict(size=13, color="#333333")))])
+    for h in range(heads):  # masked keys are gaps in the heatmap: a grey rectangle shows through
+        fig.update_xaxes(showgrid=False, row=1, col=h + 1)
+        fig.update_yaxes(showgrid=False, row=1, col=h + 1)
+        axis = "" if h == 0 else str(h + 1)
+        fig.add_shape(type="rect", xref=f"x{axis} domain", yref=f"y{axis} domain", x0=0, x1=1, y0=0, y1=1,
+                      fillcolor=MASKED_COLOR, line_width=0, layer="below")
     fig.update_xaxes(tickangle=-45, tickfont_size=9)
     fig.update_yaxes(tickfont_size=9)
     for h in range(heads):  # oldest query on top; the rows are the same for every head: label them once
@@ -341,27 +385,30 @@ def attention_explorer(data: dict, user_index: int = 0, head_labels=None):
     return fig
 
 
-def explorer_widget(data: dict, renderer: str | None = None):
+def explorer_widget(summary: dict, renderer: str | None = None):
     """Live version of :func:`attention_explorer` (ipywidgets; Python callbacks, so it only works
     with a running kernel): dropdowns for user, module/direction and head. ``renderer`` is passed
     to ``fig.show`` (None: plotly's default for the running front end)."""
     import ipywidgets as W
 
-    modules = {m["key"]: m for m in data["modules"]}
-    user = W.Dropdown(options=data["users"], description="test user")
+    from .attention import user_label
+
+    modules = {m["key"]: m for m in summary["modules"]}
+    user = W.Dropdown(options=[(f"{k}: {user_label(u)}", k) for k, u in enumerate(summary["users"])],
+                      description="test user")
     module = W.Dropdown(options=[(f"{k.split('/')[0]} · {m['domain']} queries {m['other']}", k)
                                  for k, m in modules.items()], description="module")
-    head = W.Dropdown(options=[("all heads", -1)] + [(f"head {h + 1}", h) for h in range(data["heads"])],
+    head = W.Dropdown(options=[("all heads", -1)] + [(f"head {h + 1}", h) for h in range(summary["heads"])],
                       description="head")
     out = W.Output()
 
     def draw(_=None):
-        m, h = modules[module.value], head.value
-        cell = data["cells"][(user.value, m["key"])]
+        m, h, u = modules[module.value], head.value, summary["users"][user.value]
+        cell = u["cells"][m["key"]]
         if h >= 0:
             cell = {**cell, "weights": cell["weights"][h:h + 1]}
-        sub = {**data, "users": [user.value], "modules": [m], "heads": 1 if h >= 0 else data["heads"],
-               "cells": {(user.value, m["key"]): cell}}
+        sub = {**summary, "users": [{**u, "cells": {m["key"]: cell}}], "modules": [m],
+               "heads": 1 if h >= 0 else summary["heads"]}
         fig = attention_explorer(sub, head_labels=[f"head {h + 1}"] if h >= 0 else None)
         fig.update_layout(sliders=[], updatemenus=[])
         with out:

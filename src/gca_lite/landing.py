@@ -1,0 +1,111 @@
+"""The answer on the book's landing page: one row per claim, computed from the committed store.
+
+:func:`answer_table` renders any table with the columns of :data:`COLUMNS` (claim, what the paper
+says, what we find on afk and on abe, the key difference with its 95 % interval, verdict), so it can
+be fed by any source of verdicts. Today's source is the verdict rows the results page computes and
+records (:func:`rows_from_verdicts`, the one adapter to re-point when the verdict layer changes).
+``scripts/build_book.py`` writes the table to ``book/generated/answer.md``, which the landing page
+includes.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+COLUMNS = ("claim", "paper says", "afk", "abe", "key difference (95 % interval)", "verdict")
+#: verdict word -> CSS class (colour) of its cell
+VERDICT_CLASS = {"reproduced": "good", "holds": "good", "in range": "good", "partly": "part",
+                 "partly holds": "part", "partly in range": "part", "mixed": "part", "not resolved": "none",
+                 "not reproduced": "bad", "fails": "bad", "out of range": "bad"}
+_INTERVAL = re.compile(r"([^;:]*?):?\s*([+-]\d\.\d+ \[[+-]\d\.\d+, [+-]\d\.\d+\])")
+_DOMAIN = re.compile(r"\s*\(NDCG@10, domain ([AB])\)|\s*\(domain ([AB])\)")
+
+
+def _word(verdict: str) -> str:
+    """The verdict without its qualifiers ("partly (provisional)" -> "partly")."""
+    return verdict.split(" (")[0].strip()
+
+
+def _finding(evidence: str) -> str:
+    """A short reading of one verdict's evidence: its first clause."""
+    first = re.split(r"[;(:]", evidence, maxsplit=1)[0].strip().rstrip(":,")
+    return first if len(first) <= 48 else first[:45].rstrip() + "…"
+
+
+def _key_difference(evidence: str) -> str:
+    """The first paired difference with its interval quoted in the evidence, with its label."""
+    m = _INTERVAL.search(evidence)
+    if not m:
+        return "—"
+    label = m.group(1).strip(" ,")
+    if label.endswith("="):
+        return f"{label} {m.group(2)}"
+    return f"{label}: {m.group(2)}" if label and len(label) <= 40 else m.group(2)
+
+
+def _combined(words: list[str]) -> str:
+    return " / ".join(dict.fromkeys(words))
+
+
+def rows_from_verdicts(verdicts, setting: str = "lite", protocol: str = "full"):
+    """Today's verdict rows (``results`` record or ``verdicts.verdict_frame``: dataset, setting,
+    protocol, claim, paper, verdict, evidence) -> one row per claim in :data:`COLUMNS`. Claims
+    judged per domain (A, B) are merged into one row; afk is the paper's dataset, so its evidence
+    gives the key difference."""
+    import pandas as pd
+
+    frame = pd.DataFrame(verdicts)
+    frame = frame[(frame["setting"] == setting) & (frame["protocol"] == protocol)]
+    frame = frame.assign(base_claim=frame["claim"].map(lambda c: _DOMAIN.sub("", c)))
+    rows = []
+    for claim, part in frame.groupby("base_claim", sort=False):
+        by_data = {d: part[part["dataset"] == d] for d in ("afk", "abe")}
+        cells = {}
+        for d, p in by_data.items():
+            cells[d] = "; ".join(_finding(e) if len(p) == 1 else
+                                 f"{_DOMAIN.search(c).group(0).strip(' ()').split()[-1]}: {_word(v)}"
+                                 for c, v, e in zip(p["claim"], p["verdict"], p["evidence"])) or "no runs"
+        key = next((k for e in list(by_data["afk"]["evidence"]) + list(by_data["abe"]["evidence"])
+                    if (k := _key_difference(e)) != "—"), "—")
+        paper = part["paper"].iloc[0]
+        rows.append({"claim": claim, "paper says": paper if len(paper) <= 60 else paper[:57].rstrip() + "…", "afk": cells["afk"], "abe": cells["abe"],
+                     "key difference (95 % interval)": key,
+                     "verdict": _combined([_word(v) for v in part["verdict"]])})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def answer_table(rows) -> str:
+    """The landing page's table (HTML) of ``rows`` with the columns of :data:`COLUMNS`; each verdict
+    word of the last column is coloured by :data:`VERDICT_CLASS`."""
+    missing = [c for c in COLUMNS if c not in rows.columns]
+    if missing:
+        raise ValueError(f"answer_table: rows lack the column(s) {', '.join(missing)}")
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
+    body = []
+    for r in rows.itertuples(index=False):
+        cells = [html.escape(str(v)) for v in r[:-1]]
+        verdict = " / ".join(f'<span class="gca-verdict gca-{VERDICT_CLASS.get(w, "none")}">{html.escape(w)}</span>'
+                             for w in str(r[-1]).split(" / "))
+        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + f"<td>{verdict}</td></tr>")
+    return (f'<table class="gca-answer"><thead><tr>{head}</tr></thead><tbody>' + "".join(body)
+            + "</tbody></table>")
+
+
+def bottom_line(rows) -> str:
+    """One sentence: how many claims each verdict got."""
+    words = [w for v in rows["verdict"] for w in v.split(" / ")]
+    counts = {w: words.count(w) for w in dict.fromkeys(words)}
+    n = len(rows)
+    line = (f"**Bottom line.** Of {n} claims and checks judged on the real data (lite preset, full ranking, "
+            "both datasets): " + ", ".join(f"{c} {w}" for w, c in counts.items()) + ".")
+    if counts.get("not resolved", 0) > len(words) / 2:
+        line += " Most differences are smaller than what these runs (three training seeds) can resolve."
+    return line
+
+
+def answer_markdown(verdicts, where: str) -> str:
+    """The include file of the landing page: the table and the bottom line (MyST markdown)."""
+    rows = rows_from_verdicts(verdicts)
+    return (f"```{{raw}} html\n{answer_table(rows)}\n```\n\n{bottom_line(rows)} "
+            f"Computed from {where}; the evidence is on the {{doc}}`results page <generated/results>`.\n")
