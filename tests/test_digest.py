@@ -212,14 +212,14 @@ def test_contrasts_pair_layernorm_settings_and_draw_only_full_scaling_series():
 def test_orthogonality_points_pair_each_runs_cos_with_its_score(monkeypatch):
     import numpy as np
 
-    import gca_lite.experiments.report as report
+    import gca_lite.experiments.contrasts as contrasts
     from gca_lite.experiments.contrasts import orthogonality_points
 
     ctx = types.SimpleNamespace(groups={"GCA[1]-sigmoid,True": types.SimpleNamespace(seeds=[0, 1])},
                                 cos=[("GCA[1]-sigmoid,True", 0, {"A": 0.3, "B": 0.2}),
                                      ("GCA[1]-sigmoid,True", 5, {"A": 0.1}),   # a seed the group lacks
                                      ("GCA[2]-tanh,True", 0, {"A": 0.4})])   # a variant the context lacks
-    monkeypatch.setattr(report, "_seed_avg", lambda g, seeds, protocol, dom, metric: np.array([0.05, 0.07]) + dom)
+    monkeypatch.setattr(contrasts, "seed_avg", lambda g, seeds, protocol, dom, metric: np.array([0.05, 0.07]) + dom)
     pts = orthogonality_points(ctx)
     assert pts[["seed", "domain", "abs_cos"]].values.tolist() == [[0, "A", 0.3], [0, "B", 0.2]]
     assert pts["NDCG@10"].tolist() == pytest.approx([0.06, 1.06])
@@ -232,7 +232,7 @@ def test_digest_gives_the_cos_correlation_pooled_and_within_variants(monkeypatch
     import pandas as pd
 
     from gca_lite.experiments import digest
-    from gca_lite.experiments.verdicts import pearson, within_variant_r
+    from gca_lite.experiments.stats import pearson, within_variant_r
 
     rng = np.random.default_rng(0)
     rows = [{"variant": f"GCA[{v}]-sigmoid,True", "seed": s, "domain": d, "abs_cos": 0.1 * v + 0.01 * s,

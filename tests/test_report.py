@@ -41,16 +41,17 @@ def test_family_labels_matched_bases_and_clashes():
     """A matched base (wider, so its own label may read "d72") is labelled by its setting's other
     runs; a family of matched bases alone (their GCA runs not stored yet) keeps the plain label of
     its setting instead of renaming it; two real settings with one label get hash suffixes."""
-    from gca_lite.experiments.report import _family_labels, _Group
+    from gca_lite.experiments.report import family_labels
+    from gca_lite.experiments.stats import Group
 
     def group(fam, variant, label, dataset="afk"):
-        return (dataset, fam, variant), _Group(dataset, fam, variant, label=label)
+        return (dataset, fam, variant), Group(dataset, fam, variant, label=label)
 
     groups = dict([group("f1", "base", "lite"), group("f1", "GCA[0]-sigmoid,True", "lite"),
                    group("f1", "base~1xGCA,True", "d72"),  # widened: its own label differs
                    group("f2", "base~3xGCA,True", "lite"),  # orphan: no GCA run of its size stored
                    group("g1", "base", "lite", "abe"), group("g2", "base", "lite", "abe")])
-    labels = _family_labels(groups)
+    labels = family_labels(groups)
     assert labels[("afk", "f1")] == "lite" and labels[("afk", "f2")] == "lite"
     assert {labels[("abe", "g1")], labels[("abe", "g2")]} == {"lite [g1]", "lite [g2]"}
 
@@ -178,6 +179,6 @@ def test_training_length_flags_runs_cut_short(smoke_store, tmp_path):
 
 
 def test_p_values_print_without_a_false_zero():
-    from gca_lite.experiments.report import _fmt_p
+    from gca_lite.experiments.stats import fmt_p
 
-    assert [_fmt_p(p) for p in (math.nan, 0.0512, 0.001, 1 / 1001, 1e-4)] == ["", "0.051", "0.001", "<0.001", "<0.001"]
+    assert [fmt_p(p) for p in (math.nan, 0.0512, 0.001, 1 / 1001, 1e-4)] == ["", "0.051", "0.001", "<0.001", "<0.001"]

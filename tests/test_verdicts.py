@@ -38,7 +38,7 @@ def test_verdict_rules(comps, expected):
 
 
 def test_pearson_with_fisher_interval():
-    from gca_lite.experiments.verdicts import pearson
+    from gca_lite.experiments.stats import pearson
 
     import numpy as np
 
@@ -58,7 +58,7 @@ def test_pearson_with_fisher_interval():
 def test_within_variant_r_sees_only_the_seed_to_seed_variation():
     import numpy as np
 
-    from gca_lite.experiments.verdicts import pearson, within_variant_r
+    from gca_lite.experiments.stats import pearson, within_variant_r
 
     rng = np.random.default_rng(0)
     # two variants far apart (the more orthogonal one more accurate: pooled r < 0), while inside

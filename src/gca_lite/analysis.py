@@ -8,7 +8,7 @@ Statistics follow :mod:`gca_lite.experiments.report`: per-user test metrics are 
 requested seeds, means get a 95 % percentile bootstrap CI over test users, and differences
 between two variants are paired over the same users and seeds
 (:func:`gca_lite.metrics.paired_comparison`), and with two or more seeds the interval of a
-difference is widened by the seed-to-seed spread of the paired means (``report.with_seed_spread``,
+difference is widened by the seed-to-seed spread of the paired means (``experiments.stats``,
 decision D16). Unlike ``report_frame`` the functions here use exactly the runs a notebook asked
 for, never whatever else the store holds.
 """
@@ -17,49 +17,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .config import GCA_POINTS, RunConfig
+from .config import RunConfig
+from .experiments.report import DOMAINS, METRICS as TABLE_METRICS
+from .experiments.stats import paired_over_seeds
+from .experiments.variants import grid as all_variants, layernorm_pairs, overrides as variant_overrides  # noqa: F401
 from .explorer import explorer_data, load_model, pick_users, save_weights  # noqa: F401  (explorer chapter)
-from .experiments.report import with_seed_spread
-from .metrics import bootstrap_ci, paired_comparison
-
-DOMAINS = ("A", "B")
-TABLE_METRICS = ("NDCG@1", "NDCG@5", "NDCG@10", "HR@10", "MRR", "AUC")
-_VARIANT = re.compile(r"^GCA\[(\d(?:,\d)*)\]-(sigmoid|tanh|identity),(True|False)$")
-
-
-# ----------------------------------------------------------------------------- variants
-def all_variants(point_sets=((0,), (1,), (2,), (0, 1, 2)), gates=("sigmoid", "tanh")) -> list[str]:
-    """The paper's full grid: base + insertion points x gate x LayerNorm (17 names by default)."""
-    out = ["base"]
-    for pts in point_sets:
-        for gate in gates:
-            for ln in (True, False):
-                out.append(f"GCA[{','.join(map(str, pts))}]-{gate},{ln}")
-    return out
-
-
-def variant_overrides(name: str, param: str = "variants") -> dict:
-    """Config overrides (dotted keys) of a variant name such as ``GCA[1]-sigmoid,True`` or ``base``."""
-    if not isinstance(name, str):
-        raise ValueError(f"{param}: every entry must be a string, got {name!r}")
-    if name == "base":
-        return {"model.gca_points": []}
-    m = _VARIANT.match(name.replace(" ", ""))
-    if not m:
-        raise ValueError(f"{param}: {name!r} is not a variant name; use 'base' or e.g. "
-                         "'GCA[1]-sigmoid,True' (points from 0,1,2 in increasing order; gate sigmoid, "
-                         "tanh or identity; LayerNorm True or False)")
-    points = [int(p) for p in m.group(1).split(",")]
-    if any(p not in GCA_POINTS for p in points) or points != sorted(points):
-        raise ValueError(f"{param}: {name!r} needs insertion points from {GCA_POINTS} in increasing "
-                         "order (repeat a point to stack modules there, e.g. GCA[0,0])")
-    return {"model.gca_points": points, "model.gca_gate": m.group(2),
-            "model.gca_layernorm": m.group(3) == "True"}
+from .metrics import bootstrap_ci
 
 
 # ----------------------------------------------------------------------------- setup
@@ -238,9 +205,9 @@ def paired_table(runs: Mapping[str, Sequence], pairs: Sequence[tuple[str, str]],
 def _paired(first: Sequence, second: Sequence, protocol: str, metric: str, users, n_boot: int,
             seed: int) -> dict:
     """``first - second`` over ``users`` (a domain name or a boolean mask over all test users) and
-    the training seeds both lists hold (as ``report._compare``): paired bootstrap of the
+    the training seeds both lists hold (as ``stats.compare``): paired bootstrap of the
     seed-averaged differences, widened from two seeds on by the seed spread of the paired means
-    (``report.with_seed_spread``)."""
+    (``stats.paired_over_seeds``)."""
     def values(results):
         v, dom = user_values(results, protocol, metric)
         return v[dom == DOMAINS.index(users)] if isinstance(users, str) else v[users]
@@ -250,16 +217,8 @@ def _paired(first: Sequence, second: Sequence, protocol: str, metric: str, users
     if not common:
         raise ValueError(f"no training seed in common: {sorted(by_seed[0])} and {sorted(by_seed[1])}")
     a, b = ([side[s] for s in common] for side in by_seed)
-    c = paired_comparison(values(a), values(b), n_boot=n_boot, seed=seed)
     per_seed = [float(np.mean(values([x]) - values([y]))) for x, y in zip(a, b)]
-    return with_seed_spread({"diff": c["mean_diff"], "lo": c["ci_lo"], "hi": c["ci_hi"], "p": c["p_value"]},
-                            per_seed)
-
-
-def layernorm_pairs(variants: Sequence[str]) -> list[tuple[str, str]]:
-    """(``...,True``, ``...,False``) pairs present in ``variants``."""
-    return [(v, v[:-len("True")] + "False") for v in variants
-            if v.endswith(",True") and v[:-len("True")] + "False" in variants]
+    return paired_over_seeds(values(a)[:, None], values(b)[:, None], [per_seed], n_boot, seed)[0]
 
 
 def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:

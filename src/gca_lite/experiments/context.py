@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import artefact
-from .report import DOMAINS, _compare, _family, _family_labels, collect
+from .report import DOMAINS, collect, family, family_labels
+from .stats import compare
 from .store import ResultsStore, record_config
 
 
@@ -22,7 +23,7 @@ class Context:
 
     dataset: str
     setting: str
-    groups: dict  # variant -> report._Group
+    groups: dict  # variant -> stats.Group
     cos: list  # (variant, seed, {"A": mean |cos|, "B": ...}) for every GCA run
     width: int = 0  # model.d of the setting's base model
     strata: dict | None = None  # artefact.read_strata of the dataset (tied / untied test targets)
@@ -32,12 +33,12 @@ class Context:
     _compared: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     def compare(self, first: str, second: str, protocol: str, dom: int, metric: str, n_boot: int):
-        """``report._compare`` of two variants of this setting (None if either is missing or the
+        """``stats.compare`` of two variants of this setting (None if either is missing or the
         comparison cannot be made), computed once per argument set; treat the result as read-only."""
         key = (first, second, protocol, dom, metric, n_boot)
         if key not in self._compared:
             a, b = self.groups.get(first), self.groups.get(second)
-            out = None if a is None or b is None else _compare(a, b, protocol, dom, metric, n_boot, seed=0)
+            out = None if a is None or b is None else compare(a, b, protocol, dom, metric, n_boot, seed=0)
             self._compared[key] = (None if out is None or math.isnan(out["diff"])
                                    else {**out, "first": first, "second": second})
         return self._compared[key]
@@ -48,7 +49,7 @@ def unique_labels(store: ResultsStore | str) -> dict[tuple[str, str], str]:
     when two settings would share it (e.g. two learning rates of the lite preset). Matched bases
     belong to the family of their GCA models (``report.families``); one stored without them forms
     a family of its own under the plain label of its setting."""
-    return _family_labels(collect(store if isinstance(store, ResultsStore) else ResultsStore(store)))
+    return family_labels(collect(store if isinstance(store, ResultsStore) else ResultsStore(store)))
 
 
 def contexts(store: ResultsStore | str) -> list[Context]:
@@ -57,15 +58,15 @@ def contexts(store: ResultsStore | str) -> list[Context]:
     holds no runs of that original setting."""
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
     groups = collect(store)
-    labels, cos, width, shuffled_from = _family_labels(groups), {}, {}, {}
+    labels, cos, width, shuffled_from = family_labels(groups), {}, {}, {}
     for folder, record, _, _ in store.iter_runs(warn=False):
         cfg = record_config(folder, record)
         if cfg is None:
             continue
-        fam = _family(cfg)
+        fam = family(cfg)
         if cfg.data.tie_shuffle_seed is not None and not cfg.model.matched_to:
             plain = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, tie_shuffle_seed=None))
-            shuffled_from[(cfg.data.dataset, fam)] = _family(plain)
+            shuffled_from[(cfg.data.dataset, fam)] = family(plain)
         if not cfg.model.gca_points and not cfg.model.matched_to:
             width[(cfg.data.dataset, fam)] = cfg.model.d
         if cfg.model.gca_points:

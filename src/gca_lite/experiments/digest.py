@@ -12,8 +12,10 @@ import math
 
 from . import summary as S
 from .contrasts import layernorm_frame, orthogonality_points
-from .report import DOMAINS, fmt_ci
-from .verdicts import MIN_CORR_VARIANTS, pearson, within_variant_r
+from .report import DOMAINS
+from .stats import fmt_ci, pearson, resolved, within_variant_r
+from .variants import HEADLINE, short_name
+from .verdicts import MIN_CORR_VARIANTS
 
 
 def seeds_label(stored: str) -> str:
@@ -25,20 +27,11 @@ def seeds_label(stored: str) -> str:
 
 
 #: the paired comparisons a setting's findings quote first: (variant, reference)
-KEY_PAIRS = (("GCA[1]-sigmoid,True", "base"), ("GCA[0]-sigmoid,True", "base~1xGCA,True"),
+KEY_PAIRS = ((HEADLINE, "base"), ("GCA[0]-sigmoid,True", "base~1xGCA,True"),
              ("GCA[0,1,2]-sigmoid,True", "base~3xGCA,True"))
 N_BOOT = 1000  # the results page's default, so that the README and the page quote the same intervals
 LITE = "lite"  # the setting label of the lite preset's runs (noise and early stopping are about them)
 PROTOCOLS = ("full", "sampled")
-
-
-def _short(variant: str) -> str:
-    return variant.removesuffix("-sigmoid,True")
-
-
-def _resolved(c: dict, users_only: bool = False) -> bool:
-    lo, hi = (c["lo_users"], c["hi_users"]) if users_only else (c["lo"], c["hi"])
-    return lo > 0 or hi < 0
 
 
 def _seeds_note(seeds: int) -> str:
@@ -49,7 +42,7 @@ def _seeds_note(seeds: int) -> str:
 def _with_users(c: dict) -> str:
     """``fmt_ci`` of a comparison, plus its users-only interval where that one tells another story."""
     text = fmt_ci(c)
-    if len(c["per_seed"]) > 1 and _resolved(c, users_only=True) != _resolved(c):
+    if len(c["per_seed"]) > 1 and resolved(c, users_only=True) != resolved(c):
         text += f" (users only [{c['lo_users']:+.4f}, {c['hi_users']:+.4f}])"
     return text
 
@@ -65,8 +58,8 @@ def against_base(ctx, metric: str, users_only: bool = False, n_boot: int = N_BOO
         for protocol in protocols:
             for dom, dname in enumerate(DOMAINS):
                 c = ctx.compare(variant, "base", protocol, dom, metric, n_boot)
-                if c and len(c["per_seed"]) >= min_seeds and _resolved(c, users_only):
-                    out.append(f"{_short(variant)} {protocol} {dname} {fmt_ci(c)}{_seeds_note(len(c['per_seed']))}")
+                if c and len(c["per_seed"]) >= min_seeds and resolved(c, users_only):
+                    out.append(f"{short_name(variant)} {protocol} {dname} {fmt_ci(c)}{_seeds_note(len(c['per_seed']))}")
     return out
 
 
@@ -84,7 +77,7 @@ def findings(ctx, art, cut_short, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> 
         if all(comps):
             common = sorted(set(ctx.groups[variant].seeds) & set(ctx.groups[ref].seeds))
             fewer = f" ({seeds_label(','.join(map(str, common)))})" if len(common) < most else ""
-            parts.append(f"{_short(variant)} − {ref}{fewer}: "
+            parts.append(f"{short_name(variant)} − {ref}{fewer}: "
                          + ", ".join(f"{d} {_with_users(c)}" for d, c in zip(DOMAINS, comps)))
     if parts:
         out.append("Paired test NDCG@10, full ranking: " + "; ".join(parts) + ".")
@@ -118,7 +111,7 @@ def findings(ctx, art, cut_short, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> 
         & (art["training seeds (shuffled runs)"] != "")].to_dict("records")
     for variant in dict.fromkeys(r["variant"] for r in shuffle):
         rows = [r for r in shuffle if r["variant"] == variant]
-        out.append(f"Same-day shuffle, change in {_short(variant)}'s gain over the base (full ranking, users whose "
+        out.append(f"Same-day shuffle, change in {short_name(variant)}'s gain over the base (full ranking, users whose "
                    f"target keeps its domain, {seeds_label(rows[0]['training seeds (shuffled runs)'])}): "
                    + ", ".join(f"{r['domain']} {r['shuffled − original']}" for r in rows) + ".")
     flagged = [] if cut_short.empty else cut_short[

@@ -2,7 +2,7 @@
 
 Every claim is judged per dataset, per setting (``lite``, ``paper``: the presets the runs used) and
 per protocol (full ranking; ABXI's sampled one), from *paired* comparisons on the same test users
-and training seeds (``report._compare``: per-user differences averaged over the common seeds, 95 %
+and training seeds (``stats.compare``: per-user differences averaged over the common seeds, 95 %
 paired bootstrap CI over users, widened from two seeds on by the seed-to-seed spread of the paired
 means, decision D16). A comparison is *resolved* when that interval excludes 0.
 
@@ -37,8 +37,10 @@ import numpy as np
 from . import artefact
 from .context import Context, contexts, unique_labels  # noqa: F401  (re-exported: the verdicts' inputs)
 from .contrasts import orthogonality_points
-from .report import DOMAINS, _seed_avg, fmt_ci
+from .report import DOMAINS
+from .stats import fmt_ci, pearson, seed_avg, within_variant_r  # noqa: F401  (pearson: re-exported)
 from .store import ResultsStore
+from .variants import EARLY, GCA16, STACK, points_name
 
 VERDICTS = ("reproduced", "partly", "mixed", "not resolved", "not reproduced", "too few runs", "no runs")
 # The artefact checks are not claims of the paper: their outcomes read as holds / fails.
@@ -54,10 +56,6 @@ MIN_RANKED = 4  # "best variant" needs at least this many GCA variants (top thre
 # compares the variants' means (e.g. a slower three-module variant, both less accurate and less
 # orthogonal at equal time), however many seeds make the interval look tight
 MIN_CORR_VARIANTS = 4
-GCA16 = tuple(f"GCA[{p}]-{g},{ln}" for p in ("0", "1", "2", "0,1,2") for g in ("sigmoid", "tanh")
-              for ln in (True, False))
-EARLY = ("GCA[0]-sigmoid,True", "GCA[0,0]-sigmoid,True", "GCA[0,0,0]-sigmoid,True")
-STACK = ("GCA[0]-sigmoid,True", "GCA[0,1]-sigmoid,True", "GCA[0,1,2]-sigmoid,True")
 
 
 # ------------------------------------------------------------------------------------ rules
@@ -81,35 +79,6 @@ def _combine(good: int, bad: int, n: int) -> str:
     return "mixed" if bad else "not resolved"
 
 
-def pearson(x, y, groups: int = 1) -> tuple[float, float, float, int]:
-    """(r, CI low, CI high, n) with a Fisher-z 95 % interval; pairs with a NaN are left out.
-    ``groups``: how many group means were removed from x and y beforehand (a partial correlation:
-    each mean beyond the first costs a degree of freedom, SE = 1 / sqrt(n - groups - 2))."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    keep = ~(np.isnan(x) | np.isnan(y))
-    x, y = x[keep], y[keep]
-    n = len(x)
-    if n - groups < 3 or x.std() == 0 or y.std() == 0:
-        return math.nan, math.nan, math.nan, n
-    r = float(np.corrcoef(x, y)[0, 1])
-    z, se = math.atanh(max(min(r, 0.999999), -0.999999)), 1 / math.sqrt(n - groups - 2)
-    return r, math.tanh(z - 1.96 * se), math.tanh(z + 1.96 * se), n
-
-
-def within_variant_r(x, y, labels) -> tuple[float, float, float, int, int]:
-    """Pearson r after removing each label's means from x and y (labels with one point left out), so
-    that only the seed-to-seed variation inside each variant is correlated: (r, low, high, n, labels)."""
-    x, y, labels = np.asarray(x, float), np.asarray(y, float), np.asarray(labels, object)
-    keep = np.array([(labels == lab).sum() > 1 for lab in labels], dtype=bool)
-    x, y, labels = x[keep], y[keep], labels[keep]
-    groups = sorted(set(labels))
-    for lab in groups:
-        m = labels == lab
-        x[m], y[m] = x[m] - x[m].mean(), y[m] - y[m].mean()
-    r, lo, hi, n = pearson(x, y, groups=len(groups))
-    return r, lo, hi, n, len(groups)
-
-
 def _tally(comps: list[dict]) -> str:
     up = sum(c["lo"] > 0 for c in comps)
     down = sum(c["hi"] < 0 for c in comps)
@@ -130,7 +99,7 @@ def _runs(groups, variants, seeds=None) -> list[str]:
 
 def _compared_runs(groups, comps) -> list[str]:
     """The runs a row's paired comparisons rest on: both sides (a stratum gain: its variant and
-    the base) at the seeds the two share, as ``report._compare`` pairs them."""
+    the base) at the seeds the two share, as ``stats.compare`` pairs them."""
     out = []
     for c in comps or ():
         pair = (c["first"], c["second"]) if "first" in c else (c["variant"], "base")
@@ -138,10 +107,6 @@ def _compared_runs(groups, comps) -> list[str]:
             common = set(groups[pair[0]].seeds) & set(groups[pair[1]].seeds)
             out += _runs(groups, pair, common)
     return list(dict.fromkeys(out))
-
-
-def _short(variant: str) -> str:
-    return variant.split("-")[0]
 
 
 def claim_rows(ctx: Context, protocol: str, n_boot: int = 1000) -> list[dict]:
@@ -186,7 +151,7 @@ def claim_rows(ctx: Context, protocol: str, n_boot: int = 1000) -> list[dict]:
         ranks, parts = [], []
         for metric, dom in (("NDCG@1", 0), ("NDCG@1", 1), ("AUC", 0)):
             means = {v: float(np.mean(a)) for v in present
-                     if (a := _seed_avg(ctx.groups[v], common, protocol, dom, metric)) is not None}
+                     if (a := seed_avg(ctx.groups[v], common, protocol, dom, metric)) is not None}
             if best not in means:
                 continue
             rank = 1 + sum(m > means[best] for m in means.values())  # ties share the better rank
@@ -219,7 +184,7 @@ def claim_rows(ctx: Context, protocol: str, n_boot: int = 1000) -> list[dict]:
     # 4. More modules give incremental gains (GCA_early k = 1 -> 2 -> 3; GCA_stack [0] -> [0,1] -> [0,1,2]).
     steps = [(EARLY[1], EARLY[0]), (EARLY[2], EARLY[1]), (STACK[1], STACK[0]), (STACK[2], STACK[1])]
     comps = _pairs_claim(ctx, protocol, steps, ("NDCG@10",), DOMAINS, n_boot)
-    detail = "; ".join(f"{_short(c['first'])} vs {_short(c['second'])} ({c['domain']}) {fmt_ci(c)}" for c in comps)
+    detail = "; ".join(f"{points_name(c['first'])} vs {points_name(c['second'])} ({c['domain']}) {fmt_ci(c)}" for c in comps)
     add("Each further GCA module adds NDCG@10 (GCA_early and GCA_stack curves rise)",
         "blog scaling curves rise with k in most panels", comps, judge(comps),
         (_tally(comps) + ": " + detail) if comps else "", list(dict.fromkeys(EARLY + STACK)))
@@ -232,7 +197,7 @@ def claim_rows(ctx: Context, protocol: str, n_boot: int = 1000) -> list[dict]:
         add(f"base + GCA beats the parameter-matched base (NDCG@10, domain {dname})",
             "GCA_early above the matched base in 5 of 5 panels (A)" if dname == "A"
             else "GCA_early above the matched base in 3 of 5 panels (B)",
-            comps, judge(comps), "; ".join(f"{_short(c['first'])}: {fmt_ci(c)}" for c in comps),
+            comps, judge(comps), "; ".join(f"{points_name(c['first'])}: {fmt_ci(c)}" for c in comps),
             # every GCA size of the claim, stored or not, so that a missing one marks it provisional
             list(dict.fromkeys([*EARLY, *STACK, *(second for _, second in pairs)])))
 
@@ -303,7 +268,7 @@ def _artefact_checks(ctx: Context, protocol: str, present: list[str], n_boot: in
                  if s and not math.isnan(s["untied"]["diff"])]
         add(claim, paper, comps, judge(comps) if comps else "no runs",
             (_tally(comps) + " on untied targets, over the variant x domain pairs with a resolved gain: "
-             + "; ".join(f"{_short(c['variant'])} ({c['domain']}) untied {fmt_ci(c)}" for c in comps))
+             + "; ".join(f"{points_name(c['variant'])} ({c['domain']}) untied {fmt_ci(c)}" for c in comps))
             if comps else "the stored strata do not fit these runs' test users", variants)
 
     claim = "check: the GCA gain over the base survives the same-day shuffle (NDCG@10)"
@@ -322,7 +287,7 @@ def _artefact_checks(ctx: Context, protocol: str, present: list[str], n_boot: in
     # outcomes that differ are never all "reproduced": n beyond reach leaves partly / mixed / not ...
     verdict = outcomes[0] if len(set(outcomes)) == 1 else _combine(good, bad, n=len(outcomes) + 1)
     add(claim, paper, None, verdict,
-        "; ".join(f"{_short(v)} ({d}, {g['n']} users whose target keeps its domain): gain {fmt_ci(g['original'])} "
+        "; ".join(f"{points_name(v)} ({d}, {g['n']} users whose target keeps its domain): gain {fmt_ci(g['original'])} "
                   f"original, {fmt_ci(g['shuffled'])} shuffled, change {fmt_ci(g['change'])}, per seed "
                   + " ".join(f"{c:+.4f}" for c in g["change_per_seed"]) for v, d, g in gains)
         + " (intervals over test users and seeds; a resolvably smaller gain must also be smaller for every seed)",
