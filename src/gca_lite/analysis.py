@@ -23,7 +23,7 @@ import numpy as np
 
 from .config import RunConfig
 from .experiments.report import DOMAINS, METRICS as TABLE_METRICS
-from .experiments.stats import paired_over_seeds
+from .experiments.stats import paired_over_seeds, pearson as stats_pearson
 from .experiments.variants import grid as all_variants, layernorm_pairs, overrides as variant_overrides  # noqa: F401
 from .explorer import explorer_data, load_model, pick_users, save_weights  # noqa: F401  (explorer chapter)
 from .metrics import bootstrap_ci
@@ -267,29 +267,19 @@ def orthogonality_points(runs: Mapping[str, Sequence], protocol: str = "full", m
 
 
 def pearson(x, y) -> float:
+    """Pearson r (NaN with fewer than three points or no spread)."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     if len(x) < 3 or x.std() == 0 or y.std() == 0:
         return math.nan
     return float(np.clip(np.corrcoef(x, y)[0, 1], -1.0, 1.0))
 
 
-def pearson_ci(x, y, n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> tuple[float, float, float]:
-    """Pearson r with a percentile bootstrap CI over points (pairs resampled jointly)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    r = pearson(x, y)
-    if math.isnan(r):
-        return r, math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(x), size=(n_boot, len(x)))
-    xs, ys = x[idx], y[idx]
-    xs, ys = xs - xs.mean(1, keepdims=True), ys - ys.mean(1, keepdims=True)
-    den = np.sqrt((xs ** 2).sum(1) * (ys ** 2).sum(1))
-    ok = den > 0
-    boot = (xs * ys).sum(1)[ok] / den[ok]
-    if len(boot) < n_boot // 2:
-        return r, math.nan, math.nan
-    lo, hi = np.clip(np.quantile(boot, [alpha / 2, 1 - alpha / 2]), -1.0, 1.0)
-    return r, float(lo), float(hi)
+def pearson_ci(x, y, n_boot: int | None = None) -> tuple[float, float, float]:
+    """Pearson r with its Fisher-z 95 % interval (``stats.pearson``: the findings layer's one
+    interval method for a correlation, so a chapter and the results page agree); ``n_boot`` is
+    accepted from chapters written for the former bootstrap interval and not used."""
+    r, lo, hi, _ = stats_pearson(x, y)
+    return r, lo, hi
 
 
 def trajectories(runs: Mapping[str, Sequence], protocol: str = "full", metric: str = "NDCG@10"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from ..config import PROTOCOLS
 from . import summary as S
 from .contrasts import layernorm_frame, orthogonality_points
 from .report import DOMAINS
@@ -31,7 +32,6 @@ KEY_PAIRS = ((HEADLINE, "base"), ("GCA[0]-sigmoid,True", "base~1xGCA,True"),
              ("GCA[0,1,2]-sigmoid,True", "base~3xGCA,True"))
 N_BOOT = 1000  # the results page's default, so that the README and the page quote the same intervals
 LITE = "lite"  # the setting label of the lite preset's runs (noise and early stopping are about them)
-PROTOCOLS = ("full", "sampled")
 
 
 def _seeds_note(seeds: int) -> str:
@@ -181,10 +181,13 @@ def stopping_bullet(runs, length) -> str:
     rows = [] if length.empty else length[length["setting"] == LITE].to_dict("records")
     if lite.empty or not rows:
         return ""
+    patience = ", ".join(str(p) for p in sorted(set(lite["patience"])))
+    # a fixed budget trains every run to its epoch limit: the compute it costs against the runs' own epochs
+    fixed = (lite["max_epochs"].sum() / lite["epochs_run"].sum()) if lite["epochs_run"].sum() else math.nan
     rs = [f"{r['r (epoch, score)']:+.2f} {r['r 95 % CI']} on {r['dataset']} ({r['runs in r']} runs)" for r in rows]
     above = all(r["r 95 % CI"] and float(r["r 95 % CI"][1:].split(",")[0]) > 0 for r in rows)
     return ("- **Early stopping adds to that noise.** " if above else "- **Early stopping and the noise.** ") + (
-        f"Lite runs stop after 20 epochs without improvement, at selected epochs from "
+        f"Lite runs stop after {patience} epochs without improvement, at selected epochs from "
         f"{int(lite['best_epoch'].min())} to {int(lite['best_epoch'].max())}"
         + (f" ({int(shuffled['best_epoch'].min())} to {int(shuffled['best_epoch'].max())} on same-day-shuffled "
            "data)" if len(shuffled) else "")
@@ -192,7 +195,7 @@ def stopping_bullet(runs, length) -> str:
                                     "the selected epoch and the test score correlate")
         + " (Pearson r between selected epoch and test NDCG@10, mean of both domains, full ranking, each "
         f"variant's mean removed: {'; '.join(rs)}). A fixed budget would remove this source but would cost "
-        "about 1.7 times the compute and change every stored configuration (decision D17).")
+        f"about {fixed:.1f} times the compute and change every stored configuration (decision D17).")
 
 
 def final_verdicts(verdicts) -> str:

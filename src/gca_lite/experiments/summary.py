@@ -25,7 +25,7 @@ def _store(store) -> ResultsStore:
 
 def run_table(store):
     """One row per stored run: dataset, setting, variant, seed, device, machine, wall seconds,
-    epochs, stop reason, code version."""
+    epochs, stop reason, code version, and the run's own early-stopping patience and epoch limit."""
     import pandas as pd
 
     rows = []
@@ -41,6 +41,7 @@ def run_table(store):
                      "wall_seconds": float(record.get("wall_seconds") or 0.0),
                      "epochs_run": record.get("epochs_run"), "best_epoch": record.get("best_epoch"),
                      "stop_reason": record.get("stop_reason"), "code_version": record.get("code_version"),
+                     "patience": cfg.train.patience, "max_epochs": cfg.train.epochs,
                      "stored_at": record.get("stored_at"), "run": folder.name})
     return pd.DataFrame(rows)
 
