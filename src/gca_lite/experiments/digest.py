@@ -12,11 +12,11 @@ import math
 
 from ..config import PROTOCOLS
 from . import summary as S
+from .claims import MIN_CORR_VARIANTS
 from .contrasts import layernorm_frame, orthogonality_points
 from .report import DOMAINS
 from .stats import fmt_ci, pearson, resolved, within_variant_r
 from .variants import HEADLINE, short_name
-from .verdicts import MIN_CORR_VARIANTS
 
 
 def seeds_label(stored: str) -> str:
