@@ -234,6 +234,31 @@ def final_verdicts(verdicts) -> str:
                    + ("" if every else " The others are provisional."))
 
 
+def setting_head(ctx) -> str:
+    """A setting's item in "In short": ``**dataset · setting**``."""
+    return f"**{ctx.dataset} · {ctx.setting}**"
+
+
+def counted_head(ctx) -> str:
+    """:func:`setting_head` with the setting's configurations and seeds (the results page's)."""
+    seeds = sorted({s for g in ctx.groups.values() for s in g.seeds})
+    return setting_head(ctx) + f" ({len(ctx.groups)} configurations, {seeds_label(','.join(map(str, seeds)))})"
+
+
+def in_short(ctxs, verdicts, art, runs, length, cut_short, n_boot: int = N_BOOT, protocols=PROTOCOLS,
+             head=setting_head) -> tuple[list[str], str]:
+    """The one "In short" of the store, for ``gca-lite report``, the results page and the README:
+    (blocks, final) where ``blocks`` is one Markdown list item per (dataset, setting), ``head(ctx)``
+    with its :func:`findings` nested below (one line each), then the lite noise and early-stopping
+    bullets, and ``final`` is :func:`final_verdicts`. ``ctxs``: ``verdicts.contexts``; ``art``:
+    ``artefact_frame``; ``runs``: ``summary.run_table``; ``length``, ``cut_short``:
+    ``summary.training_length``."""
+    blocks = ["\n".join([f"- {head(ctx)}", *(f"  - {item}" for item in findings(ctx, art, cut_short, n_boot, protocols))])
+              for ctx in ctxs]
+    blocks += [x for x in (noise_bullet(ctxs, n_boot, protocols), stopping_bullet(runs, length)) if x]
+    return blocks, final_verdicts(verdicts)
+
+
 def report_markdown(store, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> str:
     """What ``gca-lite report`` prints after its tables: "In short" (:func:`findings` per dataset
     and setting, the lite noise and early stopping, :func:`final_verdicts`), the verdict matrix of
@@ -252,12 +277,8 @@ def report_markdown(store, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> str:
     runs = S.run_table(store)
     length, cut_short = S.training_length(store)
     art = artefact_frame(ctxs, protocols=tuple(protocols), n_boot=n_boot)
-    lines = ["### In short", ""]
-    for ctx in ctxs:
-        lines.append(f"- **{ctx.dataset} · {ctx.setting}**")
-        lines += [f"  - {item}" for item in findings(ctx, art, cut_short, n_boot, protocols)]
-    lines += [x for x in (noise_bullet(ctxs, n_boot, protocols), stopping_bullet(runs, length)) if x]
-    lines += ["", final_verdicts(verdicts)]
+    blocks, final = in_short(ctxs, verdicts, art, runs, length, cut_short, n_boot, protocols)
+    lines = ["### In short", "", *blocks, "", final]
     for dataset in sorted(verdicts["dataset"].unique()):
         matrix = S.verdict_matrix(verdicts, dataset)
         lines += ["", f"### Verdicts, claim by claim: {dataset}", "",
