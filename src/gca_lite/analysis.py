@@ -303,30 +303,14 @@ def trajectories(runs: Mapping[str, Sequence], protocol: str = "full", metric: s
 def _train_task(cfg: RunConfig, root: str, data_dir: str | None) -> str | None:
     """Pool worker: train ``cfg`` into the store at ``root`` unless stored or locked elsewhere, and
     cache its weights; returns an error line, or None (a failure is also recorded in the store)."""
-    import traceback
-
     import torch
 
     from .experiments import ResultsStore
-    from .train import run
+    from .experiments.train_once import train_once
 
     torch.set_num_threads(1)
     store = ResultsStore(root)
-    if store.has(cfg, warn=False):
-        return None
-    lock = store.lock(cfg)
-    if not lock.acquire():
-        return None  # another process trains it; ensure() waits for it afterwards
-    try:
-        if store.has(cfg, warn=False):
-            return None
-        try:
-            result = run(cfg, data_dir, progress=False, keep_model=True, cache_dir=store.cache_dir)
-            store.save(cfg, result)
-            save_weights(store, cfg, result.model)
-        except Exception as e:
-            store.mark_failed(cfg, f"{type(e).__name__}: {e}", traceback.format_exc())
-            return f"{cfg.name}: {type(e).__name__}: {e}"
-        return None
-    finally:
-        lock.release()
+    # busy: another process trains it, and ensure() waits for it afterwards
+    status, _, error = train_once(store, cfg, data_dir, keep_model=True,
+                                  after=lambda c, result: save_weights(store, c, result.model))
+    return f"{cfg.name}: {error}" if status == "failed" else None
