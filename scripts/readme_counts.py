@@ -116,13 +116,17 @@ def passages(root: Path = REPO) -> list[tuple[str, str]]:
     # they show, one sub-item per finding; then the noise and early-stopping bullets and the final verdicts
     blocks, final = in_short(ctxs, verdicts, art, runs, length, cut_short,
                              head=lambda ctx: f"**{ctx.dataset}**, stored: {run_list(progress, ctx.dataset)}.")
+    primary = [b for b in blocks if b.startswith("- **Primary endpoint")]
+    settings = [b for b in blocks if b not in primary][:len(ctxs)]
     items = []
-    for block in blocks[:len(ctxs)]:
+    for block in settings:
         first, *findings = block.split("\n")
         items += [_item(first[2:])] + [_item(_minus(x[4:]), 1) for x in findings]
     out.append(_between("lite runs", "\n".join(items)))
-    out.append(_between("lite findings", "\n".join(_minus(_wrap(b)) for b in blocks[len(ctxs):])
+    out.append(_between("lite findings", "\n".join(_minus(_wrap(b)) for b in blocks
+                                                   if b not in settings and b not in primary)
                         + "\n\n" + _minus(_wrap(final))))
+    out.append(_between("primary endpoint", "\n".join(_minus(_wrap(b)) for b in primary)))
     return out
 
 

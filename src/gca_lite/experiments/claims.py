@@ -16,18 +16,15 @@ from typing import Callable
 import numpy as np
 
 from . import artefact
-from .contrasts import orthogonality_points
+from .cos_claims import COS_RANGE, MIN_CORR_VARIANTS, cos_goes_with_accuracy, cos_in_range, cos_over_training  # noqa: F401
+from .deltas import delta, series_of
 from .report import DOMAINS
-from .rules import CHECK_WORDS, RANGE_WORDS, combine, judge, pairs_claim, stored_runs, tally
-from .stats import fmt_ci, pearson, seed_avg, within_variant_r
-from .variants import EARLY, GCA16, HEADLINE, STACK, layernorm_partner, points_name
+from .rules import (ABSENT, CHECK_WORDS, RANGE_WORDS, UNTESTABLE, combine, holm, inside, judge, mde, pairs_claim,
+                    stored_runs, tally)
+from .stats import fmt_ci, seed_avg
+from .variants import EARLY, GCA16, HEADLINE, STACK, layernorm_inert, layernorm_partner, parse, points_name
 
 MIN_RANKED = 4  # "best variant" needs at least this many GCA variants (top three of three is no claim)
-# |cos| vs NDCG@10 needs runs of at least this many GCA variants: over two or three, r mostly
-# compares the variants' means (e.g. a slower three-module variant, both less accurate and less
-# orthogonal at equal time), however many seeds make the interval look tight
-MIN_CORR_VARIANTS = 4
-COS_RANGE = 0.49  # the top of the blog's ABXI |cos| scatter (no threshold is stated)
 
 
 @dataclass(frozen=True)
@@ -52,17 +49,73 @@ def present(ctx) -> list[str]:
     return [v for v in GCA16 if v in ctx.groups]
 
 
+def reference_mean(ctx, variant, protocol, dom, metric="NDCG@10") -> float:
+    """Mean over users and seeds of ``variant``'s ``metric`` (the scale δ is applied at)."""
+    g = ctx.groups[variant]
+    values = seed_avg(g, sorted(g.seeds), protocol, dom, metric)
+    return math.nan if values is None else float(np.mean(values))
+
+
+def modules(variant: str) -> tuple:
+    return parse(variant)["gca_points"]
+
+
+def comparison_delta(ctx, c, protocol) -> float | None:
+    """δ of a paired comparison in NDCG@10 (``deltas``): the paper's gain of ``first`` over
+    ``second`` at our scale; None where the paper has none (a matched base, AUC)."""
+    first, second = c["first"], c["second"]
+    if c.get("metric", "NDCG@10") != "NDCG@10" or second.startswith("base~") or not first.startswith("GCA"):
+        return None
+    a, b = modules(first), (() if second == "base" else modules(second))
+    if b and series_of(a) != series_of(b) and len(b) > 1:
+        return None
+    dom = DOMAINS.index(c["domain"])
+    return delta(ctx.dataset, c["domain"], len(a), len(b), reference_mean(ctx, second, protocol, dom),
+                 series_of(a))
+
+
+def with_effect(c, d) -> str:
+    """A comparison's interval with its minimum detectable effect and δ (where there is one)."""
+    return f"{fmt_ci(c)}, MDE {mde(c):.4f}" + ("" if d is None else f", δ {d:.4f}")
+
+
 # ------------------------------------------------------------------------------------ the claims
-def gca_improves(ctx, protocol, n_boot, emit):
-    """GCA improves on the base (NDCG@10 and AUC, both domains), over every stored variant."""
-    comps = pairs_claim(ctx, protocol, [(v, "base") for v in present(ctx)], ("NDCG@10", "AUC"), DOMAINS, n_boot)
-    emit(comps, judge(comps),
-         tally(comps) + " (variant x domain x metric, over the paper's 16-variant grid; the GCA_early and "
-         "GCA_stack models have their own rows)" if comps else "", ["base", *GCA16])
+def primary_endpoint(ctx, protocol, n_boot, emit):
+    """The primary endpoint, stated first: HEADLINE − base, test NDCG@10, full ranking, per domain.
+    reproduced / not reproduced: resolved above / below 0; absent at the paper's size: the interval
+    inside ±δ; else not resolved."""
+    if protocol != "full":
+        return
+    for dom, dname in enumerate(DOMAINS):
+        c = ctx.compare(HEADLINE, "base", protocol, dom, "NDCG@10", n_boot)
+        if c is None:
+            emit(None, "no runs", "", [HEADLINE, "base"], domain=dname)
+            continue
+        d = comparison_delta(ctx, {**c, "domain": dname}, protocol)
+        verdict = ("reproduced" if c["lo"] > 0 else "not reproduced" if c["hi"] < 0 else
+                   ABSENT if inside(c, d) else "not resolved")
+        emit([c], verdict, f"{points_name(HEADLINE)} − base {with_effect(c, d)} (interval over test users and "
+             f"{len(c['per_seed'])} training seeds; δ: the paper's one-module gain over its base, at our base's "
+             "level)", [HEADLINE, "base"], domain=dname)
+
+
+def gca_improves(metric):
+    """GCA improves on the base in ``metric`` (both domains), over every stored variant, Holm inside."""
+    def decide(ctx, protocol, n_boot, emit):
+        comps = pairs_claim(ctx, protocol, [(v, "base") for v in present(ctx)], (metric,), DOMAINS, n_boot)
+        deltas = [comparison_delta(ctx, c, protocol) for c in comps]
+        emit(comps, judge(comps, deltas=deltas if metric == "NDCG@10" else None),
+             tally(comps) + " (variant x domain, over the paper's 16-variant grid; the GCA_early and GCA_stack "
+             "models have their own rows)" if comps else "", ["base", *GCA16])
+    decide.__doc__ = f"GCA variants improve {metric} over the base model."
+    return decide
 
 
 def best_variant(ctx, protocol, n_boot, emit):
-    """The headline variant ranks first by NDCG@1 (both domains) and AUC@A among the GCA variants."""
+    """The headline variant is the best GCA variant by NDCG@1 (both domains) and AUC@A: *not
+    reproduced* only when another variant resolvably beats it (Holm over every other variant x
+    metric); *reproduced* when it resolvably beats every other on every metric; *partly* on some
+    metrics; else *not resolved*. The ranks of the means are shown, deciding nothing."""
     stored = present(ctx)
     common = sorted(set.intersection(*(set(ctx.groups[v].seeds) for v in stored))) if stored else []
     if HEADLINE not in ctx.groups or len(stored) < MIN_RANKED or not common:
@@ -70,7 +123,7 @@ def best_variant(ctx, protocol, n_boot, emit):
                else f"{HEADLINE} not stored")
         emit(None, "too few runs" if stored else "no runs", why, list(GCA16))
         return
-    ranks, parts = [], []
+    parts, comps, cells = [], [], []
     for metric, dom in (("NDCG@1", 0), ("NDCG@1", 1), ("AUC", 0)):
         means = {v: float(np.mean(a)) for v in stored
                  if (a := seed_avg(ctx.groups[v], common, protocol, dom, metric)) is not None}
@@ -78,26 +131,43 @@ def best_variant(ctx, protocol, n_boot, emit):
             continue
         rank = 1 + sum(m > means[HEADLINE] for m in means.values())  # ties share the better rank
         top = max(means, key=means.get)
-        ranks.append(rank)
         parts.append(f"{metric}@{DOMAINS[dom]} {means[HEADLINE]:.4f}: rank {rank} of {len(means)} "
                      f"(top: {top} {means[top]:.4f})")
-    verdict = ("no runs" if not ranks else "reproduced" if all(r == 1 for r in ranks) else
-               "partly" if any(r == 1 for r in ranks) else "not reproduced")
-    seeds_used = f" (seed{'s' * (len(common) > 1)} {','.join(map(str, common))})"
-    emit(None, verdict, "; ".join(parts) + seeds_used, list(GCA16),
-         seeds=len(common), rests_on=stored_runs(ctx.groups, stored, set(common)))
+        for v in stored:
+            if v != HEADLINE and (c := ctx.compare(v, HEADLINE, protocol, dom, metric, n_boot)):
+                comps.append(c)
+                cells.append(f"{metric}@{DOMAINS[dom]}")
+    signs = holm(comps)
+    beaten = [f"{c['first']} ({cell})"
+              for c, s, cell in zip(comps, signs, cells) if s == 1]
+    beats_all = {cell: all(s == -1 for s, c2 in zip(signs, cells) if c2 == cell) for cell in dict.fromkeys(cells)}
+    verdict = ("no runs" if not comps else "not reproduced" if beaten else
+               "reproduced" if all(beats_all.values()) else "partly" if any(beats_all.values()) else "not resolved")
+    emit(comps, verdict, "; ".join(parts) + f" (seed{'s' * (len(common) > 1)} {','.join(map(str, common))}); "
+         + (f"resolvably above it (Holm over the {len(comps)} paired comparisons): " + ", ".join(beaten) if beaten
+            else f"no variant resolvably above it (Holm over the {len(comps)} paired comparisons)")
+         + (f"; median minimum detectable effect {sorted(map(mde, comps))[len(comps) // 2]:.4f}" if comps else ""),
+         list(GCA16), seeds=len(common), rests_on=stored_runs(ctx.groups, stored, set(common)))
+
+
+def inert(ctx, variant: str) -> bool:
+    """Whether LayerNorm on/off is numerically the same model for this variant (``variants.layernorm_inert``)."""
+    from ..config import ModelConfig
+
+    g = ctx.groups.get(variant)
+    return layernorm_inert(g.model if g is not None and g.model is not None else ModelConfig(**parse(variant)))
 
 
 def layernorm_helps(ctx, protocol, n_boot, emit):
-    """LayerNorm on beats LayerNorm off for every point x gate."""
+    """LayerNorm on beats off for every point x gate; pairs whose flag is inert are *untestable*."""
     ln_pairs = [(v, layernorm_partner(v)) for v in GCA16 if v.endswith(",True")]
-    comps = pairs_claim(ctx, protocol, ln_pairs, ("NDCG@10",), DOMAINS, n_boot)
-    caveat = ""
-    if comps and all(c["first"].startswith("GCA[1]-") for c in comps):
-        caveat = ("; only point 1 stored so far, where our LayerNorm placement should change almost nothing "
-                  "(both inputs already come out of the encoder's LayerNorm, decision D2), so a resolved "
-                  "difference there reflects retraining more than the flag")
-    emit(comps, judge(comps), tally(comps) + " (point x gate x domain)" + caveat if comps else "",
+    testable = [p for p in ln_pairs if not inert(ctx, p[0])]
+    comps = pairs_claim(ctx, protocol, testable, ("NDCG@10",), DOMAINS, n_boot)
+    same = [p for p in ln_pairs if p not in testable and p[0] in ctx.groups and p[1] in ctx.groups]
+    note = (f"; {len(same)} stored pairs untestable ({', '.join(a.removesuffix(',True') for a, _ in same)}: "
+            "LayerNorm there is numerically inert, decision D2)" if same else "")
+    verdict = judge(comps) if comps else UNTESTABLE if same else "no runs"
+    emit(comps, verdict, (tally(comps) + " (point x gate x domain)" if comps else "no testable pair stored") + note,
          [v for p in ln_pairs for v in p])
 
 
@@ -105,64 +175,22 @@ def more_modules_help(ctx, protocol, n_boot, emit):
     """Each further module adds NDCG@10 (GCA_early k = 1 -> 2 -> 3; GCA_stack [0] -> [0,1] -> [0,1,2])."""
     steps = [(EARLY[1], EARLY[0]), (EARLY[2], EARLY[1]), (STACK[1], STACK[0]), (STACK[2], STACK[1])]
     comps = pairs_claim(ctx, protocol, steps, ("NDCG@10",), DOMAINS, n_boot)
-    detail = "; ".join(f"{points_name(c['first'])} vs {points_name(c['second'])} ({c['domain']}) {fmt_ci(c)}"
-                       for c in comps)
-    emit(comps, judge(comps), (tally(comps) + ": " + detail) if comps else "", list(dict.fromkeys(EARLY + STACK)))
+    deltas = [comparison_delta(ctx, c, protocol) for c in comps]
+    detail = "; ".join(f"{points_name(c['first'])} vs {points_name(c['second'])} ({c['domain']}) {with_effect(c, d)}"
+                       for c, d in zip(comps, deltas))
+    emit(comps, judge(comps, deltas=deltas), (tally(comps) + ": " + detail) if comps else "",
+         list(dict.fromkeys(EARLY + STACK)))
 
 
 def beats_matched_base(ctx, protocol, n_boot, emit):
-    """base + GCA beats the parameter-matched base, per domain."""
+    """base + GCA beats the parameter-matched base, per domain (Holm over the sizes; no paper δ)."""
     gca_sizes = [v for v in dict.fromkeys(EARLY + STACK) if v in ctx.groups]
     for dname in DOMAINS:
         pairs = [(v, f"base~{ctx.groups[v].size_name}") for v in gca_sizes]
         comps = pairs_claim(ctx, protocol, pairs, ("NDCG@10",), (dname,), n_boot)
-        emit(comps, judge(comps), "; ".join(f"{points_name(c['first'])}: {fmt_ci(c)}" for c in comps),
+        emit(comps, judge(comps), "; ".join(f"{points_name(c['first'])}: {with_effect(c, None)}" for c in comps),
              # every GCA size of the claim, stored or not, so that a missing one marks it provisional
              list(dict.fromkeys([*EARLY, *STACK, *(second for _, second in pairs)])), domain=dname)
-
-
-def cos_runs(ctx) -> list[str]:
-    """Every GCA run with an orthogonality probe (GCA_early and GCA_stack models included)."""
-    return [ctx.groups[v].runs[s] for v, s, c in ctx.cos if c and v in ctx.groups and s in ctx.groups[v].runs]
-
-
-def cos_in_range(ctx, protocol, n_boot, emit):
-    """X' is close to orthogonal to X: each run's mean |cos| inside the blog's ABXI range. Two random
-    directions in d dimensions give E|cos| = sqrt(2 / (pi d)) (large d), for scale."""
-    per_run = [float(np.mean(list(c.values()))) for _, _, c in ctx.cos if c]
-    if not per_run:
-        emit(None, "no runs", "", list(GCA16))
-        return
-    inside = sum(x <= COS_RANGE for x in per_run)
-    verdict = ("reproduced" if inside == len(per_run) else "partly" if inside else "not reproduced")
-    rand = math.sqrt(2 / (math.pi * ctx.width)) if ctx.width else math.nan
-    emit(None, verdict,
-         f"mean |cos| per run {min(per_run):.3f} to {max(per_run):.3f} over {len(per_run)} GCA runs; "
-         f"{inside} of {len(per_run)} inside"
-         + (f"; two random directions give about {rand:.3f} at d = {ctx.width}, so |cos| is "
-            f"{min(per_run) / rand:.1f} to {max(per_run) / rand:.1f} times its chance value"
-            if ctx.width else ""), list(GCA16), rests_on=cos_runs(ctx))
-
-
-def cos_goes_with_accuracy(ctx, protocol, n_boot, emit):
-    """Lower |cos(X, X')| goes with higher NDCG@10 (Pearson r over GCA runs), per domain."""
-    points = orthogonality_points(ctx, protocol, "NDCG@10")
-    for dname in DOMAINS:
-        part = points[points["domain"] == dname]
-        xs, ys, labels = part["abs_cos"].tolist(), part["NDCG@10"].tolist(), part["variant"].tolist()
-        variants = set(labels)
-        r, lo, hi, n = pearson(xs, ys) if len(variants) >= MIN_CORR_VARIANTS else (math.nan,) * 3 + (len(xs),)
-        wr, wlo, whi, wn, wk = within_variant_r(xs, ys, labels)
-        verdict = (("too few runs" if n else "no runs") if math.isnan(r) else "reproduced" if hi < 0 else
-                   "not reproduced" if lo > 0 else "not resolved")
-        emit(None, verdict,
-             (f"{n} GCA runs of {len(variants)} variants (r needs 4 runs of {MIN_CORR_VARIANTS} variants)"
-              if n else "") if math.isnan(r) else
-             f"r = {r:+.3f} [{lo:+.3f}, {hi:+.3f}] over {n} GCA runs (variants x seeds; seeds of one "
-             f"variant are not independent, so the interval is optimistic) (mean |cos| {np.mean(xs):.3f})"
-             + ("" if math.isnan(wr) else f"; within variants (each variant's means removed): r = {wr:+.3f} "
-                f"[{wlo:+.3f}, {whi:+.3f}] over {wn} runs of {wk} variants"),
-             list(GCA16), rests_on=cos_runs(ctx), domain=dname)
 
 
 def gain_on_untied(ctx, protocol, n_boot, emit):
@@ -224,8 +252,13 @@ def _paper_r() -> dict[str, str]:
 
 # ------------------------------------------------------------------------------------ the registry
 CLAIMS = (
-    Claim("GCA variants improve NDCG@10 and AUC over the base model",
-          "summaries: GCA (early) improves NDCG and AUC", gca_improves),
+    Claim(f"primary endpoint: {HEADLINE} − base in test NDCG@10, full ranking (domain {{domain}})",
+          "afk table: GCA[1]-sigmoid,True the best variant; blog: one GCA module above the base in every ABXI panel",
+          primary_endpoint),
+    Claim("GCA variants improve NDCG@10 over the base model", "summaries: GCA (early) improves NDCG and AUC",
+          gca_improves("NDCG@10")),
+    Claim("GCA variants improve AUC over the base model", "summaries: GCA (early) improves NDCG and AUC",
+          gca_improves("AUC")),
     Claim(f"{HEADLINE} has the best NDCG@1 and AUC@A among the GCA variants",
           "Food-Kitchen: NDCG@1 0.0815, AUC@A 0.7218", best_variant),
     Claim("LayerNorm on improves every variant (NDCG@10)", "variant tables: True rows above False rows",
@@ -235,10 +268,13 @@ CLAIMS = (
     Claim("base + GCA beats the parameter-matched base (NDCG@10, domain {domain})",
           {"A": "GCA_early above the matched base in 5 of 5 panels (A)",
            "B": "GCA_early above the matched base in 3 of 5 panels (B)"}, beats_matched_base),
-    Claim(f"|cos(X, X')| lies within the range of the blog's ABXI scatter (about 0 to {COS_RANGE})",
+    Claim(f"|cos(X, X')| of every module lies within the range of the blog's ABXI scatter (about 0 to {COS_RANGE})",
           f"blog Figure 2, ABXI panel: |cos| from about 0 to {COS_RANGE} (no threshold stated)", cos_in_range,
           kind="range", words=RANGE_WORDS),
-    Claim("lower |cos(X, X')| goes with higher NDCG@10 (domain {domain})", _paper_r, cos_goes_with_accuracy),
+    Claim("lower |cos(X, X')| goes with higher NDCG@10 across and within variants (domain {domain})", _paper_r,
+          cos_goes_with_accuracy),
+    Claim("X' becomes more orthogonal as validation NDCG@10 improves, within each run (domain {domain})",
+          "Figure 1(b): |cos| falls as performance rises during training", cos_over_training),
     Claim("check: the GCA gain over the base holds on test targets that do not share the previous "
           "item's day (NDCG@10)", "not reported (ABXI's files order the items of one day A before B)",
           gain_on_untied, kind="check", words=CHECK_WORDS),
@@ -246,7 +282,7 @@ CLAIMS = (
           "not reported (the check compares GCA-minus-base gains on shuffled and original data)",
           gain_survives_shuffle, kind="check", words=CHECK_WORDS),
 )
-RANGE_CLAIM = CLAIMS[5].wording
+RANGE_CLAIM = next(c.wording for c in CLAIMS if c.kind == "range")
 
 
 def kind(claim_text: str) -> str:

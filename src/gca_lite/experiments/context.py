@@ -29,6 +29,10 @@ class Context:
     strata: dict | None = None  # artefact.read_strata of the dataset (tied / untied test targets)
     strata_note: str = ""  # why ``strata`` is None
     shuffled: dict | None = None  # variant -> group of the same setting on same-day-shuffled data
+    # per GCA run: (variant, seed, {"GCA[1]/A": {"abs_cos", "abs_cos_last", ...}}), module by module
+    modules: list = dataclasses.field(default_factory=list)
+    # per GCA run: (variant, seed, selected epoch, [(epoch, per-module probe, {"A": valid NDCG@10, ...})])
+    histories: list = dataclasses.field(default_factory=list)
     # the claims, the artefact checks and the noise budget ask for many of the same comparisons
     _compared: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
@@ -59,6 +63,7 @@ def contexts(store: ResultsStore | str) -> list[Context]:
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
     groups = collect(store)
     labels, cos, width, shuffled_from = family_labels(groups), {}, {}, {}
+    modules, histories = {}, {}
     for folder, record, _, _ in store.iter_runs(warn=False):
         cfg = record_config(folder, record)
         if cfg is None:
@@ -75,6 +80,12 @@ def contexts(store: ResultsStore | str) -> list[Context]:
                        for d in DOMAINS}
             cos.setdefault((cfg.data.dataset, fam), []).append(
                 (cfg.model.variant_name, cfg.train.seed, {d: float(np.mean(x)) for d, x in per_dom.items() if x}))
+            run = (cfg.model.variant_name, cfg.train.seed)
+            modules.setdefault((cfg.data.dataset, fam), []).append((*run, record.get("orthogonality") or {}))
+            histories.setdefault((cfg.data.dataset, fam), []).append((*run, record.get("best_epoch"), [
+                (h.get("epoch"), h.get("orthogonality") or {},
+                 {d: ((h.get("valid") or {}).get("full") or {}).get(f"{d}/NDCG@10") for d in DOMAINS})
+                for h in record.get("history") or []]))
 
     def members(dataset, fam):
         return {v: g for (ds, f, v), g in groups.items() if ds == dataset and f == fam}
@@ -103,5 +114,6 @@ def contexts(store: ResultsStore | str) -> list[Context]:
             continue  # shown with its original setting
         found, note = strata(dataset, fam)
         out.append(Context(dataset, label, members(dataset, fam), cos.get((dataset, fam), []),
-                           width.get((dataset, fam), 0), found, note, siblings.get((dataset, fam))))
+                           width.get((dataset, fam), 0), found, note, siblings.get((dataset, fam)),
+                           modules.get((dataset, fam), []), histories.get((dataset, fam), [])))
     return out

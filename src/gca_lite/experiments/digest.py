@@ -13,6 +13,7 @@ import math
 from ..config import PROTOCOLS
 from . import summary as S
 from .claims import MIN_CORR_VARIANTS
+from .rules import NOT_JUDGED
 from .contrasts import layernorm_frame, orthogonality_points
 from .report import DOMAINS
 from .stats import fmt_ci, pearson, resolved, within_variant_r
@@ -202,7 +203,7 @@ def final_verdicts(verdicts) -> str:
     """A paragraph naming the lite verdicts that are no longer provisional (three seeds and every
     configuration of the claim stored), from ``verdicts.verdict_frame``."""
     lite = verdicts[verdicts["setting"] == LITE]
-    final = lite[~lite["verdict"].str.contains("provisional") & ~lite["verdict"].isin(("no runs", "too few runs"))]
+    final = lite[~lite["verdict"].str.contains("provisional") & ~lite["verdict"].isin(NOT_JUDGED)]
     head = "**Final verdicts.** "
     if final.empty:
         return head + ("Every lite verdict on the results page is still *provisional* (fewer than three seeds or "
@@ -245,18 +246,33 @@ def counted_head(ctx) -> str:
     return setting_head(ctx) + f" ({len(ctx.groups)} configurations, {seeds_label(','.join(map(str, seeds)))})"
 
 
+def primary_endpoint(verdicts) -> str:
+    """The primary endpoint's verdicts, one Markdown list item (empty without its rows): the claim
+    registry's first claim, per dataset, setting and domain, with its interval, MDE and δ."""
+    part = verdicts[verdicts["claim"].str.startswith("primary endpoint")]
+    if part.empty:
+        return ""
+    cells = [f"{r.dataset} {r.setting} {r.claim[-2]} *{r.verdict}* ({r.evidence.split(' (interval')[0].split(' − base ')[-1]})"
+             for r in part.itertuples()]
+    return (f"- **Primary endpoint: {HEADLINE} − base, test NDCG@10, full ranking** (difference [95 % interval over "
+            "test users and training seeds], minimum detectable effect, δ = the paper's gain at our level): "
+            + "; ".join(cells) + ".")
+
+
 def in_short(ctxs, verdicts, art, runs, length, cut_short, n_boot: int = N_BOOT, protocols=PROTOCOLS,
              head=setting_head) -> tuple[list[str], str]:
     """The one "In short" of the store, for ``gca-lite report``, the results page and the README:
-    (blocks, final) where ``blocks`` is one Markdown list item per (dataset, setting), ``head(ctx)``
+    (blocks, final) where ``blocks`` opens with :func:`primary_endpoint` (stated first), then one
+    Markdown list item per (dataset, setting), ``head(ctx)``
     with its :func:`findings` nested below (one line each), then the lite noise and early-stopping
     bullets, and ``final`` is :func:`final_verdicts`. ``ctxs``: ``verdicts.contexts``; ``art``:
     ``artefact_frame``; ``runs``: ``summary.run_table``; ``length``, ``cut_short``:
     ``summary.training_length``."""
-    blocks = ["\n".join([f"- {head(ctx)}", *(f"  - {item}" for item in findings(ctx, art, cut_short, n_boot, protocols))])
-              for ctx in ctxs]
+    blocks = [primary_endpoint(verdicts)]
+    blocks += ["\n".join([f"- {head(ctx)}", *(f"  - {item}" for item in findings(ctx, art, cut_short, n_boot, protocols))])
+               for ctx in ctxs]
     blocks += [x for x in (noise_bullet(ctxs, n_boot, protocols), stopping_bullet(runs, length)) if x]
-    return blocks, final_verdicts(verdicts)
+    return [b for b in blocks if b], final_verdicts(verdicts)
 
 
 def report_markdown(store, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> str:

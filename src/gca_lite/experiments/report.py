@@ -36,7 +36,7 @@ import math
 import numpy as np
 
 from ..config import PRESETS, ModelConfig, RunConfig, preset
-from .stats import Group, bootstrap_cis, compare_many, fmt_p, seed_avg
+from .stats import Group, bootstrap_cis, compare_many, seed_avg
 from .variants import config_order
 from .store import ResultsStore, record_config, setting_hash
 
@@ -193,8 +193,9 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 def wide(frame, protocol: str, kind: str = "mean"):
     """One row per dataset x variant, one column per domain x metric, formatted strings.
 
-    ``kind``: ``mean`` (``mean ± CI half-width``), ``vs_base`` or ``vs_matched`` (``Δ (p)``, with
-    ``*`` when the interval over users and seeds excludes 0; p is the users-only sign-flip test).
+    ``kind``: ``mean`` (``mean ± CI half-width``), ``vs_base`` or ``vs_matched`` (``Δ``, with ``*``
+    when the interval over users and seeds excludes 0). The users-only sign-flip p-value stays in the
+    frame but is not printed: beside a mark that also covers retraining it would read as a bug.
     """
     import pandas as pd
 
@@ -213,9 +214,9 @@ def wide(frame, protocol: str, kind: str = "mean"):
             if kind == "mean":
                 row[col] = f"{r.mean:.4f} ± {(r.ci_hi - r.ci_lo) / 2:.4f}"
             else:
-                d, p = getattr(r, f"{kind}_diff"), getattr(r, f"{kind}_p")
+                d = getattr(r, f"{kind}_diff")
                 lo, hi = getattr(r, f"{kind}_lo"), getattr(r, f"{kind}_hi")
-                row[col] = f"{d:+.4f} ({fmt_p(p)})" + ("*" if lo > 0 or hi < 0 else "")
+                row[col] = f"{d:+.4f}" + ("*" if lo > 0 or hi < 0 else "")
         out.append(row)
     return pd.DataFrame(out)
 
@@ -229,12 +230,9 @@ def tables(frame):
         n_candidates = frame.loc[frame["protocol"] == protocol, "n_candidates"] if "n_candidates" in frame else ()
         title = protocol_title(protocol, n_candidates)
         for kind, caption in (("mean", "mean over seeds ± half-width of the 95 % bootstrap CI over test users"),
-                              ("vs_base", "paired difference vs the base model, with in brackets the p-value "
-                                          "of a sign-flip test over test users (users only, so near 0.05 it can "
-                                          "disagree with the mark); * = the 95 % interval over users and seeds "
-                                          "excludes 0"),
-                              ("vs_matched", "paired difference vs the parameter-matched base (p-value; *: as "
-                                             "above)")):
+                              ("vs_base", "paired difference vs the base model; * = its 95 % interval over "
+                                          "test users and training seeds excludes 0"),
+                              ("vs_matched", "paired difference vs the parameter-matched base (*: as above)")):
             table = wide(frame, protocol, kind)
             if table.empty:
                 continue

@@ -6,34 +6,26 @@ and training seeds (``stats.compare``: per-user differences averaged over the co
 paired bootstrap CI over users, widened from two seeds on by the seed-to-seed spread of the paired
 means, decision D16). A comparison is *resolved* when that interval excludes 0.
 
-Verdicts for "X beats Y" claims over a set of n comparisons:
-
-* ``reproduced``: every comparison resolved in the claimed direction;
-* ``partly``: more resolved in the claimed direction than against it (but not all);
-* ``mixed``: as many resolved against the claim as for it (at least one each way);
-* ``not reproduced``: more resolved against the claim than for it;
-* ``not resolved``: none resolved either way (any effect is below what these runs can detect).
-
-The ordering-artefact checks (rows ``check: ...``) are not claims of the paper; the same rules
-apply, with *holds*, *partly holds* and *fails* for reproduced, partly and not reproduced.
-
-Correlation claims use Pearson r over runs with a Fisher-z 95 % CI (reproduced: CI below 0;
-not reproduced: CI above 0; otherwise not resolved). "Best variant" claims use the variant's rank
-among the stored GCA variants (reproduced: first on every metric; partly: first on some; not
-reproduced: first on none): point estimates, not intervals. The near-orthogonality row compares
-each run's mean |cos(X, X')| with the range of the blog's ABXI panel, a weak check that our runs
-look like the paper's (the paper states no threshold): it reads *in range* (every run inside it),
-*partly in range* or *out of range*, beside the |cos| of two random directions. Verdicts from
-fewer than 3 seeds, or from a grid with variants missing, are marked ``provisional``; *too few
-runs* and *no runs* judge nothing.
+The claims are the registry of :mod:`claims` (one function each; add a claim there), decided by
+the rules of :mod:`rules` (decision D14): the primary endpoint first (GCA[1]-sigmoid,True − base,
+test NDCG@10, full ranking); Holm's correction inside a claim of many comparisons, so that
+*reproduced* / *partly* / *mixed* / *not reproduced* count comparisons resolved after it; *absent at
+the paper's size* when nothing resolves and every interval lies inside ±δ (the paper's own gain);
+*untestable* for configurations that are numerically the same model; the minimum detectable effect
+beside every comparison. The "best variant" claim fails only when another variant resolvably beats
+it. |cos| is judged per module beside its chance level; its relation to NDCG@10 over variant means
+and within variants given the selected epoch, and over the epochs of each run (Figure 1(b)). The
+ordering-artefact checks (rows ``check: ...``) read *holds*, *partly holds* and *fails*. Verdicts
+from fewer than 3 seeds, or from a grid with variants missing, are marked ``provisional``; *too few
+runs*, *no runs* and *untestable* judge nothing.
 """
 
 from __future__ import annotations
 
 from .claims import CLAIMS, MIN_CORR_VARIANTS, MIN_RANKED, RANGE_CLAIM  # noqa: F401  (re-exported)
 from .context import Context, contexts, unique_labels  # noqa: F401  (re-exported: the verdicts' inputs)
-from .rules import (CHECK_VERDICTS, CHECK_WORDS, COLOURS, RANGE_VERDICTS, RANGE_WORDS, VERDICTS,  # noqa: F401
-                    combine, judge, make_row)
+from .rules import (CHECK_VERDICTS, CHECK_WORDS, COLOURS, NOT_JUDGED, RANGE_VERDICTS, RANGE_WORDS,  # noqa: F401
+                    VERDICTS, combine, judge, make_row)
 from .stats import pearson, within_variant_r  # noqa: F401  (re-exported)
 from .store import ResultsStore
 
@@ -69,8 +61,8 @@ def verdict_frame(store: ResultsStore | str, protocols=("full", "sampled"), n_bo
 
 
 def judged(verdict: str) -> bool:
-    """Whether a verdict judges its claim (*too few runs* and *no runs* judge nothing)."""
-    return not str(verdict).startswith(("no runs", "too few runs"))
+    """Whether a verdict judges its claim (*too few runs*, *no runs* and *untestable* judge nothing)."""
+    return not str(verdict).startswith(NOT_JUDGED)
 
 
 def with_notes(verdicts, extra):
