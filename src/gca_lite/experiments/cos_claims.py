@@ -58,12 +58,12 @@ def cos_in_range(ctx, protocol, n_boot, emit):
          + "; the centred cosine is not stored by the probe", list(GCA16), rests_on=cos_runs(ctx))
 
 
-def _variant_means(part):
+def variant_means(part):
     means = part.groupby("variant")[["abs_cos", "NDCG@10"]].mean()
     return means["abs_cos"].to_numpy(), means["NDCG@10"].to_numpy()
 
 
-def _within_given_epoch(part, epochs: dict):
+def within_given_epoch(part, epochs: dict):
     """r of |cos| and NDCG@10 within variants, the selected epoch partialled out as well:
     (r, lo, hi, n) with one degree of freedom more spent than :func:`within_variant_r`."""
     e = np.array([epochs.get((v, s), math.nan) for v, s in zip(part["variant"], part["seed"])], float)
@@ -97,8 +97,8 @@ def cos_goes_with_accuracy(ctx, protocol, n_boot, emit):
                  f"{len(part)} GCA runs of {n_var} variants (the decision needs {MIN_CORR_VARIANTS} variants)"
                  if len(part) else "", list(GCA16), rests_on=cos_runs(ctx), domain=dname)
             continue
-        across = pearson(*_variant_means(part))
-        within = _within_given_epoch(part, epochs)
+        across = pearson(*variant_means(part))
+        within = within_given_epoch(part, epochs)
         decided = [c for c in (across, within) if not math.isnan(c[0])]
         good = sum(c[2] < 0 for c in decided)
         bad = sum(c[1] > 0 for c in decided)

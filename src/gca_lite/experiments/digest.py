@@ -12,11 +12,11 @@ import math
 
 from ..config import PROTOCOLS
 from . import summary as S
-from .claims import MIN_CORR_VARIANTS
-from .rules import NOT_JUDGED
 from .contrasts import layernorm_frame, orthogonality_points
+from .cos_claims import MIN_CORR_VARIANTS, variant_means, within_given_epoch
 from .report import DOMAINS
-from .stats import fmt_ci, pearson, resolved, within_variant_r
+from .rules import NOT_JUDGED
+from .stats import fmt_ci, pearson, resolved
 from .variants import HEADLINE, short_name
 
 
@@ -88,25 +88,29 @@ def findings(ctx, art, cut_short, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> 
     which = "both protocols" if len(protocols) > 1 else f"{protocols[0]} protocol"
     for metric in ("NDCG@10", "AUC"):
         found = against_base(ctx, metric, n_boot=n_boot, protocols=protocols)
-        out.append(f"Resolved {metric} differences of a GCA variant from the base ({which}): "
+        out.append(f"Resolved {metric} differences of a GCA variant from the base, each at 95 % before the "
+                   f"verdicts' Holm correction ({which}): "
                    + ("; ".join(found) if found else "none") + ".")
     cos = orthogonality_points(ctx)
     if cos["variant"].nunique() >= MIN_CORR_VARIANTS:
-        rs, within, wn = [], [], (0, 0)
+        epochs = {(v, s): best for v, s, best, _ in getattr(ctx, "histories", []) if best is not None}
+        means, within, pooled = [], [], []
         for dname, part in cos.groupby("domain"):
-            r, lo, hi, n = pearson(part["abs_cos"], part["NDCG@10"])
-            rs.append(f"{dname} {r:+.3f} [{lo:+.3f}, {hi:+.3f}]")
+            r, lo, hi, _ = pearson(*variant_means(part))
+            means.append(f"{dname} {r:+.3f} [{lo:+.3f}, {hi:+.3f}]")
             # the same over seeds only: does a more orthogonal seed of one variant score higher?
-            wr, wlo, whi, *wn = within_variant_r(part["abs_cos"].to_numpy(), part["NDCG@10"].to_numpy(),
-                                                 part["variant"].tolist())
+            wr, wlo, whi, _ = within_given_epoch(part, epochs)
             if not math.isnan(wr):
                 within.append(f"{dname} {wr:+.3f} [{wlo:+.3f}, {whi:+.3f}]")
+            r, lo, hi, _ = pearson(part["abs_cos"], part["NDCG@10"])
+            pooled.append(f"{dname} {r:+.3f} [{lo:+.3f}, {hi:+.3f}]")
         runs = len(cos[["variant", "seed"]].drop_duplicates())
-        out.append(f"Pearson r of |cos(X, X')| against test NDCG@10 (full ranking) over {runs} GCA runs of "
-                   f"{cos['variant'].nunique()} variants: " + ", ".join(rs) + " (the paper's claim is a negative "
-                   "r; the blog's ABXI panel: " + ", ".join(f"{d} {r:+.3f}" for d, r in _paper_r().items()) + ")"
-                   + (f"; within variants (each variant's means removed, {wn[0]} runs of {wn[1]} variants): "
-                      + ", ".join(within) if within else "") + ".")
+        out.append(f"Pearson r of |cos(X, X')| against test NDCG@10 (full ranking) over the means of "
+                   f"{cos['variant'].nunique()} variants: " + ", ".join(means)
+                   + (f"; within variants given the selected epoch: " + ", ".join(within) if within else "")
+                   + f"; pooled over {runs} GCA runs, shown only (seeds of one variant are not independent): "
+                   + ", ".join(pooled) + " (the paper's claim is a negative r; the blog's ABXI panel, pooled: "
+                   + ", ".join(f"{d} {r:+.3f}" for d, r in _paper_r().items()) + ").")
     shuffle = [] if art.empty else art[
         (art["dataset"] == ctx.dataset) & (art["setting"] == ctx.setting) & (art["protocol"] == "full")
         & (art["training seeds (shuffled runs)"] != "")].to_dict("records")
@@ -211,9 +215,9 @@ def final_verdicts(verdicts) -> str:
     # claims with one verdict over all their final cells are grouped by that verdict and where it holds
     groups, split = {}, []
     for claim, part in final.groupby("claim", sort=True):
-        # mid-sentence, "Lower |cos|" becomes "lower |cos|", but "GCA[1]" and "LayerNorm" keep their case
+        # mid-sentence, "Each further" becomes "each further", but "GCA[1]", "LayerNorm" and "X'" keep their case
         first = claim.split(" ", 1)[0]
-        name = claim[0].lower() + claim[1:] if first[1:] == first[1:].lower() else claim
+        name = claim[0].lower() + claim[1:] if first.isalpha() and first[1:] == first[1:].lower() else claim
         protocols = {d: tuple(sorted(p["protocol"])) for d, p in part.groupby("dataset")}
         if part["verdict"].nunique() == 1 and len(set(protocols.values())) == 1:
             ps = next(iter(protocols.values()))
