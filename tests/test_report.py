@@ -84,7 +84,8 @@ def test_report_and_sweep_cli(smoke_store, tmp_path):
     assert heads[0].startswith("### full ranking: mean over seeds")
     assert heads[-3:] == ["### In short", "### Verdicts, claim by claim: synthetic-tiny",
                           "### The evidence behind each verdict"]
-    assert "| GCA variants improve NDCG@10 and AUC over the base model |" in md.stdout
+    assert "| GCA variants improve NDCG@10 over the base model |" in md.stdout
+    assert "| GCA variants improve AUC over the base model |" in md.stdout  # NDCG and AUC: two claims (D14)
     bare = _cli("report", "--store", str(smoke_store.root), "--n-boot", "100", "--no-verdicts", timeout=120)
     assert "### In short" not in bare.stdout and bare.stdout == md.stdout[:len(bare.stdout)]
     dry = _cli("sweep", str(SMOKE), "--store", str(smoke_store.root), "--dry-run", timeout=60)
@@ -168,10 +169,12 @@ def test_training_length_flags_runs_cut_short(smoke_store, tmp_path):
 
     noted = S.note_cut_short(verdict_frame(root, protocols=("full",), n_boot=50), short)
     with_note = set(noted.loc[noted["note"] != "", "claim"])
-    # the smoke grid compares its two GCA variants with the base (seeds 0 and 1) in the first claim
-    # and in the untied-target check; the ranking needs more variants, the |cos| rows use GCA runs
-    # only, and the other claims have no runs here
-    assert with_note == {"GCA variants improve NDCG@10 and AUC over the base model",
+    # the smoke grid compares its GCA variants with the base (seeds 0 and 1) in the primary endpoint,
+    # the NDCG and AUC claims and the untied-target check; the ranking needs more variants, the |cos|
+    # rows use GCA runs only, and the other claims have no runs here
+    assert with_note == {*(f"primary endpoint: GCA[1]-sigmoid,True − base in test NDCG@10, full ranking (domain {d})"
+                           for d in "AB"),
+                         "GCA variants improve NDCG@10 over the base model", "GCA variants improve AUC over the base model",
                          "check: the GCA gain over the base holds on test targets that do not share the "
                          "previous item's day (NDCG@10)"}
     assert (noted.loc[noted["note"] != "", "note"]
