@@ -172,8 +172,8 @@ def test_training_length_flags_runs_cut_short(smoke_store, tmp_path):
     # the smoke grid compares its GCA variants with the base (seeds 0 and 1) in the primary endpoint,
     # the NDCG and AUC claims and the untied-target check; the ranking needs more variants, the |cos|
     # rows use GCA runs only, and the other claims have no runs here
-    assert with_note == {*(f"primary endpoint: GCA[1]-sigmoid,True − base in test NDCG@10, full ranking (domain {d})"
-                           for d in "AB"),
+    assert with_note == {*(f"primary endpoint: GCA[1]-sigmoid,True − base in test NDCG@10 (domain {d}; the "
+                           "full-ranking cell)" for d in "AB"),
                          "GCA variants improve NDCG@10 over the base model", "GCA variants improve AUC over the base model",
                          "check: the GCA gain over the base holds on test targets that do not share the "
                          "previous item's day (NDCG@10)"}

@@ -31,7 +31,7 @@ class Context:
     shuffled: dict | None = None  # variant -> group of the same setting on same-day-shuffled data
     # per GCA run: (variant, seed, {"GCA[1]/A": {"abs_cos", "abs_cos_last", ...}}), module by module
     modules: list = dataclasses.field(default_factory=list)
-    # per GCA run: (variant, seed, selected epoch, [(epoch, per-module probe, {"A": valid NDCG@10, ...})])
+    # per GCA run: (variant, seed, selected epoch, [(epoch, per-module probe, {protocol: {"A": valid NDCG@10}})])
     histories: list = dataclasses.field(default_factory=list)
     # the claims, the artefact checks and the noise budget ask for many of the same comparisons
     _compared: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
@@ -84,7 +84,8 @@ def contexts(store: ResultsStore | str) -> list[Context]:
             modules.setdefault((cfg.data.dataset, fam), []).append((*run, record.get("orthogonality") or {}))
             histories.setdefault((cfg.data.dataset, fam), []).append((*run, record.get("best_epoch"), [
                 (h.get("epoch"), h.get("orthogonality") or {},
-                 {d: ((h.get("valid") or {}).get("full") or {}).get(f"{d}/NDCG@10") for d in DOMAINS})
+                 {p: {d: ((h.get("valid") or {}).get(p) or {}).get(f"{d}/NDCG@10") for d in DOMAINS}
+                 for p in (h.get("valid") or {})})
                 for h in record.get("history") or []]))
 
     def members(dataset, fam):

@@ -113,13 +113,14 @@ def cos_goes_with_accuracy(ctx, protocol, n_boot, emit):
              list(GCA16), rests_on=cos_runs(ctx), domain=dname)
 
 
-def run_trajectory_r(history, dname: str) -> float:
+def run_trajectory_r(history, dname: str, protocol: str = "full") -> float:
     """Within one run: the mean over its modules of r over epochs between the module's |cos| on the
-    validation probe and validation NDCG@10 (full ranking) of ``dname``; NaN under 4 epochs."""
+    validation probe and validation NDCG@10 (``protocol``) of ``dname``; NaN under 4 epochs."""
     rs = []
     keys = {k for _, probe, _ in history for k, o in probe.items() if o.get("domain") == dname}
     for key in sorted(keys):
-        pts = [((probe.get(key) or {}).get("abs_cos"), score.get(dname)) for _, probe, score in history]
+        pts = [((probe.get(key) or {}).get("abs_cos"), (score.get(protocol) or {}).get(dname))
+               for _, probe, score in history]
         pts = [(c, s) for c, s in pts if c is not None and s is not None]
         if len(pts) >= 4:
             r = pearson(*zip(*pts))[0]
@@ -131,12 +132,10 @@ def run_trajectory_r(history, dname: str) -> float:
 def cos_over_training(ctx, protocol, n_boot, emit):
     """Figure 1(b): X' becomes more orthogonal as performance improves. Per run, r over epochs
     (:func:`run_trajectory_r`); over runs, the mean Fisher z with a t interval, back-transformed:
-    *reproduced* when it lies below 0, *not reproduced* above, else *not resolved*. Full ranking
-    only: the validation scores of the history are read under it."""
-    if protocol != "full":
-        return
+    *reproduced* when it lies below 0, *not reproduced* above, else *not resolved*. The validation
+    scores are read under ``protocol``."""
     for dname in DOMAINS:
-        rs = [r for _, _, _, h in ctx.histories if not math.isnan(r := run_trajectory_r(h, dname))]
+        rs = [r for _, _, _, h in ctx.histories if not math.isnan(r := run_trajectory_r(h, dname, protocol))]
         if len(rs) < 2:
             emit(None, "too few runs" if rs else "no runs", "", list(GCA16), rests_on=cos_runs(ctx), domain=dname)
             continue

@@ -253,10 +253,10 @@ def counted_head(ctx) -> str:
 def primary_endpoint(verdicts) -> str:
     """The primary endpoint's verdicts, one Markdown list item (empty without its rows): the claim
     registry's first claim, per dataset, setting and domain, with its interval, MDE and δ."""
-    part = verdicts[verdicts["claim"].str.startswith("primary endpoint")]
+    part = verdicts[verdicts["claim"].str.startswith("primary endpoint") & (verdicts["protocol"] == "full")]
     if part.empty:
         return ""
-    cells = [f"{r.dataset} {r.setting} {r.claim[-2]} *{r.verdict}* ({r.evidence.split(' (interval')[0].split(' − base ')[-1]})"
+    cells = [f"{r.dataset} {r.setting} {r.claim.split('(domain ')[1][0]} *{r.verdict}* ({r.evidence.split(' (interval')[0].split(' − base ')[-1]})"
              for r in part.itertuples()]
     return (f"- **Primary endpoint: {HEADLINE} − base, test NDCG@10, full ranking** (difference [95 % interval over "
             "test users and training seeds], minimum detectable effect, δ = the paper's gain at our level): "
