@@ -7,7 +7,8 @@ how much of the lite intervals is retraining noise, how early stopping relates t
 the compute spent and what the rest of the planned grid will cost. These figures change with every
 run the background sweep stores; this script recomputes them from the store and the grid file (no
 data needed; the intervals are the results page's, with the same bootstrap seed) and rewrites
-exactly those passages.
+exactly those passages. The lite runs and the findings below them come from the one "In short"
+assembler (``digest.in_short``) and live between HTML comments naming them.
 
     python scripts/readme_counts.py            # print the passages it would write
     python scripts/readme_counts.py --write    # rewrite README.md
@@ -29,8 +30,7 @@ sys.path.insert(0, str(REPO / "src"))
 from gca_lite.experiments import ResultsStore  # noqa: E402
 from gca_lite.experiments import summary as S  # noqa: E402
 from gca_lite.experiments.artefact import artefact_frame  # noqa: E402
-from gca_lite.experiments.digest import (LITE, N_BOOT, final_verdicts, findings, noise_bullet,  # noqa: E402
-                                         seeds_label, stopping_bullet)
+from gca_lite.experiments.digest import LITE, N_BOOT, in_short, seeds_label  # noqa: E402
 from gca_lite.experiments.verdicts import contexts, verdict_frame  # noqa: E402
 
 STORE, GRID = "results", "experiments/real_lite_grid.yaml"
@@ -109,21 +109,31 @@ def passages(root: Path = REPO) -> list[tuple[str, str]]:
          f"The grid is complete: all {planned} planned lite runs are\nstored, at a median of "
          f"{minutes.median():.0f} minutes a run"),
         (r"\(\d+ runs plus the \d+ kept apart", f"({len(runs)} runs plus the {apart} kept apart"),
-        (r"^- \*\*Retraining[^*]*\*\*(?:.|\n)*?(?=^- \*\*Early stopping)", _minus(_wrap(noise_bullet(ctxs))) + "\n"),
-        (r"^\*\*Final verdicts\.\*\*(?:.|\n)*?(?=\n\n)", _minus(_wrap(final_verdicts(verdicts)))),
         (r"a lite run takes \d+ to \d+ minutes on this 2-core",
          f"a lite run takes {minutes.min():.0f} to {minutes.max():.0f} minutes on this 2-core"),
-        (r"^- \*\*Early stopping[^*]*\*\*(?:.|\n)*?(?=\n\n)", _minus(_wrap(stopping_bullet(runs, length)))),
     ]
-    # per dataset: the stored lite runs, then what they show, one sub-item per finding
+    # the results page's "In short" for the lite settings: per dataset the stored lite runs, then what
+    # they show, one sub-item per finding; then the noise and early-stopping bullets and the final verdicts
+    blocks, final = in_short(ctxs, verdicts, art, runs, length, cut_short,
+                             head=lambda ctx: f"**{ctx.dataset}**, stored: {run_list(progress, ctx.dataset)}.")
+    primary = [b for b in blocks if b.startswith("- **Primary endpoint")]
+    settings = [b for b in blocks if b not in primary][:len(ctxs)]
     items = []
-    for ctx in ctxs:
-        items.append(_item(f"**{ctx.dataset}**, stored: {run_list(progress, ctx.dataset)}."))
-        items += [_item(_minus(x), 1) for x in findings(ctx, art, cut_short)]
-    out.append((r"^<!-- lite runs: written by scripts/readme_counts.py -->\n(?:.|\n)*?^<!-- end of lite runs -->$",
-                "<!-- lite runs: written by scripts/readme_counts.py -->\n" + "\n".join(items)
-                + "\n<!-- end of lite runs -->"))
+    for block in settings:
+        first, *findings = block.split("\n")
+        items += [_item(first[2:])] + [_item(_minus(x[4:]), 1) for x in findings]
+    out.append(_between("lite runs", "\n".join(items)))
+    out.append(_between("lite findings", "\n".join(_minus(_wrap(b)) for b in blocks
+                                                   if b not in settings and b not in primary)
+                        + "\n\n" + _minus(_wrap(final))))
+    out.append(_between("primary endpoint", "\n".join(_minus(_wrap(b)) for b in primary)))
     return out
+
+
+def _between(name: str, text: str) -> tuple[str, str]:
+    """(regex, replacement) of a generated passage: ``text`` between the two HTML comments of ``name``."""
+    start, end = f"<!-- {name}: written by scripts/readme_counts.py -->", f"<!-- end of {name} -->"
+    return rf"^{re.escape(start)}\n(?:.|\n)*?^{re.escape(end)}$", f"{start}\n{text}\n{end}"
 
 
 def main(argv=None) -> int:

@@ -12,7 +12,7 @@ from gca_lite.data import load_dataset
 from gca_lite.data.splits import make_splits
 from gca_lite.data.stats import dataset_stats
 from gca_lite.experiments import artefact
-from gca_lite.experiments.report import _Group
+from gca_lite.experiments.stats import Group
 
 CHECKSUM = "c" * 64
 
@@ -67,8 +67,8 @@ N = 4000
 RNG_SEED = 11
 
 
-def _group(variant: str, values: dict[int, np.ndarray], domain: np.ndarray, checksum: str = CHECKSUM) -> _Group:
-    g = _Group("toy", "fam", variant, provenance={("code", checksum)})
+def _group(variant: str, values: dict[int, np.ndarray], domain: np.ndarray, checksum: str = CHECKSUM) -> Group:
+    g = Group("toy", "fam", variant, provenance={("code", checksum)})
     g.seeds = {s: {"full": (domain, {"NDCG@10": v})} for s, v in values.items()}
     return g
 

@@ -130,7 +130,8 @@ def test_digest_resolves_only_on_the_interval_with_retraining():
     # the users-only interval is quoted where it alone would resolve the difference
     assert text.startswith("Paired test NDCG@10, full ranking: GCA[1] − base: A +0.0040 [-0.0010, +0.0090] "
                            "(users only [+0.0020, +0.0060]), B -0.0010 [-0.0040, +0.0020].")
-    assert "Resolved AUC differences of a GCA variant from the base (both protocols): none." in text
+    assert ("Resolved AUC differences of a GCA variant from the base, each at 95 % before the verdicts' Holm "
+            "correction (both protocols): none.") in text
     assert digest.seeds_label("0,2") == "seeds 0, 2" and digest.seeds_label("3") == "seed 3"
 
 
@@ -212,27 +213,29 @@ def test_contrasts_pair_layernorm_settings_and_draw_only_full_scaling_series():
 def test_orthogonality_points_pair_each_runs_cos_with_its_score(monkeypatch):
     import numpy as np
 
-    import gca_lite.experiments.report as report
+    import gca_lite.experiments.contrasts as contrasts
     from gca_lite.experiments.contrasts import orthogonality_points
 
     ctx = types.SimpleNamespace(groups={"GCA[1]-sigmoid,True": types.SimpleNamespace(seeds=[0, 1])},
                                 cos=[("GCA[1]-sigmoid,True", 0, {"A": 0.3, "B": 0.2}),
                                      ("GCA[1]-sigmoid,True", 5, {"A": 0.1}),   # a seed the group lacks
                                      ("GCA[2]-tanh,True", 0, {"A": 0.4})])   # a variant the context lacks
-    monkeypatch.setattr(report, "_seed_avg", lambda g, seeds, protocol, dom, metric: np.array([0.05, 0.07]) + dom)
+    monkeypatch.setattr(contrasts, "seed_avg", lambda g, seeds, protocol, dom, metric: np.array([0.05, 0.07]) + dom)
     pts = orthogonality_points(ctx)
     assert pts[["seed", "domain", "abs_cos"]].values.tolist() == [[0, "A", 0.3], [0, "B", 0.2]]
     assert pts["NDCG@10"].tolist() == pytest.approx([0.06, 1.06])
 
 
-def test_digest_gives_the_cos_correlation_pooled_and_within_variants(monkeypatch):
-    """From four variants on, "In short" states r over all GCA runs (the paper's way) and r over the
-    seeds of each variant (each variant's means removed), which can disagree."""
+def test_digest_gives_the_cos_correlation_over_variant_means_within_and_pooled(monkeypatch):
+    """From four variants on, "In short" states r over the variants' means and within variants
+    given the selected epoch (what the verdict decides on), and r pooled over runs (the paper's way,
+    shown only), which can disagree."""
     import numpy as np
     import pandas as pd
 
     from gca_lite.experiments import digest
-    from gca_lite.experiments.verdicts import pearson, within_variant_r
+    from gca_lite.experiments.cos_claims import variant_means, within_given_epoch
+    from gca_lite.experiments.stats import pearson
 
     rng = np.random.default_rng(0)
     rows = [{"variant": f"GCA[{v}]-sigmoid,True", "seed": s, "domain": d, "abs_cos": 0.1 * v + 0.01 * s,
@@ -240,13 +243,17 @@ def test_digest_gives_the_cos_correlation_pooled_and_within_variants(monkeypatch
             for v in range(4) for s in range(3) for d in "AB"]
     points = pd.DataFrame(rows)
     monkeypatch.setattr(digest, "orthogonality_points", lambda ctx: points)
-    text = " ".join(digest.findings(_FakeContext({}), pd.DataFrame(), pd.DataFrame()))
+    epochs = {(f"GCA[{v}]-sigmoid,True", s): 40 + (5 * v + 7 * s) % 9 for v in range(4) for s in range(3)}
+    ctx = _FakeContext({})
+    ctx.histories = [(v, s, e, []) for (v, s), e in epochs.items()]
+    text = " ".join(digest.findings(ctx, pd.DataFrame(), pd.DataFrame()))
     a = points[points["domain"] == "A"]
     r, lo, hi, _ = pearson(a["abs_cos"], a["NDCG@10"])
-    wr, wlo, whi, n, k = within_variant_r(a["abs_cos"].to_numpy(), a["NDCG@10"].to_numpy(), a["variant"].tolist())
-    assert r < -0.9 and wr > 0.9  # across variants more orthogonal is better, across seeds worse
-    assert f"over 12 GCA runs of 4 variants: A {r:+.3f} [{lo:+.3f}, {hi:+.3f}]" in text
-    assert f"within variants (each variant's means removed, {n} runs of {k} variants): A {wr:+.3f} " \
-           f"[{wlo:+.3f}, {whi:+.3f}]" in text
+    mr, mlo, mhi, _ = pearson(*variant_means(a))
+    wr, wlo, whi, _ = within_given_epoch(a, epochs)
+    assert r < -0.9 and mr < -0.9 and wr > 0.9  # across variants more orthogonal is better, across seeds worse
+    assert f"over the means of 4 variants: A {mr:+.3f} [{mlo:+.3f}, {mhi:+.3f}]" in text
+    assert f"within variants given the selected epoch: A {wr:+.3f} [{wlo:+.3f}, {whi:+.3f}]" in text
+    assert f"pooled over 12 GCA runs, shown only (seeds of one variant are not independent): A {r:+.3f}" in text
     monkeypatch.setattr(digest, "orthogonality_points", lambda ctx: points[points["variant"] != "GCA[3]-sigmoid,True"])
-    assert "Pearson r" not in " ".join(digest.findings(_FakeContext({}), pd.DataFrame(), pd.DataFrame()))
+    assert "Pearson r" not in " ".join(digest.findings(ctx, pd.DataFrame(), pd.DataFrame()))

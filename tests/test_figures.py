@@ -75,8 +75,10 @@ def test_pearson_ci_and_kendall():
     rng = np.random.default_rng(0)
     x = rng.normal(size=40)
     y = -x + rng.normal(scale=0.5, size=40)
-    r, lo, hi = A.pearson_ci(x, y, n_boot=500)
+    r, lo, hi = A.pearson_ci(x, y)
     assert r == pytest.approx(np.corrcoef(x, y)[0, 1]) and -1 <= lo < r < hi < 0
+    from gca_lite.experiments.stats import pearson
+    assert (r, lo, hi) == pearson(x, y)[:3]  # one interval method: the results page's Fisher z
     assert math.isnan(A.pearson([1, 2], [3, 4]))  # fewer than 3 points
     assert math.isnan(A.pearson_ci([1, 1, 1], [1, 2, 3])[0])  # no spread
     assert A.kendall_tau([1, 2, 3, 4], [10, 20, 30, 40]) == 1.0
@@ -131,8 +133,8 @@ def test_charts_have_error_bars_and_domains():
 
 
 def test_cos_scatter_reports_r_in_the_legend():
-    pts = pd.DataFrame({"variant": ["v"] * 6, "seed": range(6), "domain": list("AAABBB"),
-                        "abs_cos": [0.1, 0.2, 0.3, 0.1, 0.2, 0.3], "NDCG@10": [0.3, 0.2, 0.1, 0.1, 0.2, 0.3]})
+    pts = pd.DataFrame({"variant": ["v"] * 8, "seed": range(8), "domain": list("AAAABBBB"),  # 4 points: an interval
+                        "abs_cos": [0.1, 0.2, 0.3, 0.4] * 2, "NDCG@10": [0.4, 0.3, 0.2, 0.1, 0.1, 0.2, 0.3, 0.4]})
     stats = {d: A.pearson_ci(pts[pts.domain == d].abs_cos, pts[pts.domain == d]["NDCG@10"]) for d in "AB"}
     fig = F.cos_scatter(pts, stats, paper={"A": -0.328, "B": -0.34})
     names = [t.name for t in fig.data if t.mode == "lines"]

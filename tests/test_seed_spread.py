@@ -8,15 +8,15 @@ import math
 import numpy as np
 import pytest
 
-from gca_lite.experiments.report import _compare, _Group, t975, with_seed_spread
+from gca_lite.experiments.stats import Group, compare, t975, with_seed_spread
 from gca_lite.experiments.verdicts import judge
 
 N = 3000
 
 
-def _group(variant: str, values: dict[int, np.ndarray], domain: np.ndarray | None = None) -> _Group:
+def _group(variant: str, values: dict[int, np.ndarray], domain: np.ndarray | None = None) -> Group:
     domain = np.zeros(N, dtype=np.int64) if domain is None else domain
-    g = _Group("toy", "fam", variant, provenance={("code", "c" * 64)})
+    g = Group("toy", "fam", variant, provenance={("code", "c" * 64)})
     g.seeds = {s: {"full": (domain, {"NDCG@10": v, "AUC": v})} for s, v in values.items()}
     return g
 
@@ -61,7 +61,7 @@ def test_the_seed_half_width_is_added_in_quadrature_to_each_side():
 def test_a_gain_that_flips_sign_between_seeds_is_not_resolved():
     # pooled over seeds the gain is +0.01 and resolved over users; seed by seed it is +0.04, -0.02, +0.01
     gca, base = _pair([0.04, -0.02, 0.01])
-    c = _compare(gca, base, "full", 0, "NDCG@10", n_boot=300, seed=0)
+    c = compare(gca, base, "full", 0, "NDCG@10", n_boot=300, seed=0)
     assert c["diff"] == pytest.approx(0.01, abs=1e-3)
     assert c["lo_users"] > 0  # the users-only interval would call it a gain ...
     assert c["lo"] < 0 < c["hi"]  # ... the seed-aware one does not
@@ -71,7 +71,7 @@ def test_a_gain_that_flips_sign_between_seeds_is_not_resolved():
 
 def test_a_gain_that_holds_for_every_seed_stays_resolved():
     gca, base = _pair([0.010, 0.011, 0.009])
-    c = _compare(gca, base, "full", 0, "NDCG@10", n_boot=300, seed=0)
+    c = compare(gca, base, "full", 0, "NDCG@10", n_boot=300, seed=0)
     assert c["lo"] > 0 and judge([c]) == "reproduced"
     assert c["lo"] <= c["lo_users"] and c["hi"] >= c["hi_users"]  # only ever wider
 
@@ -79,7 +79,7 @@ def test_a_gain_that_holds_for_every_seed_stays_resolved():
 def test_seeds_missing_from_one_side_are_not_paired():
     gca, base = _pair([0.01, 0.01, 0.01])
     del base.seeds[2]
-    c = _compare(gca, base, "full", 0, "NDCG@10", n_boot=100, seed=0)
+    c = compare(gca, base, "full", 0, "NDCG@10", n_boot=100, seed=0)
     assert len(c["per_seed"]) == 2  # the common seeds only
 
 
@@ -103,7 +103,7 @@ def test_the_book_chapters_use_the_same_interval():
     row = table[table["domain"] == "A"].iloc[0]
     gca, base = (_group(v, {r.record["seed"]: r.test_counts["full"].metrics()["NDCG@10"] for r in runs[v]},
                         np.arange(N) % 2) for v in ("GCA", "base"))
-    c = _compare(gca, base, "full", 0, "NDCG@10", n_boot=200, seed=0)
+    c = compare(gca, base, "full", 0, "NDCG@10", n_boot=200, seed=0)
     assert (row["diff"], row["ci_lo"], row["ci_hi"]) == pytest.approx((c["diff"], c["lo"], c["hi"]))
     assert c["seed_half"] > 0
 

@@ -8,7 +8,7 @@ Statistics follow :mod:`gca_lite.experiments.report`: per-user test metrics are 
 requested seeds, means get a 95 % percentile bootstrap CI over test users, and differences
 between two variants are paired over the same users and seeds
 (:func:`gca_lite.metrics.paired_comparison`), and with two or more seeds the interval of a
-difference is widened by the seed-to-seed spread of the paired means (``report.with_seed_spread``,
+difference is widened by the seed-to-seed spread of the paired means (``experiments.stats``,
 decision D16). Unlike ``report_frame`` the functions here use exactly the runs a notebook asked
 for, never whatever else the store holds.
 """
@@ -17,49 +17,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .config import GCA_POINTS, RunConfig
+from .config import RunConfig
+from .experiments.report import DOMAINS, METRICS as TABLE_METRICS
+from .experiments.stats import paired_over_seeds, pearson as stats_pearson
+from .experiments.variants import grid as all_variants, layernorm_pairs, overrides as variant_overrides  # noqa: F401
 from .explorer import explorer_data, load_model, pick_users, save_weights  # noqa: F401  (explorer chapter)
-from .experiments.report import with_seed_spread
-from .metrics import bootstrap_ci, paired_comparison
-
-DOMAINS = ("A", "B")
-TABLE_METRICS = ("NDCG@1", "NDCG@5", "NDCG@10", "HR@10", "MRR", "AUC")
-_VARIANT = re.compile(r"^GCA\[(\d(?:,\d)*)\]-(sigmoid|tanh|identity),(True|False)$")
-
-
-# ----------------------------------------------------------------------------- variants
-def all_variants(point_sets=((0,), (1,), (2,), (0, 1, 2)), gates=("sigmoid", "tanh")) -> list[str]:
-    """The paper's full grid: base + insertion points x gate x LayerNorm (17 names by default)."""
-    out = ["base"]
-    for pts in point_sets:
-        for gate in gates:
-            for ln in (True, False):
-                out.append(f"GCA[{','.join(map(str, pts))}]-{gate},{ln}")
-    return out
-
-
-def variant_overrides(name: str, param: str = "variants") -> dict:
-    """Config overrides (dotted keys) of a variant name such as ``GCA[1]-sigmoid,True`` or ``base``."""
-    if not isinstance(name, str):
-        raise ValueError(f"{param}: every entry must be a string, got {name!r}")
-    if name == "base":
-        return {"model.gca_points": []}
-    m = _VARIANT.match(name.replace(" ", ""))
-    if not m:
-        raise ValueError(f"{param}: {name!r} is not a variant name; use 'base' or e.g. "
-                         "'GCA[1]-sigmoid,True' (points from 0,1,2 in increasing order; gate sigmoid, "
-                         "tanh or identity; LayerNorm True or False)")
-    points = [int(p) for p in m.group(1).split(",")]
-    if any(p not in GCA_POINTS for p in points) or points != sorted(points):
-        raise ValueError(f"{param}: {name!r} needs insertion points from {GCA_POINTS} in increasing "
-                         "order (repeat a point to stack modules there, e.g. GCA[0,0])")
-    return {"model.gca_points": points, "model.gca_gate": m.group(2),
-            "model.gca_layernorm": m.group(3) == "True"}
+from .metrics import bootstrap_ci
 
 
 # ----------------------------------------------------------------------------- setup
@@ -238,9 +205,9 @@ def paired_table(runs: Mapping[str, Sequence], pairs: Sequence[tuple[str, str]],
 def _paired(first: Sequence, second: Sequence, protocol: str, metric: str, users, n_boot: int,
             seed: int) -> dict:
     """``first - second`` over ``users`` (a domain name or a boolean mask over all test users) and
-    the training seeds both lists hold (as ``report._compare``): paired bootstrap of the
+    the training seeds both lists hold (as ``stats.compare``): paired bootstrap of the
     seed-averaged differences, widened from two seeds on by the seed spread of the paired means
-    (``report.with_seed_spread``)."""
+    (``stats.paired_over_seeds``)."""
     def values(results):
         v, dom = user_values(results, protocol, metric)
         return v[dom == DOMAINS.index(users)] if isinstance(users, str) else v[users]
@@ -250,16 +217,8 @@ def _paired(first: Sequence, second: Sequence, protocol: str, metric: str, users
     if not common:
         raise ValueError(f"no training seed in common: {sorted(by_seed[0])} and {sorted(by_seed[1])}")
     a, b = ([side[s] for s in common] for side in by_seed)
-    c = paired_comparison(values(a), values(b), n_boot=n_boot, seed=seed)
     per_seed = [float(np.mean(values([x]) - values([y]))) for x, y in zip(a, b)]
-    return with_seed_spread({"diff": c["mean_diff"], "lo": c["ci_lo"], "hi": c["ci_hi"], "p": c["p_value"]},
-                            per_seed)
-
-
-def layernorm_pairs(variants: Sequence[str]) -> list[tuple[str, str]]:
-    """(``...,True``, ``...,False``) pairs present in ``variants``."""
-    return [(v, v[:-len("True")] + "False") for v in variants
-            if v.endswith(",True") and v[:-len("True")] + "False" in variants]
+    return paired_over_seeds(values(a)[:, None], values(b)[:, None], [per_seed], n_boot, seed)[0]
 
 
 def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
@@ -308,29 +267,19 @@ def orthogonality_points(runs: Mapping[str, Sequence], protocol: str = "full", m
 
 
 def pearson(x, y) -> float:
+    """Pearson r (NaN with fewer than three points or no spread)."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     if len(x) < 3 or x.std() == 0 or y.std() == 0:
         return math.nan
     return float(np.clip(np.corrcoef(x, y)[0, 1], -1.0, 1.0))
 
 
-def pearson_ci(x, y, n_boot: int = 2000, seed: int = 0, alpha: float = 0.05) -> tuple[float, float, float]:
-    """Pearson r with a percentile bootstrap CI over points (pairs resampled jointly)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    r = pearson(x, y)
-    if math.isnan(r):
-        return r, math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(x), size=(n_boot, len(x)))
-    xs, ys = x[idx], y[idx]
-    xs, ys = xs - xs.mean(1, keepdims=True), ys - ys.mean(1, keepdims=True)
-    den = np.sqrt((xs ** 2).sum(1) * (ys ** 2).sum(1))
-    ok = den > 0
-    boot = (xs * ys).sum(1)[ok] / den[ok]
-    if len(boot) < n_boot // 2:
-        return r, math.nan, math.nan
-    lo, hi = np.clip(np.quantile(boot, [alpha / 2, 1 - alpha / 2]), -1.0, 1.0)
-    return r, float(lo), float(hi)
+def pearson_ci(x, y, n_boot: int | None = None) -> tuple[float, float, float]:
+    """Pearson r with its Fisher-z 95 % interval (``stats.pearson``: the findings layer's one
+    interval method for a correlation, so a chapter and the results page agree); ``n_boot`` is
+    accepted from chapters written for the former bootstrap interval and not used."""
+    r, lo, hi, _ = stats_pearson(x, y)
+    return r, lo, hi
 
 
 def trajectories(runs: Mapping[str, Sequence], protocol: str = "full", metric: str = "NDCG@10"):
@@ -354,30 +303,14 @@ def trajectories(runs: Mapping[str, Sequence], protocol: str = "full", metric: s
 def _train_task(cfg: RunConfig, root: str, data_dir: str | None) -> str | None:
     """Pool worker: train ``cfg`` into the store at ``root`` unless stored or locked elsewhere, and
     cache its weights; returns an error line, or None (a failure is also recorded in the store)."""
-    import traceback
-
     import torch
 
     from .experiments import ResultsStore
-    from .train import run
+    from .experiments.train_once import train_once
 
     torch.set_num_threads(1)
     store = ResultsStore(root)
-    if store.has(cfg, warn=False):
-        return None
-    lock = store.lock(cfg)
-    if not lock.acquire():
-        return None  # another process trains it; ensure() waits for it afterwards
-    try:
-        if store.has(cfg, warn=False):
-            return None
-        try:
-            result = run(cfg, data_dir, progress=False, keep_model=True, cache_dir=store.cache_dir)
-            store.save(cfg, result)
-            save_weights(store, cfg, result.model)
-        except Exception as e:
-            store.mark_failed(cfg, f"{type(e).__name__}: {e}", traceback.format_exc())
-            return f"{cfg.name}: {type(e).__name__}: {e}"
-        return None
-    finally:
-        lock.release()
+    # busy: another process trains it, and ensure() waits for it afterwards
+    status, _, error = train_once(store, cfg, data_dir, keep_model=True,
+                                  after=lambda c, result: save_weights(store, c, result.model))
+    return f"{cfg.name}: {error}" if status == "failed" else None

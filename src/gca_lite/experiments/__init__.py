@@ -10,6 +10,19 @@ and from the shell::
 
     gca-lite sweep experiments/smoke_grid.yaml --store runs/smoke --workers 2
     gca-lite report --store runs/smoke --format md
+
+Where things live (one idea per file):
+
+* running: ``grid`` (YAML grids), ``store`` (the results store), ``lock``, ``train_once`` (train a
+  config once into the store: the sweep, ``run_or_load`` and the book share it), ``sweep``;
+* judging: ``variants`` (the variant-name language: **add a variant or a series here**), ``stats``
+  (every interval, test and correlation), ``resample`` (the bootstraps' shared draws), ``report``
+  (groups of runs and the report tables), ``context`` (what one dataset x setting holds), ``rules``
+  (how comparisons become a verdict, and the verdict words and colours), ``claims`` (the claim
+  registry: **add a claim here**, one function and one entry of ``CLAIMS``), ``verdicts`` (the
+  verdict table), ``artefact``, ``contrasts``, ``budget``, ``summary``;
+* writing: ``digest`` (computed prose, and the one "In short" for ``gca-lite report``, the results
+  page and the README).
 """
 
 from .grid import GridError, config_from_dict, expand, load_grid, normalize

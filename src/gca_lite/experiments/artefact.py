@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .resample import paired_comparison
-from .report import DOMAINS, _compare, _seed_avg, fmt_ci, with_seed_spread
+from .report import DOMAINS
+from .stats import Group, compare, fmt_ci, paired_over_seeds, seed_avg
 
 BASE = "base"
 
@@ -116,13 +116,13 @@ def fits(group, strata: dict | None) -> bool:
 def stratum_gains(groups: dict, variant: str, strata: dict | None, protocol: str, dom: int,
                   metric: str = "NDCG@10", n_boot: int = 1000) -> dict | None:
     """{"untied": cmp, "tied": cmp} of ``variant`` against the base on each stratum (``cmp`` as in
-    ``report._compare``, plus ``n`` users); None when the strata do not fit both groups."""
+    ``stats.compare``, plus ``n`` users); None when the strata do not fit both groups."""
     g, base = groups.get(variant), groups.get(BASE)
     if g is None or base is None or not (fits(g, strata) and fits(base, strata)):
         return None
     out = {}
     for name, users in (("untied", ~strata["tied"]), ("tied", strata["tied"])):
-        cmp = _compare(g, base, protocol, dom, metric, n_boot, seed=0, users=users)
+        cmp = compare(g, base, protocol, dom, metric, n_boot, seed=0, users=users)
         out[name] = {**cmp, "n": int((users & (strata["domain"] == dom)).sum())}
     return out
 
@@ -140,20 +140,18 @@ def shuffle_gain(original: dict, shuffled: dict, variant: str, protocol: str, do
     if not seeds or len(domains) != 4 * len(seeds) or len({len(d) for d in domains}) != 1:
         return None
     users = np.logical_and.reduce([d == dom for d in domains])
-    values = [_seed_avg(g, seeds, protocol, dom, metric, users) for g in four]
+    values = [seed_avg(g, seeds, protocol, dom, metric, users) for g in four]
     if any(v is None for v in values):
         return None
     v_orig, b_orig, v_shuf, b_shuf = values
-    # seed by seed, so that every interval also covers retraining noise (report.with_seed_spread)
+    # seed by seed, so that every interval also covers retraining noise (stats.with_seed_spread)
     gca, base, gca_shuffled, base_shuffled = (
-        [_seed_avg(g, [s], protocol, dom, metric, users) for s in seeds] for g in four)
+        [seed_avg(g, [s], protocol, dom, metric, users) for s in seeds] for g in four)
     gain_orig = [float(np.mean(a - b)) for a, b in zip(gca, base)]
     gain_shuf = [float(np.mean(a - b)) for a, b in zip(gca_shuffled, base_shuffled)]
 
     def cmp(a, b, per_seed):
-        r = paired_comparison(a, b, n_boot=n_boot, seed=0)
-        return with_seed_spread({"diff": r["mean_diff"], "lo": r["ci_lo"], "hi": r["ci_hi"], "p": r["p_value"]},
-                                per_seed)
+        return paired_over_seeds(a[:, None], b[:, None], [per_seed], n_boot, seed=0)[0]
 
     change = [s - o for s, o in zip(gain_shuf, gain_orig)]
     return {"original": cmp(v_orig, b_orig, gain_orig), "shuffled": cmp(v_shuf, b_shuf, gain_shuf),
@@ -164,11 +162,9 @@ def shuffle_gain(original: dict, shuffled: dict, variant: str, protocol: str, do
 def groups_from_runs(runs: dict) -> dict:
     """``{variant: [RunResult, ...]}`` (the notebooks' runs, one per seed) as the groups the
     functions here take, so a chapter and the results page share one code path."""
-    from .report import _Group
-
     out = {}
     for variant, results in runs.items():
-        g = _Group("", "", variant)
+        g = Group("", "", variant)
         for res in results:
             rule = res.record["config"]["eval"]["tie_rule"]
             g.seeds[res.record["seed"]] = {p: (res.test_domain, c.metrics(rule)) for p, c in res.test_counts.items()}
@@ -200,7 +196,7 @@ def gain_rows(original: dict, shuffled: dict | None, strata: dict | None, varian
     rows = []
     for dom, dname in enumerate(DOMAINS):
         row = {"variant": variant, "domain": dname,
-               "all users": fmt_ci(_compare(original[variant], original.get(BASE), protocol, dom, metric,
+               "all users": fmt_ci(compare(original[variant], original.get(BASE), protocol, dom, metric,
                                           n_boot, seed=0))}
         by_stratum = stratum_gains(original, variant, strata, protocol, dom, metric, n_boot)
         for name in ("untied", "tied"):

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config import PROTOCOLS
 from .report import DOMAINS, setting_label
 from .store import ResultsStore, record_config
 from .verdicts import RANGE_CLAIM, judged, with_notes
 
-PROTOCOLS = ("full", "sampled")
 SCORES = tuple(f"{p} {d}" for p in PROTOCOLS for d in DOMAINS)  # the score columns of a budget_runs frame
 RUN_KEYS = ["dataset", "setting", "variant", "seed"]  # one training run, whichever store holds it
 

@@ -5,22 +5,10 @@ for the scaling series and their parameter-matched bases (the parameter-efficien
 
 from __future__ import annotations
 
-import re
-
-from .report import DOMAINS, fmt_ci
-
-_VARIANT = re.compile(r"GCA\[(?P<points>[\d,]+)\]-(?P<gate>\w+),(?P<ln>True|False)$")
-#: the scaling series of the blog's figure; GCA[0] starts both curves
-EARLY = ("GCA[0]-sigmoid,True", "GCA[0,0]-sigmoid,True", "GCA[0,0,0]-sigmoid,True")
-STACK = ("GCA[0]-sigmoid,True", "GCA[0,1]-sigmoid,True", "GCA[0,1,2]-sigmoid,True")
-BASES = ("base", "base~1xGCA,True", "base~2xGCA,True", "base~3xGCA,True")
-
-
-def _paper_order(variant: str) -> tuple:
-    """Fewest modules first, then by insertion points and gate: GCA[0] ... GCA[2], GCA[0,1,2]."""
-    m = _VARIANT.match(variant)
-    points = tuple(int(x) for x in m["points"].split(","))
-    return len(points), points, m["gate"]
+from . import variants as V
+from .report import DOMAINS
+from .stats import fmt_ci, seed_avg
+from .variants import BASES, EARLY, STACK
 
 
 def layernorm_frame(ctxs, protocols=("full", "sampled"), metric: str = "NDCG@10", n_boot: int = 1000):
@@ -31,19 +19,19 @@ def layernorm_frame(ctxs, protocols=("full", "sampled"), metric: str = "NDCG@10"
 
     rows = []
     for ctx in ctxs:
-        with_ln = [v for v in ctx.groups if (m := _VARIANT.match(v)) and m["ln"] == "True"]
-        for on in sorted(with_ln, key=_paper_order):
-            off = on.removesuffix(",True") + ",False"
+        with_ln = [v for v in ctx.groups if V.is_gca(v) and V.parse(v)["gca_layernorm"]]
+        for on in sorted(with_ln, key=V.paper_order):
+            off = V.layernorm_partner(on)
             if off not in ctx.groups:
                 continue
-            m = _VARIANT.match(on)
+            fields = V.parse(on)
             for protocol in protocols:
                 for dom, dname in enumerate(DOMAINS):
                     c = ctx.compare(on, off, protocol, dom, metric, n_boot)
                     if c is None:
                         continue
-                    rows.append({"dataset": ctx.dataset, "setting": ctx.setting, "point": f"[{m['points']}]",
-                                 "gate": m["gate"], "protocol": protocol, "domain": dname,
+                    rows.append({"dataset": ctx.dataset, "setting": ctx.setting, "point": V.points_name(on)[3:],
+                                 "gate": fields["gca_gate"], "protocol": protocol, "domain": dname,
                                  "on − off": fmt_ci(c), "seeds": len(c["per_seed"]),
                                  "resolved": bool(c["lo"] > 0 or c["hi"] < 0)})
     return pd.DataFrame(rows, columns=["dataset", "setting", "point", "gate", "protocol", "domain", "on − off",
@@ -78,15 +66,13 @@ def orthogonality_points(ctx, protocol: str = "full", metric: str = "NDCG@10"):
     import numpy as np
     import pandas as pd
 
-    from .report import _seed_avg
-
     rows = []
     for variant, seed, cos in ctx.cos:
         g = ctx.groups.get(variant)
         if g is None or seed not in g.seeds:
             continue
         for dom, dname in enumerate(DOMAINS):
-            values = _seed_avg(g, [seed], protocol, dom, metric)
+            values = seed_avg(g, [seed], protocol, dom, metric)
             if dname in cos and values is not None:
                 rows.append({"variant": variant, "seed": seed, "domain": dname, "abs_cos": cos[dname],
                              metric: float(np.mean(values))})

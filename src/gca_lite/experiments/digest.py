@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import math
 
+from ..config import PROTOCOLS
 from . import summary as S
 from .contrasts import layernorm_frame, orthogonality_points
-from .report import DOMAINS, fmt_ci
-from .verdicts import MIN_CORR_VARIANTS, pearson, within_variant_r
+from .cos_claims import MIN_CORR_VARIANTS, variant_means, within_given_epoch
+from .report import DOMAINS
+from .rules import NOT_JUDGED
+from .stats import fmt_ci, pearson, resolved
+from .variants import HEADLINE, short_name
 
 
 def seeds_label(stored: str) -> str:
@@ -25,20 +29,10 @@ def seeds_label(stored: str) -> str:
 
 
 #: the paired comparisons a setting's findings quote first: (variant, reference)
-KEY_PAIRS = (("GCA[1]-sigmoid,True", "base"), ("GCA[0]-sigmoid,True", "base~1xGCA,True"),
+KEY_PAIRS = ((HEADLINE, "base"), ("GCA[0]-sigmoid,True", "base~1xGCA,True"),
              ("GCA[0,1,2]-sigmoid,True", "base~3xGCA,True"))
 N_BOOT = 1000  # the results page's default, so that the README and the page quote the same intervals
 LITE = "lite"  # the setting label of the lite preset's runs (noise and early stopping are about them)
-PROTOCOLS = ("full", "sampled")
-
-
-def _short(variant: str) -> str:
-    return variant.removesuffix("-sigmoid,True")
-
-
-def _resolved(c: dict, users_only: bool = False) -> bool:
-    lo, hi = (c["lo_users"], c["hi_users"]) if users_only else (c["lo"], c["hi"])
-    return lo > 0 or hi < 0
 
 
 def _seeds_note(seeds: int) -> str:
@@ -49,7 +43,7 @@ def _seeds_note(seeds: int) -> str:
 def _with_users(c: dict) -> str:
     """``fmt_ci`` of a comparison, plus its users-only interval where that one tells another story."""
     text = fmt_ci(c)
-    if len(c["per_seed"]) > 1 and _resolved(c, users_only=True) != _resolved(c):
+    if len(c["per_seed"]) > 1 and resolved(c, users_only=True) != resolved(c):
         text += f" (users only [{c['lo_users']:+.4f}, {c['hi_users']:+.4f}])"
     return text
 
@@ -65,8 +59,8 @@ def against_base(ctx, metric: str, users_only: bool = False, n_boot: int = N_BOO
         for protocol in protocols:
             for dom, dname in enumerate(DOMAINS):
                 c = ctx.compare(variant, "base", protocol, dom, metric, n_boot)
-                if c and len(c["per_seed"]) >= min_seeds and _resolved(c, users_only):
-                    out.append(f"{_short(variant)} {protocol} {dname} {fmt_ci(c)}{_seeds_note(len(c['per_seed']))}")
+                if c and len(c["per_seed"]) >= min_seeds and resolved(c, users_only):
+                    out.append(f"{short_name(variant)} {protocol} {dname} {fmt_ci(c)}{_seeds_note(len(c['per_seed']))}")
     return out
 
 
@@ -84,7 +78,7 @@ def findings(ctx, art, cut_short, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> 
         if all(comps):
             common = sorted(set(ctx.groups[variant].seeds) & set(ctx.groups[ref].seeds))
             fewer = f" ({seeds_label(','.join(map(str, common)))})" if len(common) < most else ""
-            parts.append(f"{_short(variant)} − {ref}{fewer}: "
+            parts.append(f"{short_name(variant)} − {ref}{fewer}: "
                          + ", ".join(f"{d} {_with_users(c)}" for d, c in zip(DOMAINS, comps)))
     if parts:
         out.append("Paired test NDCG@10, full ranking: " + "; ".join(parts) + ".")
@@ -94,31 +88,35 @@ def findings(ctx, art, cut_short, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> 
     which = "both protocols" if len(protocols) > 1 else f"{protocols[0]} protocol"
     for metric in ("NDCG@10", "AUC"):
         found = against_base(ctx, metric, n_boot=n_boot, protocols=protocols)
-        out.append(f"Resolved {metric} differences of a GCA variant from the base ({which}): "
+        out.append(f"Resolved {metric} differences of a GCA variant from the base, each at 95 % before the "
+                   f"verdicts' Holm correction ({which}): "
                    + ("; ".join(found) if found else "none") + ".")
     cos = orthogonality_points(ctx)
     if cos["variant"].nunique() >= MIN_CORR_VARIANTS:
-        rs, within, wn = [], [], (0, 0)
+        epochs = {(v, s): best for v, s, best, _ in getattr(ctx, "histories", []) if best is not None}
+        means, within, pooled = [], [], []
         for dname, part in cos.groupby("domain"):
-            r, lo, hi, n = pearson(part["abs_cos"], part["NDCG@10"])
-            rs.append(f"{dname} {r:+.3f} [{lo:+.3f}, {hi:+.3f}]")
+            r, lo, hi, _ = pearson(*variant_means(part))
+            means.append(f"{dname} {r:+.3f} [{lo:+.3f}, {hi:+.3f}]")
             # the same over seeds only: does a more orthogonal seed of one variant score higher?
-            wr, wlo, whi, *wn = within_variant_r(part["abs_cos"].to_numpy(), part["NDCG@10"].to_numpy(),
-                                                 part["variant"].tolist())
+            wr, wlo, whi, _ = within_given_epoch(part, epochs)
             if not math.isnan(wr):
                 within.append(f"{dname} {wr:+.3f} [{wlo:+.3f}, {whi:+.3f}]")
+            r, lo, hi, _ = pearson(part["abs_cos"], part["NDCG@10"])
+            pooled.append(f"{dname} {r:+.3f} [{lo:+.3f}, {hi:+.3f}]")
         runs = len(cos[["variant", "seed"]].drop_duplicates())
-        out.append(f"Pearson r of |cos(X, X')| against test NDCG@10 (full ranking) over {runs} GCA runs of "
-                   f"{cos['variant'].nunique()} variants: " + ", ".join(rs) + " (the paper's claim is a negative "
-                   "r; the blog's ABXI panel: " + ", ".join(f"{d} {r:+.3f}" for d, r in _paper_r().items()) + ")"
-                   + (f"; within variants (each variant's means removed, {wn[0]} runs of {wn[1]} variants): "
-                      + ", ".join(within) if within else "") + ".")
+        out.append(f"Pearson r of |cos(X, X')| against test NDCG@10 (full ranking) over the means of "
+                   f"{cos['variant'].nunique()} variants: " + ", ".join(means)
+                   + (f"; within variants given the selected epoch: " + ", ".join(within) if within else "")
+                   + f"; pooled over {runs} GCA runs, shown only (seeds of one variant are not independent): "
+                   + ", ".join(pooled) + " (the paper's claim is a negative r; the blog's ABXI panel, pooled: "
+                   + ", ".join(f"{d} {r:+.3f}" for d, r in _paper_r().items()) + ").")
     shuffle = [] if art.empty else art[
         (art["dataset"] == ctx.dataset) & (art["setting"] == ctx.setting) & (art["protocol"] == "full")
         & (art["training seeds (shuffled runs)"] != "")].to_dict("records")
     for variant in dict.fromkeys(r["variant"] for r in shuffle):
         rows = [r for r in shuffle if r["variant"] == variant]
-        out.append(f"Same-day shuffle, change in {_short(variant)}'s gain over the base (full ranking, users whose "
+        out.append(f"Same-day shuffle, change in {short_name(variant)}'s gain over the base (full ranking, users whose "
                    f"target keeps its domain, {seeds_label(rows[0]['training seeds (shuffled runs)'])}): "
                    + ", ".join(f"{r['domain']} {r['shuffled − original']}" for r in rows) + ".")
     flagged = [] if cut_short.empty else cut_short[
@@ -188,10 +186,13 @@ def stopping_bullet(runs, length) -> str:
     rows = [] if length.empty else length[length["setting"] == LITE].to_dict("records")
     if lite.empty or not rows:
         return ""
+    patience = ", ".join(str(p) for p in sorted(set(lite["patience"])))
+    # a fixed budget trains every run to its epoch limit: the compute it costs against the runs' own epochs
+    fixed = (lite["max_epochs"].sum() / lite["epochs_run"].sum()) if lite["epochs_run"].sum() else math.nan
     rs = [f"{r['r (epoch, score)']:+.2f} {r['r 95 % CI']} on {r['dataset']} ({r['runs in r']} runs)" for r in rows]
     above = all(r["r 95 % CI"] and float(r["r 95 % CI"][1:].split(",")[0]) > 0 for r in rows)
     return ("- **Early stopping adds to that noise.** " if above else "- **Early stopping and the noise.** ") + (
-        f"Lite runs stop after 20 epochs without improvement, at selected epochs from "
+        f"Lite runs stop after {patience} epochs without improvement, at selected epochs from "
         f"{int(lite['best_epoch'].min())} to {int(lite['best_epoch'].max())}"
         + (f" ({int(shuffled['best_epoch'].min())} to {int(shuffled['best_epoch'].max())} on same-day-shuffled "
            "data)" if len(shuffled) else "")
@@ -199,14 +200,14 @@ def stopping_bullet(runs, length) -> str:
                                     "the selected epoch and the test score correlate")
         + " (Pearson r between selected epoch and test NDCG@10, mean of both domains, full ranking, each "
         f"variant's mean removed: {'; '.join(rs)}). A fixed budget would remove this source but would cost "
-        "about 1.7 times the compute and change every stored configuration (decision D17).")
+        f"about {fixed:.1f} times the compute and change every stored configuration (decision D17).")
 
 
 def final_verdicts(verdicts) -> str:
     """A paragraph naming the lite verdicts that are no longer provisional (three seeds and every
     configuration of the claim stored), from ``verdicts.verdict_frame``."""
     lite = verdicts[verdicts["setting"] == LITE]
-    final = lite[~lite["verdict"].str.contains("provisional") & ~lite["verdict"].isin(("no runs", "too few runs"))]
+    final = lite[~lite["verdict"].str.contains("provisional") & ~lite["verdict"].isin(NOT_JUDGED)]
     head = "**Final verdicts.** "
     if final.empty:
         return head + ("Every lite verdict on the results page is still *provisional* (fewer than three seeds or "
@@ -214,9 +215,9 @@ def final_verdicts(verdicts) -> str:
     # claims with one verdict over all their final cells are grouped by that verdict and where it holds
     groups, split = {}, []
     for claim, part in final.groupby("claim", sort=True):
-        # mid-sentence, "Lower |cos|" becomes "lower |cos|", but "GCA[1]" and "LayerNorm" keep their case
+        # mid-sentence, "Each further" becomes "each further", but "GCA[1]", "LayerNorm" and "X'" keep their case
         first = claim.split(" ", 1)[0]
-        name = claim[0].lower() + claim[1:] if first[1:] == first[1:].lower() else claim
+        name = claim[0].lower() + claim[1:] if first.isalpha() and first[1:] == first[1:].lower() else claim
         protocols = {d: tuple(sorted(p["protocol"])) for d, p in part.groupby("dataset")}
         if part["verdict"].nunique() == 1 and len(set(protocols.values())) == 1:
             ps = next(iter(protocols.values()))
@@ -238,6 +239,46 @@ def final_verdicts(verdicts) -> str:
                    + ("" if every else " The others are provisional."))
 
 
+def setting_head(ctx) -> str:
+    """A setting's item in "In short": ``**dataset · setting**``."""
+    return f"**{ctx.dataset} · {ctx.setting}**"
+
+
+def counted_head(ctx) -> str:
+    """:func:`setting_head` with the setting's configurations and seeds (the results page's)."""
+    seeds = sorted({s for g in ctx.groups.values() for s in g.seeds})
+    return setting_head(ctx) + f" ({len(ctx.groups)} configurations, {seeds_label(','.join(map(str, seeds)))})"
+
+
+def primary_endpoint(verdicts) -> str:
+    """The primary endpoint's verdicts, one Markdown list item (empty without its rows): the claim
+    registry's first claim, per dataset, setting and domain, with its interval, MDE and δ."""
+    part = verdicts[verdicts["claim"].str.startswith("primary endpoint") & (verdicts["protocol"] == "full")]
+    if part.empty:
+        return ""
+    cells = [f"{r.dataset} {r.setting} {r.claim.split('(domain ')[1][0]} *{r.verdict}* ({r.evidence.split(' (interval')[0].split(' − base ')[-1]})"
+             for r in part.itertuples()]
+    return (f"- **Primary endpoint: {HEADLINE} − base, test NDCG@10, full ranking** (difference [95 % interval over "
+            "test users and training seeds], minimum detectable effect, δ = the paper's gain at our level): "
+            + "; ".join(cells) + ".")
+
+
+def in_short(ctxs, verdicts, art, runs, length, cut_short, n_boot: int = N_BOOT, protocols=PROTOCOLS,
+             head=setting_head) -> tuple[list[str], str]:
+    """The one "In short" of the store, for ``gca-lite report``, the results page and the README:
+    (blocks, final) where ``blocks`` opens with :func:`primary_endpoint` (stated first), then one
+    Markdown list item per (dataset, setting), ``head(ctx)``
+    with its :func:`findings` nested below (one line each), then the lite noise and early-stopping
+    bullets, and ``final`` is :func:`final_verdicts`. ``ctxs``: ``verdicts.contexts``; ``art``:
+    ``artefact_frame``; ``runs``: ``summary.run_table``; ``length``, ``cut_short``:
+    ``summary.training_length``."""
+    blocks = [primary_endpoint(verdicts)]
+    blocks += ["\n".join([f"- {head(ctx)}", *(f"  - {item}" for item in findings(ctx, art, cut_short, n_boot, protocols))])
+               for ctx in ctxs]
+    blocks += [x for x in (noise_bullet(ctxs, n_boot, protocols), stopping_bullet(runs, length)) if x]
+    return [b for b in blocks if b], final_verdicts(verdicts)
+
+
 def report_markdown(store, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> str:
     """What ``gca-lite report`` prints after its tables: "In short" (:func:`findings` per dataset
     and setting, the lite noise and early stopping, :func:`final_verdicts`), the verdict matrix of
@@ -256,12 +297,8 @@ def report_markdown(store, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> str:
     runs = S.run_table(store)
     length, cut_short = S.training_length(store)
     art = artefact_frame(ctxs, protocols=tuple(protocols), n_boot=n_boot)
-    lines = ["### In short", ""]
-    for ctx in ctxs:
-        lines.append(f"- **{ctx.dataset} · {ctx.setting}**")
-        lines += [f"  - {item}" for item in findings(ctx, art, cut_short, n_boot, protocols)]
-    lines += [x for x in (noise_bullet(ctxs, n_boot, protocols), stopping_bullet(runs, length)) if x]
-    lines += ["", final_verdicts(verdicts)]
+    blocks, final = in_short(ctxs, verdicts, art, runs, length, cut_short, n_boot, protocols)
+    lines = ["### In short", "", *blocks, "", final]
     for dataset in sorted(verdicts["dataset"].unique()):
         matrix = S.verdict_matrix(verdicts, dataset)
         lines += ["", f"### Verdicts, claim by claim: {dataset}", "",

@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..config import GATES, ModelConfig, RunConfig
-from .resample import bootstrap_cis, paired_comparisons
+from ..config import PRESETS, ModelConfig, RunConfig, preset
+from .stats import Group, bootstrap_cis, compare_many, seed_avg
+from .variants import config_order
 from .store import ResultsStore, record_config, setting_hash
 
 METRICS = ("NDCG@1", "NDCG@5", "NDCG@10", "HR@10", "MRR", "AUC")
@@ -53,8 +53,8 @@ def protocol_title(protocol: str, n_candidates=()) -> str:
 
 
 def setting_label(cfg) -> str:
-    """``lite`` / ``paper`` (by backbone width), plus the ablation it belongs to."""
-    label = {64: "lite", 256: "paper"}.get(cfg.model.d, f"d{cfg.model.d}")
+    """``lite`` / ``paper`` (the preset of that backbone width), plus the ablation it belongs to."""
+    label = preset_widths().get(cfg.model.d, f"d{cfg.model.d}")
     if cfg.train.max_minutes:
         label += f", {cfg.train.max_minutes:g}-min budget"
     if cfg.train.epochs < 10:
@@ -64,35 +64,23 @@ def setting_label(cfg) -> str:
     return label
 
 
-@dataclass
-class _Group:
-    """All seeds of one (dataset, setting family, variant)."""
-
-    dataset: str
-    family: str
-    variant: str
-    order: tuple = ()
-    size_name: str = ""  # ModelConfig.size_name of a GCA variant: the key of its matched base
-    label: str = ""  # setting_label of its own runs (a matched base's differs: _family_labels)
-    n_candidates: int = 0  # sampled negatives per user (eval.n_candidates)
-    runs: dict[int, str] = field(default_factory=dict)  # seed -> run folder name (the config hash)
-    n_parameters: list[int] = field(default_factory=list)
-    provenance: set[tuple[str, str]] = field(default_factory=set)  # (code version, data SHA-256)
-    # seed -> protocol -> (domain array, {metric: per-user values})
-    seeds: dict[int, dict[str, tuple[np.ndarray, dict[str, np.ndarray]]]] = field(default_factory=dict)
+def preset_widths() -> dict[int, str]:
+    """{backbone width d: name of the preset (``config.PRESETS``) that uses it}."""
+    return {preset(name).model.d: name for name in PRESETS}
 
 
-def _family(cfg: RunConfig) -> str:
+def family(cfg: RunConfig) -> str:
     """Setting hash of the run's plain base counterpart (GCA removed, seed 0)."""
     plain = dataclasses.replace(cfg.model, gca_points=(), matched_to="")
     return setting_hash(dataclasses.replace(cfg, model=plain))
 
 
-def _nonmodel(cfg: RunConfig) -> str:
+def nonmodel_hash(cfg: RunConfig) -> str:
+    """Setting hash of everything but the model (what a matched base shares with its GCA models)."""
     return setting_hash(dataclasses.replace(cfg, model=ModelConfig()))
 
 
-def collect(store: ResultsStore, tie_rule: str | None = None) -> dict[tuple[str, str, str], _Group]:
+def collect(store: ResultsStore, tie_rule: str | None = None) -> dict[tuple[str, str, str], Group]:
     """Per-user metrics of every stored run, grouped by (dataset, family, variant)."""
     runs = []
     for folder, record, counts, domain in store.iter_runs():
@@ -102,16 +90,16 @@ def collect(store: ResultsStore, tie_rule: str | None = None) -> dict[tuple[str,
     gca_order: dict[str, tuple] = {}
     for c, *_ in runs:
         if c.model.gca_points:
-            gca_order[c.model.size_name] = min(gca_order.get(c.model.size_name, (9,)), _variant_order(c))
-    groups: dict[tuple[str, str, str], _Group] = {}
+            gca_order[c.model.size_name] = min(gca_order.get(c.model.size_name, (9,)), config_order(c.model))
+    groups: dict[tuple[str, str, str], Group] = {}
     for (cfg, record, counts, domain, run), fam in zip(runs, families([c for c, *_ in runs])):
-        order = _variant_order(cfg)
+        order = config_order(cfg.model)
         if cfg.model.matched_to:
             order = (2, *gca_order.get(cfg.model.matched_to, (9, cfg.model.matched_to)))
         key = (cfg.data.dataset, fam, cfg.model.variant_name)
         size = cfg.model.size_name if cfg.model.gca_points else ""
-        g = groups.setdefault(key, _Group(*key, order=order, size_name=size, label=setting_label(cfg),
-                                          n_candidates=cfg.eval.n_candidates))
+        g = groups.setdefault(key, Group(*key, order=order, size_name=size, label=setting_label(cfg),
+                                         n_candidates=cfg.eval.n_candidates, model=cfg.model))
         g.n_parameters.append(int(record.get("n_parameters") or 0))
         g.provenance.add((str(record.get("code_version")), str(record.get("data_checksum"))))
         rule = tie_rule or cfg.eval.tie_rule
@@ -124,111 +112,12 @@ def families(cfgs: list[RunConfig]) -> list[str]:
     """The setting family (hash) of each configuration. A matched base joins the family of the
     GCA variants it was widened for, stored beside it (same dataset and non-model settings; keyed
     by the size name, so sigmoid and tanh share it); without one it keeps its own."""
-    gca_family = {(c.data.dataset, _nonmodel(c), c.model.size_name): _family(c) for c in cfgs if c.model.gca_points}
-    return [gca_family.get((c.data.dataset, _nonmodel(c), c.model.matched_to), _family(c)) if c.model.matched_to
-            else _family(c) for c in cfgs]
+    gca_family = {(c.data.dataset, nonmodel_hash(c), c.model.size_name): family(c) for c in cfgs if c.model.gca_points}
+    return [gca_family.get((c.data.dataset, nonmodel_hash(c), c.model.matched_to), family(c)) if c.model.matched_to
+            else family(c) for c in cfgs]
 
 
-def _seed_avg(g: _Group, seeds: list[int], protocol: str, dom: int, metric: str,
-              users: np.ndarray | None = None) -> np.ndarray | None:
-    """Per-user values of ``metric`` for domain ``dom`` averaged over ``seeds`` (None if unavailable);
-    ``users``: an optional boolean mask over all test users (e.g. a stratum), applied first."""
-    arrays = []
-    for s in seeds:
-        if protocol not in g.seeds[s]:
-            return None
-        domain, per_user = g.seeds[s][protocol]
-        keep = domain == dom
-        if users is not None:
-            if users.dtype != bool:  # an integer mask would index users by position
-                raise TypeError(f"users must be a boolean mask, got dtype {users.dtype}")
-            if len(users) != len(domain):
-                return None
-            keep = keep & users
-        arrays.append(per_user[metric][keep])
-    if not arrays or len({len(a) for a in arrays}) != 1 or len(arrays[0]) == 0:
-        return None
-    return np.mean(arrays, axis=0)
-
-
-# Two-sided 95 % quantiles of Student's t for 1-10 degrees of freedom (seeds - 1); larger df use
-# the Cornish-Fisher expansion, within 0.002 of the exact value from df 11 on.
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228)
-
-
-def t975(df: int) -> float:
-    """The 0.975 quantile of Student's t with ``df`` degrees of freedom."""
-    if df < 1:
-        raise ValueError(f"t quantile needs df >= 1, got {df}")
-    if df <= len(_T975):
-        return _T975[df - 1]
-    z = 1.959964
-    return z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2)
-
-
-def with_seed_spread(users_ci: dict, per_seed: list[float]) -> dict:
-    """A paired comparison whose ``lo``/``hi`` also cover retraining noise (module doc, D16).
-
-    ``users_ci``: {"diff", "lo", "hi", "p"} from the user bootstrap of the seed-averaged
-    differences; ``per_seed``: the paired mean difference of each common seed."""
-    out = {**users_ci, "lo_users": users_ci["lo"], "hi_users": users_ci["hi"],
-           "per_seed": [float(x) for x in per_seed], "seed_half": math.nan}
-    n = len(per_seed)
-    if n < 2 or math.isnan(users_ci["diff"]):
-        return out
-    half = t975(n - 1) * float(np.std(per_seed, ddof=1)) / math.sqrt(n)
-    d = users_ci["diff"]
-    out.update(seed_half=half, lo=d - math.hypot(d - users_ci["lo"], half),
-               hi=d + math.hypot(users_ci["hi"] - d, half))
-    return out
-
-
-def _compare(g: _Group, ref: _Group | None, protocol: str, dom: int, metric: str, n_boot: int,
-             seed: int, users: np.ndarray | None = None) -> dict:
-    """Paired comparison of ``g`` with ``ref`` over their common seeds (module doc); all-NaN
-    (``per_seed`` empty) when it cannot be made."""
-    return _compare_many(g, ref, protocol, dom, (metric,), n_boot, seed, users)[metric]
-
-
-def _compare_many(g: _Group, ref: _Group | None, protocol: str, dom: int, metrics, n_boot: int,
-                  seed: int, users: np.ndarray | None = None) -> dict[str, dict]:
-    """:func:`_compare` for several metrics of the same users at once (one set of resamples)."""
-    def nan():
-        return with_seed_spread({"diff": math.nan, "lo": math.nan, "hi": math.nan, "p": math.nan}, [])
-
-    if ref is None:
-        return {m: nan() for m in metrics}
-    common = sorted(set(g.seeds) & set(ref.seeds))
-    a = [_seed_avg(g, common, protocol, dom, m, users) for m in metrics]
-    b = [_seed_avg(ref, common, protocol, dom, m, users) for m in metrics]
-    if any(x is None for x in a + b) or a[0].shape != b[0].shape:
-        return {m: nan() for m in metrics}
-    results = paired_comparisons(np.stack(a, 1), np.stack(b, 1), n_boot=n_boot, seed=seed)
-    out = {}
-    for m, r in zip(metrics, results):
-        per_seed = [float(np.mean(_seed_avg(g, [s], protocol, dom, m, users)
-                                  - _seed_avg(ref, [s], protocol, dom, m, users))) for s in common]
-        out[m] = with_seed_spread({"diff": r["mean_diff"], "lo": r["ci_lo"], "hi": r["ci_hi"], "p": r["p_value"]},
-                                  per_seed)
-    return out
-
-
-def fmt_ci(c: dict) -> str:
-    """``diff [lo, hi]`` of a comparison (``_compare``'s dict; over users and seeds when it had two
-    or more seeds); ``n/a`` when it could not be made."""
-    return "n/a" if math.isnan(c["diff"]) else f"{c['diff']:+.4f} [{c['lo']:+.4f}, {c['hi']:+.4f}]"
-
-
-def _variant_order(cfg: RunConfig) -> tuple:
-    """Paper order: base, GCA by insertion points ([0], [1], [2], [0,1,2]), gate, LN; matched last."""
-    m = cfg.model
-    if not m.gca_points:
-        return (2, m.matched_to) if m.matched_to else (0,)  # collect() refines the matched ones
-    gate = GATES.index(m.gca_gate) if m.gca_gate in GATES else len(GATES)
-    return (1, len(m.gca_points), m.gca_points, gate, not m.gca_layernorm)
-
-
-def _family_labels(groups) -> dict[tuple[str, str], str]:
+def family_labels(groups) -> dict[tuple[str, str], str]:
     """{(dataset, family): readable setting label}, unique within a dataset: a label two families
     would share (two learning rates of the lite preset) gets the family's hash prefix. A family of
     matched bases alone (their GCA runs not stored) takes the plain label of its runs and does not
@@ -256,7 +145,7 @@ def report_frame(store: ResultsStore | str, metrics=METRICS, tie_rule: str | Non
 
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
     groups = collect(store, tie_rule)
-    labels = _family_labels(groups)
+    labels = family_labels(groups)
     rows = []
     # readable order: datasets, then settings by label (lite before its shuffle, then paper), then variants
     in_order = sorted(groups.items(), key=lambda kv: (kv[0][0], labels[kv[0][:2]], kv[0][1], kv[1].order))
@@ -267,14 +156,14 @@ def report_frame(store: ResultsStore | str, metrics=METRICS, tie_rule: str | Non
         protocols = sorted({p for s in seeds for p in g.seeds[s]})
         for protocol in protocols:
             for dom, dname in enumerate(DOMAINS):
-                values = {m: v for m in metrics if (v := _seed_avg(g, seeds, protocol, dom, m)) is not None}
+                values = {m: v for m in metrics if (v := seed_avg(g, seeds, protocol, dom, m)) is not None}
                 if not values:
                     continue
                 cis = zip(*bootstrap_cis(np.stack(list(values.values()), 1), n_boot=n_boot, seed=seed))
-                vbs = _compare_many(g, base, protocol, dom, tuple(values), n_boot, seed)
-                vms = _compare_many(g, matched, protocol, dom, tuple(values), n_boot, seed)
+                vbs = compare_many(g, base, protocol, dom, tuple(values), n_boot, seed)
+                vms = compare_many(g, matched, protocol, dom, tuple(values), n_boot, seed)
                 for (metric, v), (mean, lo, hi) in zip(values.items(), cis):
-                    per_seed = [float(np.mean(_seed_avg(g, [s], protocol, dom, metric))) for s in seeds]
+                    per_seed = [float(np.mean(seed_avg(g, [s], protocol, dom, metric))) for s in seeds]
                     vb, vm = vbs[metric], vms[metric]
                     rows.append({
                         "protocol": protocol, "dataset": dataset, "variant": variant, "setting": fam[:8],
@@ -301,15 +190,12 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(header), "|" + "|".join("---" for _ in header) + "|", *map(line, rows)])
 
 
-def _fmt_p(p: float) -> str:
-    return "" if math.isnan(p) else f"{p:.3f}" if p >= 0.001 else "<0.001"
-
-
 def wide(frame, protocol: str, kind: str = "mean"):
     """One row per dataset x variant, one column per domain x metric, formatted strings.
 
-    ``kind``: ``mean`` (``mean ± CI half-width``), ``vs_base`` or ``vs_matched`` (``Δ (p)``, with
-    ``*`` when the interval over users and seeds excludes 0; p is the users-only sign-flip test).
+    ``kind``: ``mean`` (``mean ± CI half-width``), ``vs_base`` or ``vs_matched`` (``Δ``, with ``*``
+    when the interval over users and seeds excludes 0). The users-only sign-flip p-value stays in the
+    frame but is not printed: beside a mark that also covers retraining it would read as a bug.
     """
     import pandas as pd
 
@@ -328,9 +214,9 @@ def wide(frame, protocol: str, kind: str = "mean"):
             if kind == "mean":
                 row[col] = f"{r.mean:.4f} ± {(r.ci_hi - r.ci_lo) / 2:.4f}"
             else:
-                d, p = getattr(r, f"{kind}_diff"), getattr(r, f"{kind}_p")
+                d = getattr(r, f"{kind}_diff")
                 lo, hi = getattr(r, f"{kind}_lo"), getattr(r, f"{kind}_hi")
-                row[col] = f"{d:+.4f} ({_fmt_p(p)})" + ("*" if lo > 0 or hi < 0 else "")
+                row[col] = f"{d:+.4f}" + ("*" if lo > 0 or hi < 0 else "")
         out.append(row)
     return pd.DataFrame(out)
 
@@ -344,12 +230,9 @@ def tables(frame):
         n_candidates = frame.loc[frame["protocol"] == protocol, "n_candidates"] if "n_candidates" in frame else ()
         title = protocol_title(protocol, n_candidates)
         for kind, caption in (("mean", "mean over seeds ± half-width of the 95 % bootstrap CI over test users"),
-                              ("vs_base", "paired difference vs the base model, with in brackets the p-value "
-                                          "of a sign-flip test over test users (users only, so near 0.05 it can "
-                                          "disagree with the mark); * = the 95 % interval over users and seeds "
-                                          "excludes 0"),
-                              ("vs_matched", "paired difference vs the parameter-matched base (p-value; *: as "
-                                             "above)")):
+                              ("vs_base", "paired difference vs the base model; * = its 95 % interval over "
+                                          "test users and training seeds excludes 0"),
+                              ("vs_matched", "paired difference vs the parameter-matched base (*: as above)")):
             table = wide(frame, protocol, kind)
             if table.empty:
                 continue

@@ -286,28 +286,10 @@ def run_or_load(config: RunConfig, store: ResultsStore | str | Path | None = Non
     same config right now, waits for it instead of training a second copy. Failures are recorded
     in the store (``failed.json``) and re-raised.
     """
-    import traceback
-
-    from ..train import run
+    from .train_once import train_once
 
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
     cfg = normalize(config).validate()
-    while True:
-        if store.has(cfg):
-            return store.load(cfg)
-        lock = store.lock(cfg)
-        if lock.acquire():
-            break
-        time.sleep(poll_seconds)  # someone else is training it: wait for their record
-    try:
-        if store.has(cfg, warn=False):  # finished between our check and our lock
-            return store.load(cfg)
-        try:
-            result = run(cfg, data_dir, progress=progress, cache_dir=store.cache_dir)
-        except Exception as e:
-            store.mark_failed(cfg, f"{type(e).__name__}: {e}", traceback.format_exc())
-            raise
-        store.save(cfg, result)
-        return result
-    finally:
-        lock.release()
+    status, result, _ = train_once(store, cfg, data_dir, progress=progress, wait=True, poll_seconds=poll_seconds,
+                                   warn=True, raise_errors=True)
+    return store.load(cfg) if status == "loaded" else result

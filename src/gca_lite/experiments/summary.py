@@ -13,9 +13,10 @@ import numpy as np
 
 from ..paper import load_paper_numbers, paper_cells, paper_correlations
 from .contrasts import orthogonality_points
-from .report import DOMAINS, _family, _seed_avg, collect, families, setting_label, t975
+from .report import DOMAINS, collect, families, family, nonmodel_hash, setting_label
+from .stats import pearson, seed_avg, t975
 from .store import ResultsStore, record_config
-from .verdicts import contexts, judged, pearson, unique_labels, with_notes
+from .verdicts import contexts, judged, unique_labels, with_notes
 
 
 def _store(store) -> ResultsStore:
@@ -24,7 +25,7 @@ def _store(store) -> ResultsStore:
 
 def run_table(store):
     """One row per stored run: dataset, setting, variant, seed, device, machine, wall seconds,
-    epochs, stop reason, code version."""
+    epochs, stop reason, code version, and the run's own early-stopping patience and epoch limit."""
     import pandas as pd
 
     rows = []
@@ -40,6 +41,7 @@ def run_table(store):
                      "wall_seconds": float(record.get("wall_seconds") or 0.0),
                      "epochs_run": record.get("epochs_run"), "best_epoch": record.get("best_epoch"),
                      "stop_reason": record.get("stop_reason"), "code_version": record.get("code_version"),
+                     "patience": cfg.train.patience, "max_epochs": cfg.train.epochs,
                      "stored_at": record.get("stored_at"), "run": folder.name})
     return pd.DataFrame(rows)
 
@@ -99,11 +101,8 @@ def sweep_wall(store):
 def _run_key(cfg) -> tuple:
     """What identifies a planned run without the data: the config hash, except for a matched base,
     whose widths come from the item counts; it is known by the setting and size it matches."""
-    from .report import _nonmodel
-    from .store import ResultsStore
-
     if cfg.model.matched_to:
-        return (cfg.data.dataset, "matched", _nonmodel(cfg), cfg.model.matched_to, cfg.train.seed)
+        return (cfg.data.dataset, "matched", nonmodel_hash(cfg), cfg.model.matched_to, cfg.train.seed)
     return (cfg.data.dataset, "config", ResultsStore.key(cfg))
 
 
@@ -157,7 +156,7 @@ def _ours(groups, dataset, variant, protocol, dom, metric):
     for (ds, fam, v), g in groups.items():
         if ds != dataset or v != variant:
             continue
-        vals = _seed_avg(g, sorted(g.seeds), protocol, dom, metric)
+        vals = seed_avg(g, sorted(g.seeds), protocol, dom, metric)
         if vals is not None:
             out[(fam, len(g.seeds))] = float(np.mean(vals))
     return out
@@ -182,7 +181,7 @@ def paper_vs_ours(store):
     for folder, record, _, _ in store.iter_runs(warn=False):
         cfg = record_config(folder, record)
         if cfg is not None and cfg.eval.n_candidates == 999:
-            abxi_like.add(_family(cfg))
+            abxi_like.add(family(cfg))
     groups = {k: g for k, g in groups.items() if k[1] in abxi_like}
     wanted = []
     for cell in paper_cells().itertuples():

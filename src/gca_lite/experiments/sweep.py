@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import os
 import time
-import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import RunConfig
 from .store import ResultsStore
+from .train_once import train_once
 
 STATUSES = ("trained", "loaded", "busy", "failed")
 
@@ -85,29 +85,9 @@ def run_task(cfg: RunConfig, store_root: str, data_dir: str | None = None, threa
     store = ResultsStore(store_root) if stale_after is None else ResultsStore(store_root, stale_after)
     out = {"name": cfg.name, "key": store.key(cfg), "error": None}
 
-    def done(status: str, error: str | None = None) -> dict:
-        return {**out, "status": status, "error": error, "seconds": time.perf_counter() - t0}
-
-    if store.has(cfg, warn=False):
-        return done("loaded")
-    lock = store.lock(cfg)
-    if not lock.acquire():
-        return done("busy")
-    try:
-        if store.has(cfg, warn=False):  # finished by another worker between check and lock
-            return done("loaded")
-        from ..train import run
-
-        try:
-            result = run(cfg, data_dir, progress=False, cache_dir=store.cache_dir)
-            store.save(cfg, result)
-        except Exception as e:  # recorded, not raised: one bad config must not stop the sweep
-            error = f"{type(e).__name__}: {e}"
-            store.mark_failed(cfg, error, traceback.format_exc())
-            return done("failed", error)
-        return done("trained")
-    finally:
-        lock.release()
+    # a failure is recorded, not raised: one bad config must not stop the sweep
+    status, _, error = train_once(store, cfg, data_dir)
+    return {**out, "status": status, "error": error, "seconds": time.perf_counter() - t0}
 
 
 CONNECT_TIMEOUT = "30s"  # how long to try a --scheduler address before giving up
