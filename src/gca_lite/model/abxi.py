@@ -28,7 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ConfigError, ModelConfig
-from .gca import Attention, Dropout, GCAPoint, Grid, LoRA, SwiGLU, attend, module_labels
+from .gca import GCAPoint, module_labels
+from .layers import Attention, Dropout, Grid, LoRA, SwiGLU, attend
 
 BIG_TIME = 1 << 40  # "sees everything" query time
 
@@ -169,8 +170,7 @@ class ABXI(nn.Module):
         self._reset_base(generator)
         self.gca = nn.ModuleDict()
         for label in module_labels(cfg.gca_points):  # after the base: shared init stream
-            point = GCAPoint(d, cfg.gca_heads, cfg.gca_gate, cfg.gca_layernorm, cfg.gca_alpha_init,
-                             cfg.gca_alpha_per_channel, h if cfg.gca_ffn else None, cfg.dropout)
+            point = GCAPoint(cfg)
             point.reset(generator)
             self.gca[label.replace("#", "_")] = point  # ModuleDict keys: "0", "0_2", ...
 
