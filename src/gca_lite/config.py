@@ -105,7 +105,9 @@ class ModelConfig:
         flag on and off changes the user representation at initialisation by ~1e-7 (point 1) and
         ~1e-5 (point 2), against 0.45 at point 0 (see :func:`inert_reason`). Such runs stay valid
         (the stored v1 runs are of this kind); their LayerNorm on/off pairs are untestable. Every
-        other inert combination is refused by ``validate``."""
+        other inert combination is refused by ``validate``. A LayerNorm-off module is the off side
+        of every placement's pair (the placement needs a LayerNorm); its flag describes the pair
+        with ``pre``: judge a ``post``/``out`` pair by its LayerNorm-on side."""
         return (bool(self.gca_points) and self.gca_block == "attn" and self.gca_ln == "pre"
                 and set(self.gca_points) <= {1, 2})
 
