@@ -272,3 +272,17 @@ def test_decay_groups(no_decay):
         alpha.copy_(before)
     opt.step()
     assert torch.equal(alpha.detach(), before)  # no decay on a zero gradient: unchanged
+
+
+# ------------------------------------------------------------------ command line
+def test_train_dry_run_prints_the_per_module_increment(capsys):
+    from gca_lite.cli import main
+
+    assert main(["train", "synthetic-tiny", "--gca", "0,2", "--gca-block", "cross_ffn4", "--gca-ln", "out",
+                 "--gca-mask", "day", "--no-decay", "gca", "--d", "16", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    cfg = dataclasses.replace(ModelConfig(), d=16, gca_points=(0, 2), gca_block="cross_ffn4", gca_ln="out")
+    assert "GCA[0,2]-sigmoid,True{cross_ffn4,out,day}" in out
+    assert f"per GCA module (both directions): +{gca_module_parameters(cfg):,}" in out
+    assert main(["train", "synthetic-tiny", "--gca", "1", "--gca-block", "cross_ffn4", "--dry-run"]) == 2
+    assert "inert" in capsys.readouterr().err
