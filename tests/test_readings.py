@@ -286,3 +286,26 @@ def test_train_dry_run_prints_the_per_module_increment(capsys):
     assert f"per GCA module (both directions): +{gca_module_parameters(cfg):,}" in out
     assert main(["train", "synthetic-tiny", "--gca", "1", "--gca-block", "cross_ffn4", "--dry-run"]) == 2
     assert "inert" in capsys.readouterr().err
+
+
+@pytest.mark.realdata
+def test_readings_grid_dry_run_lists_every_reading(shared_data, tmp_path):
+    """`gca-lite sweep experiments/readings_grid.yaml --dry-run` lists the grid: base, GCA[0] for
+    every composition x placement, GCA[1] without the refused (inert) placements, LayerNorm off,
+    6 matched bases, on afk and abe, 3 seeds."""
+    from conftest import REPO, _cli
+
+    out = _cli("sweep", str(REPO / "experiments" / "readings_grid.yaml"), "--data-dir", str(shared_data),
+               "--store", str(tmp_path / "empty"), "--dry-run")
+    assert out.returncode == 0, out.stderr
+    names = [line.split()[2] for line in out.stdout.splitlines() if line.startswith("missing")]
+    assert len(names) == 156
+    variants = {n.split("/")[1] for n in names if n.startswith("afk/")}
+    want = {f"GCA[0]-sigmoid,True{ModelConfig(gca_points=(0,), gca_block=b, gca_ln=ln).reading_suffix}"
+            for b in GCA_BLOCKS for ln in GCA_LN}
+    want |= {"GCA[1]-sigmoid,True", "GCA[1]-sigmoid,True{out}", "GCA[1]-sigmoid,True{self_cross_ffn,out}",
+             "GCA[1]-sigmoid,True{cross_ffn4,out}", "base"}
+    want |= {f"GCA[{p}]-sigmoid,False{s}" for p in (0, 1) for s in ("", "{self_cross_ffn}", "{cross_ffn4}")}
+    want |= {f"base~1xGCA,{ln}{s}" for ln in (True, False) for s in ("", "{self_cross_ffn}", "{cross_ffn4}")}
+    assert variants == want
+    assert {n.split("/")[0] for n in names} == {"afk", "abe"}
