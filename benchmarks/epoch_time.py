@@ -23,15 +23,15 @@ and its load average (timings on a shared machine are noisy: compare only runs w
     python benchmarks/epoch_time.py [--data-dir ../shared/data] [--repeats 3] [--presets d256,lite]
 
 ``--compositions`` times the GCA readings instead (issue 21): per preset (lite and d256, shared
-negatives, ``--threads`` 2 by default) one process builds the base and GCA[0] with every
-``model.gca_block`` (``pre`` LayerNorm, sigmoid gate) and times one epoch of each in turn,
-``--repeats`` rounds with the order rotated each round (interleaved, so the load of the shared
-machine hits all alike); d256 epochs are extrapolated from ``--composition-batches``
-length-stratified batches (the same for every model). Reported: the median over rounds of each
-model's epoch time as a ratio to today's module (``attn``) in the same round, and the seconds.
+negatives, ``--threads`` 2 by default) one process builds GCA[0] with every ``model.gca_block``
+(``pre`` LayerNorm, sigmoid gate) and times an epoch of each in turn, ``--repeats`` rounds with the
+order rotated each round (interleaved, so the load of the shared machine hits all alike); an epoch
+is extrapolated by target positions from ``--composition-batches`` length-stratified batches per
+preset (the same batches for every model; 0 = the whole epoch). Reported: the median over rounds of
+each model's epoch time as a ratio to today's module (``attn``) in the same round, and the seconds.
 Merged into the JSON under ``gca_compositions`` (other keys kept):
 
-    python benchmarks/epoch_time.py --compositions [--repeats 3] [--threads 2]
+    python benchmarks/epoch_time.py --compositions [--repeats 3] [--threads 2] [--composition-batches lite=6,d256=3]
 """
 
 from __future__ import annotations
@@ -154,9 +154,8 @@ def compositions_child(preset: str, data_dir: str, repeats: int, sample: int, th
     torch.manual_seed(0)
     spec = PRESETS[preset]
     ds, train = load(data_dir)
-    names = ["base", *GCA_BLOCKS]
-    cfgs = {n: ModelConfig(**spec["model"], **({} if n == "base" else dict(gca_points=(0,), gca_block=n)))
-            for n in names}
+    names = list(GCA_BLOCKS)
+    cfgs = {n: ModelConfig(**spec["model"], gca_points=(0,), gca_block=n) for n in names}
     models = {n: ABXI(c, ds.n_items_a, ds.n_items_b, torch.Generator().manual_seed(0)).train()
               for n, c in cfgs.items()}
     opts = {n: torch.optim.AdamW(m.parameters(), lr=1e-4, weight_decay=3.0, fused=True) for n, m in models.items()}
@@ -180,6 +179,7 @@ def compositions_child(preset: str, data_dir: str, repeats: int, sample: int, th
 
     for n in names:  # warm-up: allocator, kernels
         epoch(n, order[:1])
+    print(json.dumps({"preset": preset, "warm": True, "loadavg": os.getloadavg()}), file=sys.stderr, flush=True)
     rounds = []
     for r in range(repeats):
         rot = names[r % len(names):] + names[:r % len(names)]
@@ -197,20 +197,22 @@ def compositions_child(preset: str, data_dir: str, repeats: int, sample: int, th
 
 
 def compositions_main(args) -> int:
+    samples = dict((k, int(v)) for k, v in (kv.split("=") for kv in args.composition_batches.split(",")))
     out = {"machine": machine(), "cpu": _lscpu(), "threads": int(args.threads), "repeats": args.repeats,
            "command": " ".join(["python benchmarks/epoch_time.py", *sys.argv[1:]]),
            "notes": ("interleaved: every round times one epoch of each model in a rotated order and the "
                      "ratio to 'attn' (today's module) is taken within the round; median over rounds. "
                      "The 2-core machine was shared with 3-4 other helpers' jobs (see loadavg per "
                      "round): seconds are noisy, ratios less so. GCA[0], pre LayerNorm, sigmoid gate, "
-                     "shared negatives, AdamW fused; d256 extrapolated from the same length-stratified "
-                     "batches for every model."),
+                     "shared negatives, AdamW fused; each epoch extrapolated from the same length-stratified "
+                     "batches for every model (composition_batches).") + (" " + args.note if args.note else ""),
+           "composition_batches": samples,
            "presets": {}}
     for preset in ("lite", "d256"):
-        sample = args.composition_batches if preset == "d256" else 0
+        sample = samples.get(preset, 0)
         cmd = [sys.executable, __file__, "--child", preset, "--compositions", "--data-dir", args.data_dir,
                "--threads", args.threads, "--repeats", str(args.repeats),
-               "--composition-batches", str(sample)]
+               "--composition-batches", f"{preset}={sample}"]
         proc = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
         res = json.loads(proc.stdout.splitlines()[-1])
         out["presets"][preset] = res
@@ -253,19 +255,20 @@ def main(argv=None) -> int:
                     help="torch intra-op thread counts to try; each preset reports its fastest")
     ap.add_argument("--compositions", action="store_true",
                     help="time the GCA compositions (model.gca_block) as ratios to today's module")
-    ap.add_argument("--composition-batches", type=int, default=14,
-                    help="d256 batches timed per epoch with --compositions (extrapolated)")
+    ap.add_argument("--composition-batches", default="lite=6,d256=3",
+                    help="batches timed per epoch and preset with --compositions (extrapolated; 0 = all)")
+    ap.add_argument("--note", default="", help="a remark stored with the --compositions results")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--flops", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.compositions and args.child:
-        res = compositions_child(args.child, args.data_dir, args.repeats, args.composition_batches,
-                                 int(args.threads))
+        res = compositions_child(args.child, args.data_dir, args.repeats,
+                                 int(args.composition_batches.split("=")[-1]), int(args.threads))
         print(json.dumps(res))
         return 0
     if args.compositions:
         if "," in args.threads:
-            args.threads = "2"
+            args.threads = "2"  # the issue's setting; --threads 1 on a machine too loaded for 2
         return compositions_main(args)
     if args.child:
         sample = args.per_position_batches if PRESETS[args.child]["neg"] == "per_position" else 0
