@@ -29,7 +29,7 @@ order rotated each round (interleaved, so the load of the shared machine hits al
 is extrapolated by target positions from ``--composition-batches`` length-stratified batches per
 preset (the same batches for every model; 0 = the whole epoch). Reported: the median over rounds of
 each model's epoch time as a ratio to today's module (``attn``) in the same round, and the seconds.
-Merged into the JSON under ``gca_compositions`` (other keys kept):
+Merged into the JSON under ``gca_compositions.threads_<n>`` (other keys kept):
 
     python benchmarks/epoch_time.py --compositions [--repeats 3] [--threads 2] [--composition-batches lite=6,d256=3]
 """
@@ -220,9 +220,11 @@ def compositions_main(args) -> int:
                                         for n, v in res["ratio_to_attn"].items()), flush=True)
     path = Path(args.out)
     summary = json.loads(path.read_text()) if path.exists() else {}
-    summary["gca_compositions"] = out
+    runs = summary.get("gca_compositions", {})
+    runs[f"threads_{args.threads}"] = out  # one entry per thread count, the others kept
+    summary["gca_compositions"] = runs
     path.write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"wrote {path} (gca_compositions)")
+    print(f"wrote {path} (gca_compositions.threads_{args.threads})")
     return 0
 
 
