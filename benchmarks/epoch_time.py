@@ -21,6 +21,17 @@ Reported: seconds/epoch (median over ``--repeats`` epochs), peak RSS, matmul FLO
 and its load average (timings on a shared machine are noisy: compare only runs with a low load).
 
     python benchmarks/epoch_time.py [--data-dir ../shared/data] [--repeats 3] [--presets d256,lite]
+
+``--compositions`` times the GCA readings instead (issue 21): per preset (lite and d256, shared
+negatives, ``--threads`` 2 by default) one process builds GCA[0] with every ``model.gca_block``
+(``pre`` LayerNorm, sigmoid gate) and times an epoch of each in turn, ``--repeats`` rounds with the
+order rotated each round (interleaved, so the load of the shared machine hits all alike); an epoch
+is extrapolated by target positions from ``--composition-batches`` length-stratified batches per
+preset (the same batches for every model; 0 = the whole epoch). Reported: the median over rounds of
+each model's epoch time as a ratio to today's module (``attn``) in the same round, and the seconds.
+Merged into the JSON under ``gca_compositions.threads_<n>`` (other keys kept):
+
+    python benchmarks/epoch_time.py --compositions [--repeats 3] [--threads 2] [--composition-batches lite=6,d256=3]
 """
 
 from __future__ import annotations
@@ -135,6 +146,96 @@ def child(preset: str, data_dir: str, repeats: int, sample: int, flops: bool, th
     return out
 
 
+def compositions_child(preset: str, data_dir: str, repeats: int, sample: int, threads: int) -> dict:
+    """Interleaved epoch times of the base and of GCA[0] with every composition (see docstring)."""
+    from gca_lite.config import GCA_BLOCKS, ModelConfig
+    from gca_lite.model import ABXI, count_parameters
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    spec = PRESETS[preset]
+    ds, train = load(data_dir)
+    names = list(GCA_BLOCKS)
+    cfgs = {n: ModelConfig(**spec["model"], gca_points=(0,), gca_block=n) for n in names}
+    models = {n: ABXI(c, ds.n_items_a, ds.n_items_b, torch.Generator().manual_seed(0)).train()
+              for n, c in cfgs.items()}
+    opts = {n: torch.optim.AdamW(m.parameters(), lr=1e-4, weight_decay=3.0, fused=True) for n, m in models.items()}
+    order = batches(train, np.random.default_rng(0))
+    if sample:
+        by_len = sorted(order, key=lambda r: int(train.lengths[r].max()))
+        order = [by_len[i] for i in np.linspace(0, len(by_len) - 1, sample).round().astype(int)]
+    n_pos_total = int((train.target != 0).sum())
+    n_pos = sum(int((train.target[rows] != 0).sum()) for rows in order)
+
+    def epoch(name: str, rows_list=None) -> float:
+        gen = torch.Generator().manual_seed(1)
+        t0 = time.perf_counter()
+        for rows in rows_list or order:
+            batch = make_batch(train, rows)
+            loss, _ = models[name].loss(batch, *negatives("shared", ds, batch, gen))
+            opts[name].zero_grad(set_to_none=True)
+            loss.backward()
+            opts[name].step()
+        return (time.perf_counter() - t0) * n_pos_total / n_pos
+
+    for n in names:  # warm-up: allocator, kernels
+        epoch(n, order[:1])
+    print(json.dumps({"preset": preset, "warm": True, "loadavg": os.getloadavg()}), file=sys.stderr, flush=True)
+    rounds = []
+    for r in range(repeats):
+        rot = names[r % len(names):] + names[:r % len(names)]
+        times = {n: epoch(n) for n in rot}
+        rounds.append({"order": rot, "seconds": times, "loadavg": os.getloadavg()})
+        print(json.dumps({"preset": preset, "round": r, **rounds[-1]}), file=sys.stderr, flush=True)
+    ratio = {n: statistics.median(rd["seconds"][n] / rd["seconds"]["attn"] for rd in rounds) for n in names}
+    return {"preset": preset, "threads": threads, "negatives": "shared", "model": spec["model"],
+            "gca": "GCA[0]-sigmoid,True (pre LayerNorm)",
+            "parameters": {n: count_parameters(m) for n, m in models.items()},
+            "extrapolated_from_batches": len(order) if sample else 0,
+            "ratio_to_attn": ratio,
+            "epoch_seconds": {n: statistics.median(rd["seconds"][n] for rd in rounds) for n in names},
+            "rounds": rounds}
+
+
+def compositions_main(args) -> int:
+    samples = dict((k, int(v)) for k, v in (kv.split("=") for kv in args.composition_batches.split(",")))
+    out = {"machine": machine(), "cpu": _lscpu(), "threads": int(args.threads), "repeats": args.repeats,
+           "command": " ".join(["python benchmarks/epoch_time.py", *sys.argv[1:]]),
+           "notes": ("interleaved: every round times one epoch of each model in a rotated order and the "
+                     "ratio to 'attn' (today's module) is taken within the round; median over rounds. "
+                     "The 2-core machine was shared with 3-4 other helpers' jobs (see loadavg per "
+                     "round): seconds are noisy, ratios less so. GCA[0], pre LayerNorm, sigmoid gate, "
+                     "shared negatives, AdamW fused; each epoch extrapolated from the same length-stratified "
+                     "batches for every model (composition_batches).") + (" " + args.note if args.note else ""),
+           "composition_batches": samples,
+           "presets": {}}
+    for preset in ("lite", "d256"):
+        sample = samples.get(preset, 0)
+        cmd = [sys.executable, __file__, "--child", preset, "--compositions", "--data-dir", args.data_dir,
+               "--threads", args.threads, "--repeats", str(args.repeats),
+               "--composition-batches", f"{preset}={sample}"]
+        proc = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
+        res = json.loads(proc.stdout.splitlines()[-1])
+        out["presets"][preset] = res
+        print(f"{preset}: " + ", ".join(f"{n} {v:.2f}x ({res['epoch_seconds'][n]:.1f} s)"
+                                        for n, v in res["ratio_to_attn"].items()), flush=True)
+    path = Path(args.out)
+    summary = json.loads(path.read_text()) if path.exists() else {}
+    runs = summary.get("gca_compositions", {})
+    runs[f"threads_{args.threads}"] = out  # one entry per thread count, the others kept
+    summary["gca_compositions"] = runs
+    path.write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"wrote {path} (gca_compositions.threads_{args.threads})")
+    return 0
+
+
+def _lscpu() -> str:
+    try:
+        text = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return next((line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Model name")), "")
+
+
 def _report(res: dict) -> None:
     note = (f" (extrapolated from {res['extrapolated_from_batches']} length-stratified batches)"
             if res["extrapolated_from_batches"] else f" (median of {len(res['epoch_seconds_all'])})")
@@ -154,9 +255,23 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "epoch_time.json"))
     ap.add_argument("--threads", default="1,2",
                     help="torch intra-op thread counts to try; each preset reports its fastest")
+    ap.add_argument("--compositions", action="store_true",
+                    help="time the GCA compositions (model.gca_block) as ratios to today's module")
+    ap.add_argument("--composition-batches", default="lite=6,d256=3",
+                    help="batches timed per epoch and preset with --compositions (extrapolated; 0 = all)")
+    ap.add_argument("--note", default="", help="a remark stored with the --compositions results")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--flops", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.compositions and args.child:
+        res = compositions_child(args.child, args.data_dir, args.repeats,
+                                 int(args.composition_batches.split("=")[-1]), int(args.threads))
+        print(json.dumps(res))
+        return 0
+    if args.compositions:
+        if "," in args.threads:
+            args.threads = "2"  # the issue's setting; --threads 1 on a machine too loaded for 2
+        return compositions_main(args)
     if args.child:
         sample = args.per_position_batches if PRESETS[args.child]["neg"] == "per_position" else 0
         repeats = 1 if sample else args.repeats

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from conftest import random_splits
-from gca_lite.config import ModelConfig
+from gca_lite.config import GCA_BLOCKS, GCA_LN, ModelConfig
 from gca_lite.model import ABXI
 from gca_lite.probe import attention_for_user, orthogonality
 
@@ -24,13 +24,25 @@ def tiny_splits(n_users=12, seed=0):
 
 
 def train_batch(sp):
-    return {k: torch.as_tensor(getattr(sp.train, k)) for k in ("seq_x", "seq_a", "seq_b", "target")}
+    return {k: torch.as_tensor(getattr(sp.train, k)) for k in ("seq_x", "seq_a", "seq_b", "target", "day_back")}
 
 
 def eval_batch(sp, split="valid"):
     es = getattr(sp, split)
     return {k: torch.as_tensor(getattr(es, k)) for k in
-            ("seq_x", "seq_a", "seq_b", "order_a", "order_b", "target_domain")}
+            ("seq_x", "seq_a", "seq_b", "order_a", "order_b", "target_domain", "day_start_a", "day_start_b",
+             "day_start_last")}
+
+
+#: Every composition x LayerNorm placement, with point sets it accepts (``pre``/``post`` are refused
+#: as inert where every point is 1 or 2, except today's reading: see config.inert_reason).
+READINGS = [(b, ln) for b in GCA_BLOCKS for ln in GCA_LN]
+
+
+def reading_points(block, ln):
+    if ln == "out" or (block, ln) == ("attn", "pre"):
+        return [(0,), (1,), (2,), (0, 1, 2)]
+    return [(0,), (0, 1, 2), (0, 0, 1)]
 
 
 def model(cfg=CFG, seed=0, ffn=False, gate="sigmoid"):
@@ -59,15 +71,26 @@ def _replace_same_domain(t: torch.Tensor, where: torch.Tensor, rng) -> torch.Ten
 @pytest.mark.parametrize("points", POINT_SETS)
 @pytest.mark.parametrize("ffn", [False, True])
 def test_no_future_leakage_in_training(points, ffn):
+    _check_no_future_leakage(model(dataclasses.replace(CFG, gca_points=points), ffn=ffn))
+
+
+@pytest.mark.parametrize("block,ln", READINGS)
+def test_no_future_leakage_in_training_every_reading(block, ln):
+    """The same check for every composition (its self-attention is causal within its stream) and
+    LayerNorm placement (the day mask: tests/test_readings.py)."""
+    for points in reading_points(block, ln)[-2:]:
+        _check_no_future_leakage(model(dataclasses.replace(CFG, gca_points=points, gca_block=block, gca_ln=ln)))
+
+
+def _check_no_future_leakage(m):
     sp = tiny_splits(seed=1)
-    m = model(dataclasses.replace(CFG, gca_points=points), ffn=ffn)
     b = train_batch(sp)
     rng = np.random.default_rng(0)
     L = b["seq_x"].shape[1]
     for t0 in (L - 6, L - 3):
         future = torch.zeros_like(b["seq_x"], dtype=torch.bool)
         future[:, t0 + 1:] = True
-        b2 = {k: _replace_same_domain(v, future, rng) for k, v in b.items()}
+        b2 = {k: v if k == "day_back" else _replace_same_domain(v, future, rng) for k, v in b.items()}
         assert not torch.equal(b2["seq_b"], b["seq_b"]) and not torch.equal(b2["seq_a"], b["seq_a"])
         r1, r2 = m.train_repr(b)[0], m.train_repr(b2)[0]
         for dom in "ab":  # both directions: A positions and B positions
@@ -104,9 +127,10 @@ def test_eval_order_masks(points):
         assert float(rec.x_prime[~rec.has_key].abs().sum()) == 0.0
 
 
-def test_eval_changing_later_other_domain_items_keeps_earlier_queries():
+@pytest.mark.parametrize("block,ln", [("attn", "pre"), ("self_cross_ffn", "out"), ("cross_ffn4", "post")])
+def test_eval_changing_later_other_domain_items_keeps_earlier_queries(block, ln):
     sp = tiny_splits(seed=3)
-    m = model(dataclasses.replace(CFG, gca_points=(0, 1, 2)))
+    m = model(dataclasses.replace(CFG, gca_points=(0, 1, 2), gca_block=block, gca_ln=ln))
     e = eval_batch(sp)
     r = 0
     oa = e["order_a"][r]
@@ -129,9 +153,17 @@ def test_eval_changing_later_other_domain_items_keeps_earlier_queries():
 
 @pytest.mark.parametrize("ffn", [False, True])
 def test_parity_gate_held_at_zero(ffn):
+    _check_parity(model(seed=11, ffn=ffn))
+
+
+@pytest.mark.parametrize("block,ln", READINGS)
+def test_parity_gate_held_at_zero_every_reading(block, ln):
+    _check_parity(model(dataclasses.replace(CFG, gca_block=block, gca_ln=ln), seed=11))
+
+
+def _check_parity(gca):
     sp = tiny_splits(seed=4)
     base = ABXI(dataclasses.replace(CFG, gca_points=()), NA, NB, torch.Generator().manual_seed(11)).eval()
-    gca = model(seed=11, ffn=ffn)
     bp = dict(base.named_parameters())
     for n, p in gca.named_parameters():
         if not n.startswith("gca."):
@@ -148,9 +180,13 @@ def test_parity_gate_held_at_zero(ffn):
 
 
 @pytest.mark.parametrize("gate", ["tanh", "identity"])
-def test_zero_alpha_is_identity_for_tanh_and_identity_gates(gate):
+@pytest.mark.parametrize("block,ln", [(b, ln) for b, ln in READINGS if ln != "post"])
+def test_zero_alpha_is_identity_for_tanh_and_identity_gates(gate, block, ln):
+    """alpha = 0 with a gate g(0) = 0 is the identity for ``pre`` and ``out`` (``post`` leaves
+    LN(X): only holding the module at zero, test above, is the identity there)."""
     sp = tiny_splits(seed=5)
-    cfg = dataclasses.replace(CFG, gca_gate=gate, gca_alpha_init=0.0, gca_ffn=True)
+    cfg = dataclasses.replace(CFG, gca_gate=gate, gca_alpha_init=0.0, gca_ffn=block == "attn",
+                              gca_block=block, gca_ln=ln)
     base = ABXI(dataclasses.replace(cfg, gca_points=()), NA, NB, torch.Generator().manual_seed(3)).eval()
     gca = ABXI(cfg, NA, NB, torch.Generator().manual_seed(3)).eval()
     e = eval_batch(sp)
@@ -242,3 +278,26 @@ def test_stacked_modules_at_one_point():
     assert list(probe) == [f"GCA[{m}]/{d}" for m in ("0", "0#2", "0#3") for d in "AB"]
     assert probe["GCA[0#3]/B"]["point"] == 0 and probe["GCA[0#3]/B"]["module"] == "0#3"
     assert all(0 <= v["abs_cos"] <= 1 for v in probe.values())
+
+
+@pytest.mark.parametrize("block,ln", READINGS)
+def test_determinism_every_reading(block, ln):
+    """Same generator -> same weights; same torch seed -> the same training loss (dropout on) and
+    gradients; evaluation is deterministic; the global RNG is left untouched by construction."""
+    sp = tiny_splits(seed=9)
+    cfg = dataclasses.replace(CFG, gca_points=reading_points(block, ln)[-1], gca_block=block, gca_ln=ln)
+    state = torch.random.get_rng_state()
+    m1, m2 = model(cfg, seed=4).train(), model(cfg, seed=4).train()
+    assert torch.equal(state, torch.random.get_rng_state())
+    assert all(torch.equal(p, q) for p, q in zip(m1.parameters(), m2.parameters()))
+    losses, grads = [], []
+    for m in (m1, m2):
+        torch.manual_seed(5)
+        loss = m.loss(train_batch(sp), *negs())[0]
+        loss.backward()
+        losses.append(loss.item())
+        grads.append(torch.cat([p.grad.flatten() for p in m.gca.parameters()]))
+    assert losses[0] == losses[1] and torch.equal(grads[0], grads[1]) and grads[0].abs().sum() > 0
+    e = eval_batch(sp)
+    with torch.no_grad():
+        assert torch.equal(m1.eval().encode_eval(e), m1.encode_eval(e))

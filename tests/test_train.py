@@ -137,3 +137,19 @@ def test_added_config_fields_keep_old_hashes():
         preset("lite", "afk").train, min_epochs=0))
     assert config_hash(old_lite) == "be5401a01b074bd3"  # afk lite base, seed 0, stored before the field
     assert config_hash(preset("lite", "afk")) != config_hash(old_lite)
+
+
+def test_source_hash_ignores_comments_docstrings_and_formatting():
+    """The code version is the normalised source: a docstring, comment or re-wrapped line leaves it
+    equal; a change of behaviour (a value, a statement) alters it."""
+    from gca_lite.provenance import normalised_source
+
+    src = 'def f(x):\n    """Doc."""\n    return x + 1  # one\n'
+    same = ("# header\ndef f(x):\n    '''Another docstring,\n    two lines.'''\n\n"
+            "    return (x +\n            1)\n")
+    assert normalised_source(src) == normalised_source(same)
+    assert normalised_source(src) != normalised_source(src.replace("x + 1", "x + 2"))
+    assert normalised_source(src) != normalised_source(src.replace("return x + 1", "y = x\n    return y + 1"))
+    cls = 'class A:\n    "doc"\n    n = 1\n'
+    assert normalised_source(cls) == normalised_source('class A:\n    """Other doc."""\n\n    n = 1\n')
+    assert normalised_source(cls) != normalised_source(cls.replace("n = 1", "n = 2"))

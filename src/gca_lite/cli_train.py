@@ -7,7 +7,8 @@ import dataclasses
 import json
 from pathlib import Path
 
-from .config import GATES, NEG_MODES, PRESETS, ConfigError, RunConfig, preset
+from .config import (GATES, GCA_BLOCKS, GCA_LN, GCA_MASKS, NEG_MODES, NO_DECAY, PRESETS, ConfigError, RunConfig,
+                     preset)
 from .errors import UsageError
 
 #: config field -> its flag, so a bad value is reported under the name the user typed (completed by
@@ -42,6 +43,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--layernorm", action=argparse.BooleanOptionalAction, default=None,
                    help="LayerNorm inside the GCA module (the True/False of the paper's names)")
     g.add_argument("--alpha-init", type=float, default=None, help="initial gate parameter alpha")
+    g.add_argument("--gca-block", dest="model.gca_block", choices=GCA_BLOCKS, default=None,
+                   help="module composition: attn (today's), self_cross_ffn, cross_ffn4 (the blog's size)")
+    g.add_argument("--gca-ln", dest="model.gca_ln", choices=GCA_LN, default=None,
+                   help="LayerNorm placement: pre LN(X) inputs, post LN(X + gX'), out X + g LN(X')")
+    g.add_argument("--gca-mask", dest="model.gca_mask", choices=GCA_MASKS, default=None,
+                   help="cross-attention keys: order (file order) or day (strictly earlier days only)")
     g.add_argument("--match-params", action="store_true",
                    help="train a base model widened to the GCA variant's parameter count instead")
     m = p.add_argument_group("model dimensions")
@@ -58,6 +65,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                              ("--n-neg", "n_neg", int), ("--seed", "seed", int)):
         t.add_argument(flag, dest=f"train.{field}", type=typ, default=None)
     t.add_argument("--neg-mode", dest="train.neg_mode", choices=NEG_MODES, default=None)
+    t.add_argument("--no-decay", dest="train.no_decay", choices=NO_DECAY, default=None,
+                   help="keep out of weight decay: none, gca (GCA alphas, LayerNorms, biases), all (every 1-D)")
     e = p.add_argument_group("data and evaluation")
     e.add_argument("--tie-shuffle", dest="data.tie_shuffle_seed", type=int, default=None, metavar="SEED",
                    help="shuffle items within equal timestamps (ablation)")
@@ -66,6 +75,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--n-candidates", dest="eval.n_candidates", type=int, default=None,
                    help="sampled negatives per user (ABXI: 999)")
     e.add_argument("--quiet", action="store_true", help="no progress output")
+    e.add_argument("--dry-run", action="store_true",
+                   help="print the configuration and its parameter counts (per GCA module too); train nothing")
     p.set_defaults(func=_cmd_train)
     FLAGS.update({a.dest: a.option_strings[0] for a in p._actions if "." in a.dest})  # the dotted dests
 
@@ -117,6 +128,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from .train import run
 
     cfg = config_from_args(args)
+    if args.dry_run:
+        print(model_summary(cfg, args.data_dir))
+        return 0
     out = Path(args.out or f"runs/{cfg.data.dataset}/{cfg.model.variant_name}/seed{cfg.train.seed}")
     check_writable(out, "--out")  # before training, not after: the result would be lost
     ds = load_dataset(cfg.data.dataset, args.data_dir, seed=cfg.data.synthetic_seed)
@@ -127,3 +141,22 @@ def _cmd_train(args: argparse.Namespace) -> int:
                       "n_parameters": result.record["n_parameters"], "test": result.record["test"]},
                      indent=1))
     return 0
+
+
+def model_summary(cfg: RunConfig, data_dir: str | None = None) -> str:
+    """The run's name, its parameter count and what one GCA module adds (``train --dry-run``)."""
+    from .data import load_dataset
+    from .model.params import analytic_parameters, gca_module_parameters
+
+    ds = load_dataset(cfg.data.dataset, data_dir, seed=cfg.data.synthetic_seed)
+    m = cfg.model
+    lines = [f"{cfg.name}  (config {json.dumps(dataclasses.asdict(m), default=list)})",
+             f"parameters: {analytic_parameters(m, ds.n_items_a, ds.n_items_b):,}"]
+    if m.gca_points:
+        base = analytic_parameters(dataclasses.replace(m, gca_points=()), ds.n_items_a, ds.n_items_b)
+        lines.append(f"per GCA module (both directions): +{gca_module_parameters(m):,} "
+                     f"(gca_block={m.gca_block}, gca_ln={m.gca_ln}, LayerNorm {m.gca_layernorm}; "
+                     f"{len(m.gca_points)} module(s) on a base of {base:,})")
+        if m.gca_layernorm_inert:
+            lines.append("LayerNorm flag: inert for this reading (its on/off pair is untestable)")
+    return "\n".join(lines)

@@ -17,6 +17,16 @@ from typing import Any
 
 GATES = ("sigmoid", "tanh", "identity")
 GCA_POINTS = (0, 1, 2)
+#: GCA module compositions (model.gca_block; the sublayers of each are listed in model/gca.py):
+#: ``attn`` cross-attention only (+ an FFN with gca_ffn), ``self_cross_ffn`` self-attention +
+#: cross-attention + SwiGLU FFN (ffn_hidden), ``cross_ffn4`` cross-attention + SwiGLU FFN (4 d).
+GCA_BLOCKS = ("attn", "self_cross_ffn", "cross_ffn4")
+#: Where a GCA sublayer's LayerNorm sits (model.gca_ln): ``pre`` X + g f(LN(X)) (LN on the query and
+#: on the keys/values), ``post`` LN(X + g f(X)), ``out`` X + g LN(f(X)).
+GCA_LN = ("pre", "post", "out")
+#: Cross-attention keys (model.gca_mask): ``order`` = file order (keys up to the query's position),
+#: ``day`` = keys from strictly earlier days only (same-day items never visible, either direction).
+GCA_MASKS = ("order", "day")
 
 
 class ConfigError(ValueError):
@@ -54,6 +64,9 @@ class ModelConfig:
     gca_alpha_per_channel: bool = False
     gca_ffn: bool = False
     gca_heads: int = 2
+    gca_block: str = "attn"  # module composition, one of GCA_BLOCKS
+    gca_ln: str = "pre"  # LayerNorm placement, one of GCA_LN (only with gca_layernorm)
+    gca_mask: str = "order"  # cross-attention mask, one of GCA_MASKS
     # Set on a base model widened to the size of a GCA variant (that variant's name).
     matched_to: str = ""
 
@@ -77,25 +90,88 @@ class ModelConfig:
             raise ConfigError("model.matched_to marks a widened base model; it cannot have gca_points")
         if list(self.gca_points) != sorted(self.gca_points):
             raise ConfigError(f"model.gca_points must be sorted, got {list(self.gca_points)}")
+        self._validate_reading()
+
+    def _validate_reading(self) -> None:
+        """The GCA reading fields: known values, consistent with each other, LayerNorm not inert."""
+        for name, allowed in (("gca_block", GCA_BLOCKS), ("gca_ln", GCA_LN), ("gca_mask", GCA_MASKS)):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"model.{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.gca_ffn and self.gca_block != "attn":
+            raise ConfigError(f"model.gca_ffn adds an FFN to the attention-only block; gca_block="
+                              f"{self.gca_block!r} already has one (leave gca_ffn False)")
+        if self.gca_ln != "pre" and not self.gca_layernorm:
+            raise ConfigError(f"model.gca_ln={self.gca_ln!r} places a LayerNorm, but gca_layernorm=False "
+                              "has none: leave gca_ln at 'pre' for the LayerNorm-free module")
+        why = inert_reason(self)
+        if why and not self.gca_layernorm_inert:
+            raise ConfigError(f"model.gca_ln={self.gca_ln!r} with gca_block={self.gca_block!r} at points "
+                              f"{list(self.gca_points)} is refused: the LayerNorm flag is inert there ({why}); "
+                              "use gca_ln='out' or a point 0")
+
+    @property
+    def gca_layernorm_inert(self) -> bool:
+        """True when switching ``gca_layernorm`` makes no measurable numerical difference for this
+        configuration and the configuration is still accepted: today's reading (attention-only
+        block, ``pre`` LayerNorm) when every GCA point is 1 or 2. There the LayerNorm inputs are
+        already LayerNorm outputs (h after LN_s; u's LN_a2a follows), and building one seed with the
+        flag on and off changes the user representation at initialisation by ~1e-7 (point 1) and
+        ~1e-5 (point 2), against 0.45 at point 0 (see :func:`inert_reason`). Such runs stay valid
+        (the stored v1 runs are of this kind); their LayerNorm on/off pairs are untestable. Every
+        other inert combination is refused by ``validate``. A LayerNorm-off module is the off side
+        of every placement's pair (the placement needs a LayerNorm); its flag describes the pair
+        with ``pre``: judge a ``post``/``out`` pair by its LayerNorm-on side."""
+        return (bool(self.gca_points) and self.gca_block == "attn" and self.gca_ln == "pre"
+                and set(self.gca_points) <= {1, 2})
 
     @property
     def size_name(self) -> str:
-        """What fixes the parameter count: the number of GCA modules, LayerNorm and extras, e.g.
-        ``1xGCA,True``. Neither the gate nor the insertion point changes the count, so one
-        parameter-matched base (``base~1xGCA,True``) serves GCA[0], GCA[1] and GCA[2], sigmoid or tanh."""
+        """What fixes the parameter count: the number of GCA modules, LayerNorm, extras and the
+        composition when not ``attn``, e.g. ``1xGCA,True`` or ``1xGCA,True{cross_ffn4}``. Neither
+        the gate, the insertion point, the mask nor the LayerNorm placement (at most 2 d parameters
+        per direction) changes it, so one parameter-matched base (``base~1xGCA,True``) serves
+        GCA[0], GCA[1] and GCA[2], sigmoid or tanh, every placement."""
         extras = ("+ffn" if self.gca_ffn else "") + ("+channel" if self.gca_alpha_per_channel else "")
-        return f"{len(self.gca_points)}xGCA,{self.gca_layernorm}{extras}"
+        block = f"{{{self.gca_block}}}" if self.gca_block != "attn" else ""
+        return f"{len(self.gca_points)}xGCA,{self.gca_layernorm}{extras}{block}"
 
     @property
     def variant_name(self) -> str:
-        """The paper's label, e.g. ``GCA[1]-sigmoid,True``; ``base`` without GCA."""
+        """The paper's label, e.g. ``GCA[1]-sigmoid,True``; ``base`` without GCA. A reading other
+        than today's adds ``{...}``: the values of gca_block, gca_ln and gca_mask that are not the
+        default, in that order (their value sets are disjoint, so each token names its field), e.g.
+        ``GCA[1]-sigmoid,True{self_cross_ffn,post}`` or ``GCA[0]-tanh,False{day}``."""
         if not self.gca_points:
             return f"base~{self.matched_to}" if self.matched_to else "base"
         points = ",".join(str(p) for p in self.gca_points)
-        return f"GCA[{points}]-{self.gca_gate},{self.gca_layernorm}"
+        return f"GCA[{points}]-{self.gca_gate},{self.gca_layernorm}{self.reading_suffix}"
+
+    @property
+    def reading_suffix(self) -> str:
+        """``{block,ln,mask}`` with only the non-default values; empty for today's reading."""
+        tokens = [v for v, default in ((self.gca_block, "attn"), (self.gca_ln, "pre"), (self.gca_mask, "order"))
+                  if v != default]
+        return "{" + ",".join(tokens) + "}" if tokens else ""
+
+
+def inert_reason(cfg: ModelConfig) -> str:
+    """Why switching ``cfg``'s GCA LayerNorm on makes no measurable difference ('' when it does).
+
+    Where every GCA point is 1 or 2, the module's inputs are already LayerNorm outputs (h after LN_s,
+    u before LN_a2a) and at initialisation its branch is small against X, so a ``pre`` LayerNorm
+    (on X, Y) or a ``post`` one (on X + g X') is nearly the identity: building one seed with the
+    flag on and off changes the user representation by 3e-8 to 2e-4, for every composition (an
+    ``out`` LayerNorm rescales the branch itself: 0.2-0.35; at point 0, 0.35-0.5 pre, 0.01-0.03
+    post). Measured by benchmarks/layernorm_inertness.py (afk, d 256 and 64) and asserted in
+    tests/test_readings.py; see the decisions page, D2."""
+    if cfg.gca_points and cfg.gca_layernorm and set(cfg.gca_points) <= {1, 2} and cfg.gca_ln != "out":
+        return (f"at points 1 and 2 a {cfg.gca_ln!r} LayerNorm meets LayerNorm outputs and a small branch: "
+                "on vs off changes the output at initialisation by < 1e-3")
+    return ""
 
 
 NEG_MODES = ("shared", "per_position")
+NO_DECAY = ("none", "gca", "all")
 TIE_RULES = ("expected", "optimistic", "pessimistic")
 PROTOCOLS = ("full", "sampled")
 
@@ -135,6 +211,9 @@ class TrainConfig:
     plateau_factor: float = 0.3162
     seed: int = 0
     max_minutes: float = 0.0  # wall-clock budget for training (0 = none); the record says if it hit
+    # parameters kept out of weight decay: "none" (AdamW decays all, as ABXI), "gca" (the GCA
+    # modules' alphas, LayerNorm weights and biases), "all" (every 1-D parameter of the model)
+    no_decay: str = "none"
 
 
     def validate(self) -> None:
@@ -155,6 +234,8 @@ class TrainConfig:
             raise ConfigError(f"train.weight_decay must be >= 0, got {self.weight_decay}")
         if self.neg_mode not in NEG_MODES:
             raise ConfigError(f"train.neg_mode must be one of {NEG_MODES}, got {self.neg_mode!r}")
+        if self.no_decay not in NO_DECAY:
+            raise ConfigError(f"train.no_decay must be one of {NO_DECAY}, got {self.no_decay!r}")
 
 
 @dataclass(frozen=True)
@@ -227,7 +308,11 @@ def to_dict(cfg: Any) -> dict:
 
 #: Fields added after results were first stored, with the value that reproduces the old behaviour:
 #: left out of the hash at that value, so adding a field never re-keys the runs already stored.
-ADDED_FIELDS: dict[tuple[str, str], Any] = {("train", "min_epochs"): 0}
+ADDED_FIELDS: dict[tuple[str, str], Any] = {
+    ("train", "min_epochs"): 0,
+    ("model", "gca_block"): "attn", ("model", "gca_ln"): "pre", ("model", "gca_mask"): "order",
+    ("train", "no_decay"): "none",
+}
 
 
 def config_hash(cfg: Any) -> str:

@@ -46,7 +46,8 @@ def trim_left(arrays: dict[str, np.ndarray], seq_keys: tuple[str, ...]) -> dict[
 
 
 def eval_batch(evalset: EvalSet, rows: np.ndarray, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
-    arrays = {k: getattr(evalset, k)[rows] for k in ("seq_x", "seq_a", "seq_b", "order_a", "order_b")}
+    arrays = {k: getattr(evalset, k)[rows] for k in ("seq_x", "seq_a", "seq_b", "order_a", "order_b",
+                                                       "day_start_a", "day_start_b", "day_start_last")}
     arrays["target_domain"] = evalset.target_domain[rows].astype(np.int64)
     return {k: v.to(device) for k, v in trim_left(arrays, ("seq_x", "seq_a", "seq_b")).items()}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
 import platform
@@ -21,16 +22,32 @@ RESULT_SOURCES = ("config.py", "data", "model", "train.py", "candidates.py", "ev
                   "metrics.py", "probe.py")
 
 
+def normalised_source(text: str) -> str:
+    """The behaviour-bearing part of a Python source: its syntax tree without docstrings, so that
+    comments, docstrings, blank lines and formatting (line breaks, quotes, parentheses) do not count,
+    while any change to names, values or statements does."""
+    tree = ast.parse(text)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:]
+    return ast.dump(tree, annotate_fields=False)
+
+
 @lru_cache(maxsize=1)
 def source_hash() -> str:
-    """SHA-256 (12 hex) over the result-determining sources (``RESULT_SOURCES``): identifies the
-    code even without git (a copy on another machine) and even with uncommitted changes."""
+    """SHA-256 (12 hex) over the normalised result-determining sources (``RESULT_SOURCES``, see
+    :func:`normalised_source`): identifies the code even without git (a copy on another machine) and
+    even with uncommitted changes; moving a docstring or re-wrapping a line does not re-version runs."""
     h = hashlib.sha256()
     package = Path(__file__).resolve().parent
     paths = [p for p in package.rglob("*.py")
              if p.relative_to(package).parts[0] in RESULT_SOURCES]
     for path in sorted(paths):
-        h.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+        text = normalised_source(path.read_text())
+        h.update(path.relative_to(package).as_posix().encode() + b"\0" + text.encode() + b"\0")
     return h.hexdigest()[:12]
 
 

@@ -16,7 +16,9 @@ position t whose target is in A, ``seq_a[t]`` is the most recent A item before t
 where the target is in B or no earlier A item exists; symmetric for B. Evaluation A/B sequences are
 the dense A-only / B-only subsequences of the input. ``order_*`` arrays give, for every non-padding
 element, its index in the user's mixed sequence, so cross-domain attention can be restricted to
-the past (padding = -1).
+the past (padding = -1). ``day_*`` arrays carry the calendar day (UTC, of the Unix timestamps) for
+the "strictly earlier days" cross-attention mask (``model.gca_mask="day"``): for every element, where
+its day began (training: how many grid positions back; evaluation: the mixed-history index).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from .dataset import CDSRDataset, DataError
 
 MAX_LEN = 47
 MIN_SEQUENCE_LENGTH = 4  # three items are held out (train target grid needs one more)
+DAY_SECONDS = 86400
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,6 +45,7 @@ class TrainSet:
     target: np.ndarray  # next item at each position, 0 on padding
     lengths: np.ndarray  # (n_users,) number of non-padding positions
     history: tuple[np.ndarray, np.ndarray]  # CSR (offsets, items) of s[:-2]: items never used as negatives
+    day_back: np.ndarray  # positions from each grid position back to the first one of its day (0 = itself)
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,6 +62,9 @@ class EvalSet:
     target: np.ndarray  # (n,)
     target_domain: np.ndarray  # (n,) 0 = A, 1 = B
     history: tuple[np.ndarray, np.ndarray]  # CSR of the raw sequence excluded from candidates
+    day_start_a: np.ndarray  # (n, max_len) mixed-history index of the first item of each A item's day
+    day_start_b: np.ndarray
+    day_start_last: np.ndarray  # (n,) the same for the last item of the history
 
     def __len__(self) -> int:
         return len(self.users)
@@ -100,6 +107,14 @@ def _csr(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return offsets, items.astype(np.int64)
 
 
+def _day_start(stamps: np.ndarray) -> np.ndarray:
+    """For every position of a chronological sequence, the index of the first item of its day."""
+    day = stamps // DAY_SECONDS
+    new = np.ones(len(day), dtype=bool)
+    new[1:] = day[1:] != day[:-1]
+    return np.maximum.accumulate(np.where(new, np.arange(len(day)), 0))
+
+
 def _last_in_domain(seq: np.ndarray, in_domain: np.ndarray) -> np.ndarray:
     """For every position t, the most recent item of the domain in ``seq[:t+1]`` (0 if none)."""
     idx = np.where(in_domain, np.arange(len(seq)), -1)
@@ -109,30 +124,35 @@ def _last_in_domain(seq: np.ndarray, in_domain: np.ndarray) -> np.ndarray:
 
 def _eval_set(ds: CDSRDataset, split: str, cut: int, max_len: int) -> EvalSet:
     """``cut`` = 1 for test (target s[-1]) or 2 for validation (target s[-2])."""
-    xs, as_, bs, oa, ob, tgt, hist = [], [], [], [], [], [], []
+    xs, as_, bs, oa, ob, tgt, hist, da, db, dl = [], [], [], [], [], [], [], [], [], []
     for u in range(ds.n_users):
-        s, _ = ds.sequence(u)
+        s, stamps = ds.sequence(u)
         stop = len(s) - cut + 1  # raw sequence seen when this instance is scored
         h = s[: stop - 1]
         dom = ds.domain_of(h)
         pos = np.arange(len(h))
+        start = _day_start(stamps[: stop - 1])
         xs.append(h)
-        as_.append(h[dom == 0]), oa.append(pos[dom == 0])
-        bs.append(h[dom == 1]), ob.append(pos[dom == 1])
+        as_.append(h[dom == 0]), oa.append(pos[dom == 0]), da.append(start[dom == 0])
+        bs.append(h[dom == 1]), ob.append(pos[dom == 1]), db.append(start[dom == 1])
+        dl.append(start[-1])
         tgt.append(s[stop - 1])
         hist.append(s[:stop])
     target = np.asarray(tgt, dtype=np.int64)
     return EvalSet(split=split, users=np.arange(ds.n_users), seq_x=_left_pad(xs, max_len),
                    seq_a=_left_pad(as_, max_len), seq_b=_left_pad(bs, max_len),
                    order_a=_left_pad(oa, max_len, -1), order_b=_left_pad(ob, max_len, -1),
-                   target=target, target_domain=ds.domain_of(target), history=_csr(hist))
+                   target=target, target_domain=ds.domain_of(target), history=_csr(hist),
+                   day_start_a=_left_pad(da, max_len, -1), day_start_b=_left_pad(db, max_len, -1),
+                   day_start_last=np.asarray(dl, dtype=np.int64))
 
 
 def _train_set(ds: CDSRDataset, max_len: int) -> TrainSet:
-    xs, tg, sa, sb, hist = [], [], [], [], []
+    xs, tg, sa, sb, hist, back = [], [], [], [], [], []
     for u in range(ds.n_users):
-        s, _ = ds.sequence(u)
+        s, stamps = ds.sequence(u)
         x, gt = s[:-3], s[1:-2]
+        back.append(np.arange(len(x)) - _day_start(stamps[:-3]))
         dom_s = ds.domain_of(s[:-3])
         gt_dom = ds.domain_of(gt)
         last_a = _last_in_domain(x, dom_s == 0)
@@ -144,7 +164,7 @@ def _train_set(ds: CDSRDataset, max_len: int) -> TrainSet:
     seq_x = _left_pad(xs, max_len)
     return TrainSet(users=np.arange(ds.n_users), seq_x=seq_x, seq_a=_left_pad(sa, max_len),
                     seq_b=_left_pad(sb, max_len), target=_left_pad(tg, max_len),
-                    lengths=(seq_x > 0).sum(1), history=_csr(hist))
+                    lengths=(seq_x > 0).sum(1), history=_csr(hist), day_back=_left_pad(back, max_len))
 
 
 def make_splits(ds: CDSRDataset, max_len: int = MAX_LEN) -> Splits:

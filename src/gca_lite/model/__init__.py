@@ -1,7 +1,8 @@
 """ABXI backbone with optional gated cross-attention (GCA) modules.
 
-Modules: ``abxi`` (the backbone, its loss and evaluation API), ``gca`` (attention/FFN layers and the
-GCA module; its docstring states our GCA interpretation), ``params`` (parameter counting and the
+Modules: ``abxi`` (the backbone, its loss and evaluation API), ``layers`` (dropout, SwiGLU, LoRA,
+attention, the token layout shared by backbone and GCA), ``gca`` (the GCA module; its docstring states
+our readings of it: composition, LayerNorm placement, masks), ``params`` (parameter counting and the
 parameter-matched base), and ``gca_lite.probe`` (orthogonality probe).
 
 Decisions and deviations from the official code (copied to the book's decisions page):
@@ -36,7 +37,7 @@ Decisions and deviations from the official code (copied to the book's decisions 
 5. Dropout (rate ``cfg.dropout`` on embeddings and on every residual branch, as ABXI) draws from
    torch's global RNG, which no generator argument can replace: the trainer must seed it with
    ``torch.manual_seed`` drawn from its own seeded stream before training. The mask comes from
-   16-bit lanes of 64-bit random draws (``gca.Dropout``, several times faster than bernoulli on CPU):
+   16-bit lanes of 64-bit random draws (``layers.Dropout``, several times faster than bernoulli on CPU):
    same distribution, rate rounded to a multiple of 2^-15 (exact for ABXI's 0.5), a different random
    stream than ``nn.Dropout``.
 6. Evaluation keeps only the last position of every stream after the shared MHA (as ABXI), except
@@ -58,7 +59,10 @@ GCA interpretation (points, tensors, masks): see ``gca.py``. Times used by the G
 training = position on the mixed target grid (an A query at grid t sees B items at grid <= t);
 evaluation = index in the mixed history (``order_a``/``order_b``), an element sees the other
 domain's elements with order <= its own, and the last position of each stream sees the whole
-history (everything precedes the target). A training position whose ``seq_a`` entry is 0 (no earlier
+history (everything precedes the target). With ``gca_mask="day"`` a query sees only the other domain's
+elements from strictly earlier days (training: grid positions before the first one of its day,
+from ``day_back``; evaluation: ``day_start_a``/``day_start_b``, and for the last position the day of
+the history's last item, ``day_start_last``). A training position whose ``seq_a`` entry is 0 (no earlier
 A item) has no A element, so it never queries B (its u_a is 0, as in ABXI). Train/eval asymmetry
 (inherent to ABXI's aligned sparse training sequences): in training the B stream at grid <= t holds
 only the B items that were inputs for B targets up to t, so the most recent B item before an A

@@ -28,7 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..config import ConfigError, ModelConfig
-from .gca import Attention, Dropout, GCAPoint, Grid, LoRA, SwiGLU, attend, module_labels
+from .gca import GCAPoint, module_labels
+from .layers import Attention, Dropout, Grid, LoRA, SwiGLU, attend
 
 BIG_TIME = 1 << 40  # "sees everything" query time
 
@@ -61,8 +62,10 @@ def reverse_positions(valid: torch.Tensor) -> torch.Tensor:
     return valid.flip(1).cumsum(1).flip(1) * valid
 
 
-def pack_sparse(seq: torch.Tensor) -> _Stream:
-    """Move the non-zero entries of each row of ``seq`` (B, L) to a left-padded (B, Lp) layout."""
+def pack_sparse(seq: torch.Tensor, day_back: torch.Tensor | None = None) -> _Stream:
+    """Move the non-zero entries of each row of ``seq`` (B, L) to a left-padded (B, Lp) layout.
+    Times = grid column; with ``day_back`` (the ``gca_mask="day"`` reading) a query's time is the
+    column just before the first one of its day, so it sees keys from strictly earlier days only."""
     b, l = seq.shape
     nz = seq != 0
     rank = reverse_positions(nz)  # 1 = last non-zero entry
@@ -73,22 +76,33 @@ def pack_sparse(seq: torch.Tensor) -> _Stream:
     items[rows, dest] = seq[rows, cols]
     time = seq.new_full((b, lp), BIG_TIME)
     time[rows, dest] = cols
+    time_q = time
+    if day_back is not None:
+        time_q = time.clone()
+        time_q[rows, dest] = cols - day_back[rows, cols] - 1
     flat = seq.new_zeros(b, lp)
     flat[rows, dest] = rows * l + cols
     valid = items != 0
-    return _Stream(items, Grid(valid, time, time), flat)
+    return _Stream(items, Grid(valid, time_q, time), flat)
 
 
-def grid_stream(seq: torch.Tensor) -> _Stream:
+def grid_stream(seq: torch.Tensor, day_back: torch.Tensor | None = None) -> _Stream:
     b, l = seq.shape
     col = torch.arange(l, device=seq.device).expand(b, l)
     flat = torch.arange(b * l, device=seq.device).view(b, l)
-    return _Stream(seq, Grid(seq != 0, col, col), flat)
+    return _Stream(seq, Grid(seq != 0, col if day_back is None else col - day_back - 1, col), flat)
 
 
-def eval_stream(seq: torch.Tensor, order: torch.Tensor) -> _Stream:
-    tq = order.clone()
-    tq[:, -1] = BIG_TIME  # the last position predicts the target: it may see the whole history
+def eval_stream(seq: torch.Tensor, order: torch.Tensor, day_start: torch.Tensor | None = None,
+                last_start: torch.Tensor | None = None) -> _Stream:
+    """Times = index in the mixed history; the last position sees the whole history. With
+    ``day_start``/``last_start`` (``gca_mask="day"``): keys from days before the query's only."""
+    if day_start is None:
+        tq = order.clone()
+        tq[:, -1] = BIG_TIME  # the last position predicts the target: it may see the whole history
+    else:
+        tq = day_start - 1
+        tq[:, -1] = last_start - 1  # the last position: every day before the history's last day
     return _Stream(seq, Grid(seq != 0, tq, order), torch.zeros_like(seq))
 
 
@@ -169,8 +183,7 @@ class ABXI(nn.Module):
         self._reset_base(generator)
         self.gca = nn.ModuleDict()
         for label in module_labels(cfg.gca_points):  # after the base: shared init stream
-            point = GCAPoint(d, cfg.gca_heads, cfg.gca_gate, cfg.gca_layernorm, cfg.gca_alpha_init,
-                             cfg.gca_alpha_per_channel, h if cfg.gca_ffn else None, cfg.dropout)
+            point = GCAPoint(cfg)
             point.reset(generator)
             self.gca[label.replace("#", "_")] = point  # ModuleDict keys: "0", "0_2", ...
 
@@ -214,6 +227,16 @@ class ABXI(nn.Module):
         finally:
             for m in dirs.values():
                 m.recording = False
+
+    def _day(self, batch: dict, *keys: str) -> list[torch.Tensor | None]:
+        """The batch's day arrays for the ``gca_mask="day"`` reading (None for the file-order mask)."""
+        if self.cfg.gca_mask != "day" or not self.cfg.gca_points:
+            return [None] * len(keys)
+        missing = [k for k in keys if k not in batch]
+        if missing:
+            raise ValueError(f"model.gca_mask='day' needs the day arrays {missing} in the batch "
+                             "(data/splits.py makes them; train_batch/eval_batch pass them on)")
+        return [batch[k] for k in keys]
 
     def _active(self, p: int) -> bool:
         return str(p) in self.gca and not self.gca[str(p)].a_from_b.force_zero
@@ -310,7 +333,8 @@ class ABXI(nn.Module):
         p = {"a": in_a.reshape(-1).nonzero().squeeze(1), "b": (tv & ~in_a).reshape(-1).nonzero().squeeze(1)}
         t = {dom: tgt.reshape(-1)[p[dom]] for dom in "ab"}
         make = pack_sparse if self.pack_sparse else grid_stream
-        stx, sta, stb = grid_stream(sx), make(batch["seq_a"]), make(batch["seq_b"])
+        (back,) = self._day(batch, "day_back")
+        stx, sta, stb = grid_stream(sx), make(batch["seq_a"], back), make(batch["seq_b"], back)
         more = [t["a"], t["b"]] + ([extra.reshape(-1)] if extra is not None else [])
         (ex, ea, eb), e_more = self._embed([stx, sta, stb], torch.cat(more))
         hx = self._encode(ex, stx, "x")
@@ -353,8 +377,9 @@ class ABXI(nn.Module):
     def encode_eval(self, batch: dict) -> torch.Tensor:
         """(B, d) user representation for each row's target domain (``target_domain`` 0 = A)."""
         stx = grid_stream(batch["seq_x"])
-        sta = eval_stream(batch["seq_a"], batch["order_a"])
-        stb = eval_stream(batch["seq_b"], batch["order_b"])
+        da, db, last = self._day(batch, "day_start_a", "day_start_b", "day_start_last")
+        sta = eval_stream(batch["seq_a"], batch["order_a"], da, last)
+        stb = eval_stream(batch["seq_b"], batch["order_b"], db, last)
         (ex, ea, eb), _ = self._embed([stx, sta, stb])
         hx = self._encode_last(ex, stx, "x")
         full = self._active(1) or self._active(2)

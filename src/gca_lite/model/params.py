@@ -42,15 +42,18 @@ def analytic_parameters(cfg: ModelConfig, n_items_a: int, n_items_b: int) -> int
 
     ei (n_items + 1) d; ep (max_len + 1) d; MHA 4 d^2 + 4 d; 8 LayerNorms (norm_mha, norm_sa x/a/b,
     i2a, i2b, a2a, b2b) 2 d each; 4 SwiGLU (ffn, proj_i, proj_a, proj_b) 3 d h each; dLoRA x3
-    2 d rank_d; iLoRA x2 2 d rank_i; plus 2 GCA directions per insertion point.
+    2 d rank_d; iLoRA x2 2 d rank_i; plus one GCA module (2 directions) per entry of gca_points.
     """
     d, h = cfg.d, cfg.ffn_hidden
     n = (n_items_a + n_items_b + 1) * d + (cfg.max_len + 1) * d
     n += 4 * d * d + 4 * d + 8 * 2 * d + 4 * 3 * d * h
     n += 3 * 2 * d * cfg.rank_d + 2 * 2 * d * cfg.rank_i
-    per_dir = gca_direction_parameters(d, cfg.gca_heads, cfg.gca_layernorm, cfg.gca_alpha_per_channel,
-                                       h if cfg.gca_ffn else None)
-    return n + 2 * len(cfg.gca_points) * per_dir
+    return n + len(cfg.gca_points) * gca_module_parameters(cfg)
+
+
+def gca_module_parameters(cfg: ModelConfig) -> int:
+    """Parameters one GCA module (both directions at one point) adds to the model of ``cfg``."""
+    return 2 * gca_direction_parameters(cfg)
 
 
 def _best_ffn(base: ModelConfig, target: int, n_a: int, n_b: int, min_h: int) -> ModelConfig:
@@ -69,7 +72,9 @@ def matched_base_config(gca_cfg: ModelConfig, n_items_a: int, n_items_b: int,
     gca_cfg.validate()
     if not tol > 0:
         raise ConfigError(f"tol must be > 0, got {tol}")
-    target = analytic_parameters(gca_cfg, n_items_a, n_items_b)
+    # the LayerNorm placement changes the count by at most 2 d per direction: one matched base
+    # (of the ``pre`` count) serves every placement, as the size name says
+    target = analytic_parameters(dataclasses.replace(gca_cfg, gca_ln="pre"), n_items_a, n_items_b)
     base = dataclasses.replace(gca_cfg, gca_points=())
 
     def rel(c: ModelConfig) -> float:
