@@ -173,7 +173,9 @@ def coerce(value: object, declared_type: str) -> object:
 
 
 def plan_parameters(paths: list[str], params: dict[str, object]) -> dict[str, dict[str, object]]:
-    """Per notebook, the subset of ``params`` it declares; unknown keys are an error."""
+    """Per notebook, the subset of ``params`` it declares; unknown keys are an error. A ``dataset``
+    given without ``source`` sets ``source=train`` where a notebook has that switch: the chapters
+    read the committed afk/abe store by default, and a named dataset must not be silently ignored."""
     import papermill as pm
 
     plan: dict[str, dict[str, object]] = {}
@@ -187,6 +189,8 @@ def plan_parameters(paths: list[str], params: dict[str, object]) -> dict[str, di
             if key in declared:
                 mine[key] = coerce(value, declared[key].get("inferred_type_name", ""))
                 used.add(key)
+        if "dataset" in params and "source" in declared and "source" not in params:
+            mine["source"] = "train"  # naming a dataset asks for that dataset, not the stored afk/abe pages
         plan[path] = mine
     unused = sorted(set(params) - used)
     if unused:
