@@ -15,6 +15,7 @@ from typing import Any
 
 GATES = ("sigmoid", "tanh", "identity")
 GCA_POINTS = (0, 1, 2)
+SCHEDULES = ("constant", "cosine", "linear")  # train.lr_schedule (see schedule.py)
 
 
 class ConfigError(ValueError):
@@ -118,6 +119,8 @@ class TrainConfig:
     plateau_factor: float = 0.3162
     seed: int = 0
     max_minutes: float = 0.0  # wall-clock budget for training (0 = none); the record says if it hit
+    lr_schedule: str = "constant"  # constant (v1) | cosine | linear: per-batch warm-up, decay to 0 at `epochs`
+    bf16: bool = False  # bf16 autocast of the training loss, used only on CPUs with native bf16
 
 
     def validate(self) -> None:
@@ -132,6 +135,13 @@ class TrainConfig:
             raise ConfigError(f"train.weight_decay must be >= 0, got {self.weight_decay}")
         if self.neg_mode not in NEG_MODES:
             raise ConfigError(f"train.neg_mode must be one of {NEG_MODES}, got {self.neg_mode!r}")
+        if self.lr_schedule not in SCHEDULES:
+            raise ConfigError(f"train.lr_schedule must be one of {SCHEDULES}, got {self.lr_schedule!r}")
+        if self.lr_schedule != "constant" and (self.plateau_patience or self.warmup_epochs >= self.epochs):
+            raise ConfigError(f"train.lr_schedule={self.lr_schedule!r} needs plateau_patience 0 and "
+                              f"warmup_epochs < epochs, got {self.plateau_patience} and {self.warmup_epochs}")
+        if not isinstance(self.bf16, bool):
+            raise ConfigError(f"train.bf16 must be true or false, got {self.bf16!r}")
 
 
 @dataclass(frozen=True)
@@ -144,9 +154,10 @@ class EvalConfig:
     select_protocol: str = "full"  # protocol of the validation MRR_A + MRR_B used for selection
     batch_size: int = 1024
     probe_users: int = 512  # validation users used for the per-epoch orthogonality trajectory
+    every: int = 1  # validate every k epochs (and the last); patience still counts epochs
 
     def validate(self) -> None:
-        _positive(self, "n_candidates", "batch_size")
+        _positive(self, "n_candidates", "batch_size", "every")
         _non_negative(self, "candidate_seed", "probe_users")
         if self.tie_rule not in TIE_RULES:
             raise ConfigError(f"eval.tie_rule must be one of {TIE_RULES}, got {self.tie_rule!r}")
@@ -193,7 +204,8 @@ def to_dict(cfg: Any) -> dict:
 
 #: Fields added after results were first stored, with the value that reproduces the old behaviour:
 #: left out of the hash at that value, so adding a field never re-keys the runs already stored.
-ADDED_FIELDS: dict[tuple[str, str], Any] = {("train", "min_epochs"): 0}
+ADDED_FIELDS: dict[tuple[str, str], Any] = {("train", "min_epochs"): 0, ("train", "lr_schedule"): "constant",
+                                            ("train", "bf16"): False, ("eval", "every"): 1}
 
 
 def config_hash(cfg: Any) -> str:
@@ -208,7 +220,7 @@ def config_hash(cfg: Any) -> str:
 
 
 # ---------------------------------------------------------------------------------------- presets
-PRESETS = ("paper", "lite")
+PRESETS = ("paper", "lite", "lite2")
 
 
 def preset(name: str, dataset: str = "synthetic-small") -> RunConfig:
@@ -225,6 +237,9 @@ def preset(name: str, dataset: str = "synthetic-small") -> RunConfig:
     sags for 15-20 epochs while the sampled metrics keep rising, and only then climbs past that
     peak. On abe, patience 8 stopped two seeds of three in the sag (test NDCG@10 0.09 and 0.11
     against 0.17 for the seed that went on), and so did patience 20 alone for seed 0 (epoch 28).
+    ``lite2``: the lite model on a fixed budget (decision D17): 50 epochs, 2 warm-up epochs, cosine
+    decay of the lr to 0, validation every 2nd epoch, the best validated epoch selected, no early
+    stopping; about 3x cheaper than ``lite`` per run (``benchmarks/results/throughput.json``).
     """
     if name == "paper":
         abe = dataset.startswith("abe")
@@ -241,4 +256,10 @@ def preset(name: str, dataset: str = "synthetic-small") -> RunConfig:
             model=ModelConfig(d=64, n_heads=2, ffn_hidden=170, rank_d=8, rank_i=16, dropout=0.3),
             train=TrainConfig(epochs=150, patience=20, min_epochs=40, lr=1e-3, weight_decay=0.1),
         )
+    if name == "lite2":
+        lite = preset("lite", dataset)
+        return dataclasses.replace(
+            lite, train=dataclasses.replace(lite.train, epochs=50, patience=0, min_epochs=0, warmup_epochs=2,
+                                            lr_schedule="cosine"),
+            eval=dataclasses.replace(lite.eval, every=2))
     raise ConfigError(f"unknown preset {name!r}; choose one of {PRESETS}")
