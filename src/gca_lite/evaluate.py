@@ -102,15 +102,18 @@ def rank_evalset(model, evalset: EvalSet, n_items_a: int, candidates: np.ndarray
     device = next(model.parameters()).device
     rows, by_length = _sorted_by_length(evalset, rows)
     parts: dict[str, list] = {p: [] for p in PROTOCOL_NAMES}
+    buffer = None
     for lo in range(0, len(rows), batch_size):
         r = rows[lo:lo + batch_size]
-        scores = _batch_scores(model, evalset, r, device).cpu().numpy()
+        h = model.encode_eval(eval_batch(evalset, r, device)).float()
+        if buffer is None:  # one (batch, n_items + 1) fp32 block for every batch
+            buffer = h.new_empty((min(batch_size, len(rows)), model.ei.num_embeddings))
+        scores = model.score_all(h, out=buffer[:len(r)]).cpu().numpy()
         targets, domains = evalset.target[r].astype(np.int64), evalset.target_domain[r].astype(np.int64)
         parts["full"].append(full_counts(scores, targets, domains, pad_history(evalset.history, r).numpy(),
                                          n_items_a))
         if candidates is not None:
             parts["sampled"].append(sampled_counts(scores, targets, candidates[r]))
-        del scores  # free the (b, n_items) block before the next batch's is allocated
     return _assemble(parts, by_length)
 
 
