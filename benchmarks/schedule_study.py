@@ -80,7 +80,9 @@ def compare(study: list[dict], lite: dict[str, dict]) -> list[dict]:
         s = score({"valid": r["valid"]})
         mean = statistics.mean(ref) if ref else float("nan")
         sd = statistics.stdev(ref) if len(ref) > 1 else float("nan")
-        out.append({"dataset": r["dataset"], "variant": r["variant"], "seed": r["seed"],
+        t = r["config"]["train"]
+        out.append({"schedule": f"{t['epochs']} epochs, peak lr {t['lr']:g}, {t['lr_schedule']}",
+                    "dataset": r["dataset"], "variant": r["variant"], "seed": r["seed"],
                     "selected_epoch": r["best_epoch"], "epochs_run": r["epochs_run"],
                     "selected_score": s, "lite_mean": mean, "lite_sd": sd,
                     "lite_min": min(ref) if ref else None, "lite_max": max(ref) if ref else None,
@@ -89,22 +91,30 @@ def compare(study: list[dict], lite: dict[str, dict]) -> list[dict]:
     return out
 
 
+def by_schedule(rows: list[dict]) -> dict:
+    """Per schedule and dataset: runs, mean (selected score - lite mean) in lite SDs, selected epochs."""
+    out: dict = {}
+    for row in rows:
+        out.setdefault(row["schedule"], {}).setdefault(row["dataset"], []).append(row)
+    return {sched: {ds: {"runs": len(mine),
+                         "mean_diff_in_lite_sd": statistics.mean(x["diff_in_lite_sd"] for x in mine),
+                         "at_or_above_lite_min": sum(x["lite_min"] <= x["selected_score"] for x in mine),
+                         "selected_epochs": [x["selected_epoch"] for x in mine]}
+                    for ds, mine in per_ds.items()}
+            for sched, per_ds in out.items()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--study", default=str(REPO / "runs" / "study"))
+    ap.add_argument("--study", default=str(REPO / "runs" / "study"),
+                    help="study runs: every folder whose name starts with this path")
     args = ap.parse_args()
     stored = load(REPO / "results")
     lite = {ds: lite_summary([r for r in stored if r["dataset"] == ds]) for ds in ("afk", "abe")}
-    study = load(Path(args.study)) if Path(args.study).exists() else []
+    study = [r for folder in sorted(Path(args.study).parent.glob(Path(args.study).name + "*"))
+             for r in load(folder)]
     rows = compare(study, lite)
-    lite2 = {}
-    for ds in ("afk", "abe"):
-        mine = [x for x in rows if x["dataset"] == ds]
-        if mine:
-            lite2[ds] = {"runs": len(mine), "mean_diff_in_lite_sd": statistics.mean(
-                x["diff_in_lite_sd"] for x in mine if x["diff_in_lite_sd"] is not None),
-                "within_lite_range": sum(x["lite_min"] <= x["selected_score"] for x in mine),
-                "selected_epochs": [x["selected_epoch"] for x in mine]}
+    lite2 = by_schedule(rows)
     for v in lite.values():
         v.pop("_scores")
     OUT.write_text(json.dumps({"lite": lite, "lite2_runs": rows, "lite2": lite2,

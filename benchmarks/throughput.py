@@ -49,6 +49,12 @@ PARALLEL = 2  # runs side by side on 2 cores, one thread each
 
 
 # ------------------------------------------------------------------------------------------ workers
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _setup(dataset: str, data_dir: str, width: str):
     import torch
 
@@ -62,19 +68,24 @@ def _setup(dataset: str, data_dir: str, width: str):
     return cfg, ds, make_splits(ds, cfg.model.max_len)
 
 
-def _train_epoch(model, opt, sp, ds, cfg, rng) -> float:
+def _train_epoch(model, opt, sp, ds, cfg, rng, max_batches: int = 0) -> tuple[float, float]:
+    """(wall, CPU) seconds of one training epoch; with ``max_batches`` the first batches of the
+    shuffled epoch are timed and scaled up by the number of batches (d 256: time)."""
     from gca_lite.train import NegativeSampler, length_buckets, train_batch
 
     sampler = NegativeSampler("shared", cfg.train.n_neg, ds.n_items_a, ds.n_items_b, sp.train, rng)
-    t0 = time.perf_counter()
+    batches = length_buckets(sp.train.lengths, cfg.train.batch_size, rng)
+    timed = batches[:max_batches] if max_batches else batches
+    t0, c0 = time.perf_counter(), time.process_time()
     model.train()
-    for rows in length_buckets(sp.train.lengths, cfg.train.batch_size, rng):
+    for rows in timed:
         batch = train_batch(sp.train, rows)
         loss, _ = model.loss(batch, *sampler(rows, tuple(batch["target"].shape)))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    return time.perf_counter() - t0
+    scale = len(batches) / len(timed)
+    return (time.perf_counter() - t0) * scale, (time.process_time() - c0) * scale
 
 
 def worker_epochs(dataset: str, data_dir: str, width: str, repeats: int) -> dict:
@@ -89,28 +100,43 @@ def worker_epochs(dataset: str, data_dir: str, width: str, repeats: int) -> dict
 
     cfg, ds, sp = _setup(dataset, data_dir, width)
     cand = cached_candidates(default_cache_dir(), ds, sp.valid, cfg.eval.n_candidates, 0)
-    out = {"threads": torch.get_num_threads()}
+    out = {"threads": torch.get_num_threads(), "peak_rss_mb_loaded": _peak_rss_mb()}
+    # d 256 (time): 4 training batches and a random quarter of the validation users, scaled up
+    rows = np.arange(len(sp.valid))
+    if width != "lite":
+        rows = np.sort(np.random.default_rng(0).permutation(rows)[:len(rows) // 4])
+        out["scaled_from"] = "4 training batches, a quarter of the validation users"
+    rss: dict[str, float] = {}
     for name, points in (("base", ()), ("GCA[1]-sigmoid,True", (1,))):
         model_cfg = dataclasses.replace(cfg.model, gca_points=points)
         model = ABXI(model_cfg, ds.n_items_a, ds.n_items_b, generator=torch.Generator().manual_seed(0))
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)
         rng = np.random.default_rng(0)
-        times: dict[str, list] = {"train": [], "valid_v1": [], "valid_fast": []}
+        times: dict[str, list] = {k: [] for k in ("train", "valid_v1", "valid_fast", "train_cpu",
+                                                   "valid_v1_cpu", "valid_fast_cpu")}
         for _ in range(repeats if name == "base" else max(1, repeats - 1)):
-            times["train"].append(_train_epoch(model, opt, sp, ds, cfg, rng))
-            for key, fn in (("valid_v1", rank_evalset_reference), ("valid_fast", rank_evalset)):
-                t0 = time.perf_counter()
-                counts = fn(model, sp.valid, ds.n_items_a, cand, cfg.eval.batch_size)
-                times[key].append(time.perf_counter() - t0)
-                if key == "valid_v1":
-                    ref = counts
-            same = all(np.array_equal(getattr(counts[p], f), getattr(ref[p], f))
-                       for p in ref for f in ("greater", "equal", "n_candidates"))
+            wall, cpu = _train_epoch(model, opt, sp, ds, cfg, rng, 0 if width == "lite" else 4)
+            times["train"].append(wall)
+            times["train_cpu"].append(cpu)
+            rss["after_train"] = _peak_rss_mb()
+            for key, fn in (("valid_fast", rank_evalset), ("valid_v1", rank_evalset_reference)):
+                t0, c0 = time.perf_counter(), time.process_time()
+                counts = fn(model, sp.valid, ds.n_items_a, cand, cfg.eval.batch_size, rows)
+                times[key].append((time.perf_counter() - t0) * len(sp.valid) / len(rows))
+                times[f"{key}_cpu"].append((time.process_time() - c0) * len(sp.valid) / len(rows))
+                rss[f"after_{key}"] = _peak_rss_mb()
+                if key == "valid_fast":
+                    fast = counts
+            same = all(np.array_equal(getattr(fast[p], f), getattr(counts[p], f))
+                       for p in counts for f in ("greater", "equal", "n_candidates"))
             if not same:
                 raise AssertionError(f"{dataset} {width} {name}: fast counts differ from the v1 counts")
         med = {f"{k}_seconds": statistics.median(v) for k, v in times.items()}
         med["validation_speedup"] = med["valid_v1_seconds"] / med["valid_fast_seconds"]
+        med["validation_speedup_cpu"] = med["valid_v1_cpu_seconds"] / med["valid_fast_cpu_seconds"]
+        med["load_average_after"] = os.getloadavg()[0]
         med["repeats"] = len(times["train"])
+        med["peak_rss_mb"] = dict(rss)  # process peak after each step (fast path first, v1 counting last)
         med["counts_identical"] = True
         out[name] = med
         if width != "lite":
@@ -231,6 +257,9 @@ def paper_projection(res: dict) -> dict:
     if not secs:
         return out
     out["paper_epoch_seconds"] = statistics.mean(secs)
+    cpu = [(res["epochs"][f"{ds}/d256"]["base"]["train_cpu_seconds"] + res["epochs"][f"{ds}/d256"]["base"]["valid_fast_cpu_seconds"])
+           / res["epochs"][f"{ds}/d256"]["threads"] for ds in DATASETS if "base" in res.get("epochs", {}).get(f"{ds}/d256", {})]
+    out["paper_epoch_seconds_idle_estimate"] = statistics.mean(cpu)  # CPU seconds / threads
     epochs = []
     for path in (REPO / "results").glob("*/*/record.json"):
         rec = json.loads(path.read_text())
@@ -239,6 +268,8 @@ def paper_projection(res: dict) -> dict:
     if epochs:
         out["paper_run_epochs_median_stored"] = statistics.median(epochs)
         out["paper_run_hours_projected"] = statistics.median(epochs) * out["paper_epoch_seconds"] / 3600
+        out["paper_run_hours_projected_idle_estimate"] = (statistics.median(epochs)
+                                                          * out["paper_epoch_seconds_idle_estimate"] / 3600)
         out["v2_paper_runs"] = V2_PAPER_RUNS
         out["v2_paper_hours_projected"] = V2_PAPER_RUNS * out["paper_run_hours_projected"]
     return out
