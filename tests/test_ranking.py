@@ -35,6 +35,16 @@ def tied_scores(rng, n_rows: int, n_cols: int, levels: int) -> np.ndarray:
     return rng.standard_normal((n_rows, n_cols)).astype(np.float32)
 
 
+def assert_same_full_counts(scores: np.ndarray, ev, hist: np.ndarray, n_items_a: int) -> None:
+    """Fast counts equal the reference's (v1) counts, element for element, as int64."""
+    want = evaluate_batch_full(torch.from_numpy(scores), ev.target, ev.target_domain, torch.from_numpy(hist),
+                               n_items_a)
+    got = full_counts(scores, ev.target, ev.target_domain, hist, n_items_a)
+    for a, b in zip(got, want):
+        assert a.dtype == np.int64
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("n_a,n_b,seed,levels", [(30, 40, 0, 3), (7, 90, 1, 2), (120, 15, 2, 0),
                                                  (50, 50, 3, 5), (200, 300, 4, 0), (40, 20, 5, 1)])
 def test_full_counts_equal_the_reference(n_a, n_b, seed, levels):
@@ -44,11 +54,7 @@ def test_full_counts_equal_the_reference(n_a, n_b, seed, levels):
         rows = np.arange(len(ev))
         scores = tied_scores(rng, len(rows), ds.n_items + 1, levels)
         hist = pad_history(ev.history, rows)
-        want = evaluate_batch_full(torch.from_numpy(scores), ev.target, ev.target_domain, hist, ds.n_items_a)
-        got = full_counts(scores, ev.target, ev.target_domain, hist.numpy(), ds.n_items_a)
-        for a, b in zip(got, want):
-            assert a.dtype == np.int64
-            np.testing.assert_array_equal(a, b)
+        assert_same_full_counts(scores, ev, hist.numpy(), ds.n_items_a)
 
 
 def test_full_counts_when_the_target_is_missing_from_the_history():
@@ -58,11 +64,7 @@ def test_full_counts_when_the_target_is_missing_from_the_history():
     scores = tied_scores(np.random.default_rng(7), len(rows), ds.n_items + 1, 3)
     hist = pad_history(ev.history, rows).numpy()
     hist = np.where(hist == ev.target[:, None], 0, hist)  # drop the target from every history
-    want = evaluate_batch_full(torch.from_numpy(scores), ev.target, ev.target_domain, torch.from_numpy(hist),
-                               ds.n_items_a)
-    got = full_counts(scores, ev.target, ev.target_domain, hist, ds.n_items_a)
-    for a, b in zip(got, want):
-        np.testing.assert_array_equal(a, b)
+    assert_same_full_counts(scores, ev, hist, ds.n_items_a)
 
 
 def test_nan_scores_raise_only_among_valid_candidates():
