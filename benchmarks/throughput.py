@@ -166,7 +166,9 @@ def _summary(rec: dict) -> dict:
     """What the benchmark keeps of a run record (validation only: no test metric is looked at)."""
     sel = rec["valid"]["full"] if rec["valid"] else None
     preset_name = "lite2" if rec["config"]["train"].get("lr_schedule", "constant") != "constant" else "lite"
-    return {"preset": preset_name, "wall_seconds": rec["wall_seconds"], "epochs_run": rec["epochs_run"],
+    t = rec["config"]["train"]
+    return {"preset": preset_name, "schedule": f"{t['epochs']} epochs, peak lr {t['lr']:g}, {t.get('lr_schedule', 'constant')}",
+            "wall_seconds": rec["wall_seconds"], "epochs_run": rec["epochs_run"],
             "best_epoch": rec["best_epoch"], "stop_reason": rec["stop_reason"],
             "validations": sum("valid" in h for h in rec["history"]),
             "train_seconds_sum": sum(h["train_seconds"] for h in rec["history"]),
@@ -328,7 +330,7 @@ def main() -> None:
     if "runs" in steps:
         for ds in DATASETS:
             for name in ("lite2",) + (() if args.skip_baseline else ("lite",)):
-                stored = Path(args.fast_runs_from or "/nonexistent") / f"{ds}-base-seed0" / "record.json"
+                stored = Path(args.fast_runs_from or "/nonexistent").resolve() / f"{ds}-base-seed0" / "record.json"
                 if name == "lite2" and stored.exists():  # the same run, made by the schedule study
                     res.setdefault("runs", {})[f"{ds}/{name}"] = _summary(json.loads(stored.read_text()))
                     res["runs"][f"{ds}/{name}"]["source"] = str(stored.relative_to(REPO))
