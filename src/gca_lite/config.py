@@ -239,7 +239,8 @@ def preset(name: str, dataset: str = "synthetic-small") -> RunConfig:
     against 0.17 for the seed that went on), and so did patience 20 alone for seed 0 (epoch 28).
     ``lite2``: the lite model on a fixed budget (decision D17): 60 epochs, peak lr 2e-3 after 3 warm-up
     epochs, cosine decay to 0, validation every 2nd epoch, the best validated epoch selected, no early
-    stopping; several times cheaper than ``lite`` per run (``benchmarks/results/throughput.json``).
+    stopping; 2.3-2.6x cheaper than ``lite`` per run, but measured short of lite's validation score
+    on abe (decision D17): a candidate, not yet the v2 setting.
     """
     if name == "paper":
         abe = dataset.startswith("abe")
