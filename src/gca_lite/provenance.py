@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 #: probe, config). Reporting, plotting, the CLI and the sweep machinery are left out, so that
 #: improving a chart does not make every stored result look as if it came from other code.
 RESULT_SOURCES = ("config.py", "data", "model", "train.py", "candidates.py", "evaluate.py",
-                  "metrics.py", "probe.py")
+                  "metrics.py", "probe.py", "ranking.py", "schedule.py", "precision.py")
 
 
 def normalised_source(text: str) -> str:

@@ -29,8 +29,10 @@ from .data.splits import Splits, TrainSet, make_splits, shuffle_within_ties
 from .evaluate import RankCounts, iter_eval_batches, rank_evalset, summarize_counts, trim_left
 from .model import ABXI
 from .model.params import count_parameters
+from .precision import bf16_autocast, use_bf16
 from .probe import orthogonality
 from .provenance import code_version, git_commit, machine_description
+from .schedule import epoch_factor, step_factor, validates
 
 
 @dataclass
@@ -59,9 +61,12 @@ def length_buckets(lengths: np.ndarray, batch_size: int, rng: np.random.Generato
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def train_batch(train: TrainSet, rows: np.ndarray, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+def train_batch(train: TrainSet, rows: np.ndarray, device: str | torch.device = "cpu",
+                pad_to: int = 1) -> dict[str, torch.Tensor]:
+    """Training arrays of ``rows``, leading all-padding columns trimmed (the width kept a multiple of
+    ``pad_to``: fewer distinct shapes, so bf16 kernels are built once and reused)."""
     arrays = {k: getattr(train, k)[rows] for k in ("seq_x", "seq_a", "seq_b", "target", "day_back")}
-    return {k: v.to(device) for k, v in trim_left(arrays, ("seq_x",)).items()}
+    return {k: v.to(device) for k, v in trim_left(arrays, ("seq_x",), pad_to).items()}
 
 
 def decay_groups(model: torch.nn.Module, no_decay: str):
@@ -165,28 +170,34 @@ def run(config: RunConfig, data_dir: str | Path | None = None, *, progress: bool
 
     history, best, best_state, stale, lr_scale, plateau = [], -math.inf, None, 0, 1.0, 0
     stop_reason = "max_epochs"
-    for epoch in range(1, cfg.train.epochs + 1):
-        warm = epoch <= cfg.train.warmup_epochs
-        # ABXI's LinearLR warm-up, stepped per epoch: epoch 1 starts near zero.
-        factor = (1e-5 + (1 - 1e-5) * (epoch - 1) / cfg.train.warmup_epochs) if warm else 1.0
+    tc, every = cfg.train, cfg.eval.every
+    steps_per_epoch, step = math.ceil(len(sp.train.lengths) / tc.batch_size), 0
+    bf16 = use_bf16(tc.bf16, device)
+    for epoch in range(1, tc.epochs + 1):
         for group in opt.param_groups:
-            group["lr"] = cfg.train.lr * factor * lr_scale
+            group["lr"] = tc.lr * epoch_factor(epoch, tc.warmup_epochs) * lr_scale
         t0 = time.perf_counter()
         model.train()
         loss_a = loss_b = 0.0
-        batches = length_buckets(sp.train.lengths, cfg.train.batch_size, shuffle_rng)
+        batches = length_buckets(sp.train.lengths, tc.batch_size, shuffle_rng)
         for rows in tqdm(batches, desc=f"epoch {epoch}", disable=not progress, leave=False):
-            batch = train_batch(sp.train, rows, device)
+            if tc.lr_schedule != "constant":  # fixed-budget schedules are stepped per batch
+                for group in opt.param_groups:
+                    group["lr"] = tc.lr * step_factor(tc.lr_schedule, step, steps_per_epoch,
+                                                      tc.warmup_epochs, tc.epochs)
+            batch = train_batch(sp.train, rows, device, pad_to=8 if bf16 else 1)
             neg_a, neg_b = (n.to(device) for n in sampler(rows, tuple(batch["target"].shape)))
-            loss, parts = model.loss(batch, neg_a, neg_b, temperature=cfg.train.temperature)
+            with bf16_autocast(bf16):
+                loss, parts = model.loss(batch, neg_a, neg_b, temperature=tc.temperature)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            step += 1
             loss_a += parts["loss_a"] / len(batches)
             loss_b += parts["loss_b"] / len(batches)
         entry = {"epoch": epoch, "lr": opt.param_groups[0]["lr"], "train_seconds": time.perf_counter() - t0,
                  "loss_a": loss_a, "loss_b": loss_b}
-        if not warm:
+        if validates(epoch, tc.warmup_epochs, every, tc.epochs):
             t1 = time.perf_counter()
             valid_counts = rank_evalset(model, sp.valid, ds.n_items_a, cand["valid"], cfg.eval.batch_size)
             entry["valid"] = summarize_counts(valid_counts, sp.valid.target_domain, cfg.eval.tie_rule)
@@ -197,9 +208,9 @@ def run(config: RunConfig, data_dir: str | Path | None = None, *, progress: bool
             if score > best:
                 best, stale, plateau = score, 0, 0
                 best_state = {"epoch": epoch, "weights": copy.deepcopy(model.state_dict())}
-            else:
-                stale += 1
-                plateau += 1
+            else:  # counted in epochs, so patience means the same whatever eval.every is
+                stale += every
+                plateau += every
                 if cfg.train.plateau_patience and plateau > cfg.train.plateau_patience:
                     lr_scale *= cfg.train.plateau_factor
                     plateau = 0
@@ -238,6 +249,7 @@ def run(config: RunConfig, data_dir: str | Path | None = None, *, progress: bool
         "epoch_seconds_mean": float(np.mean([h["train_seconds"] for h in history])),
         "wall_seconds": time.perf_counter() - t_start,
         "peak_rss_mb": _peak_rss_mb(),
+        "bf16": bf16,
         "code_version": code_version(),
         "git_commit": git_commit(),
         "data_checksum": ds.checksum,

@@ -65,6 +65,7 @@ class _SwiGLUFn(torch.autograd.Function):
     """``(silu(h W2^T) * (h W1^T)) W3^T`` saving only h and h W12^T (the product is recomputed)."""
 
     @staticmethod
+    @torch.amp.custom_fwd(device_type="cpu")  # under bf16 autocast (train.bf16) the backward is too
     def forward(ctx, h, w12, w3):
         y = h @ w12.t()
         a, g = y.chunk(2, dim=-1)
@@ -72,6 +73,7 @@ class _SwiGLUFn(torch.autograd.Function):
         return (F.silu(g) * a) @ w3.t()
 
     @staticmethod
+    @torch.amp.custom_bwd(device_type="cpu")
     def backward(ctx, go):
         h, y, w12, w3 = ctx.saved_tensors
         a, g = y.chunk(2, dim=-1)
