@@ -37,14 +37,25 @@ def test_the_grid_series_and_orders():
         [("GCA[1]-tanh,True", "GCA[1]-tanh,False")]
 
 
-def test_layernorm_inert_follows_the_config_or_the_same_rule():
+def test_layernorm_inert_is_the_config_rule():
     assert V.layernorm_inert(ModelConfig(gca_points=(1,)))
     assert V.layernorm_inert(ModelConfig(gca_points=(1, 2), gca_layernorm=False))
+    assert V.layernorm_inert(ModelConfig(gca_points=(1,), gca_ffn=True))  # LN_f meets X + small X' too
     assert not V.layernorm_inert(ModelConfig(gca_points=(0, 1, 2)))
-    assert not V.layernorm_inert(ModelConfig(gca_points=(1,), gca_ffn=True))
+    assert not V.layernorm_inert(ModelConfig(gca_points=(1,), gca_ln="out"))
     assert not V.layernorm_inert(ModelConfig())
 
-    class Own:  # a config that says it itself (issue 21's ModelConfig.gca_layernorm_inert)
-        gca_points, gca_layernorm_inert = (0,), True
 
-    assert V.layernorm_inert(Own())
+@pytest.mark.parametrize("variant", ["GCA[1]-sigmoid,True{self_cross_ffn,post}", "GCA[0]-tanh,False{day}",
+                                     "GCA[1]-sigmoid,True{out}", "GCA[0,1]-sigmoid,True{cross_ffn4,out,day}"])
+def test_reading_names_round_trip_and_pair(variant):
+    assert V.name(**V.parse(variant)) == variant
+    assert V.overrides(variant)["model.gca_gate"] == V.parse(variant)["gca_gate"]
+    off = V.layernorm_partner(variant)
+    assert ",False" in off and "post" not in off and "out}" not in off and ",out," not in off
+
+
+def test_reading_tokens_are_checked():
+    for bad in ("GCA[1]-sigmoid,True{foo}", "GCA[1]-sigmoid,True{post,out}"):
+        with pytest.raises(V.VariantNameError):
+            V.parse(bad)

@@ -17,7 +17,8 @@ COLUMNS = ("claim", "paper says", "afk", "abe", "key difference (95 % interval)"
 #: verdict word -> CSS class (colour) of its cell
 VERDICT_CLASS = {"reproduced": "good", "holds": "good", "in range": "good", "partly": "part",
                  "partly holds": "part", "partly in range": "part", "mixed": "part", "not resolved": "none",
-                 "not reproduced": "bad", "fails": "bad", "out of range": "bad"}
+                 "not reproduced": "bad", "fails": "bad", "out of range": "bad",
+                 "absent at the paper's size": "bad", "untestable": "none"}
 _INTERVAL = re.compile(r"([^;:]*?):?\s*([+-]\d\.\d+ \[[+-]\d\.\d+, [+-]\d\.\d+\])")
 _DOMAIN = re.compile(r"\s*\(NDCG@10, domain ([AB])\)|\s*\(domain ([AB])\)")
 
@@ -69,7 +70,7 @@ def rows_from_verdicts(verdicts, setting: str = "lite", protocol: str = "full"):
         key = next((k for e in list(by_data["afk"]["evidence"]) + list(by_data["abe"]["evidence"])
                     if (k := _key_difference(e)) != "—"), "—")
         paper = part["paper"].iloc[0]
-        rows.append({"claim": claim, "paper says": paper if len(paper) <= 60 else paper[:57].rstrip() + "…", "afk": cells["afk"], "abe": cells["abe"],
+        rows.append({"claim": claim, "paper says": paper if len(paper) <= 48 else paper[:45].rstrip() + "…", "afk": cells["afk"], "abe": cells["abe"],
                      "key difference (95 % interval)": key,
                      "verdict": _combined([_word(v) for v in part["verdict"]])})
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import re
 
-from ..config import GATES, GCA_POINTS
+from ..config import GATES, GCA_BLOCKS, GCA_LN, GCA_MASKS, GCA_POINTS, ModelConfig
 
 BASE = "base"
-_GCA = re.compile(r"^GCA\[(?P<points>\d(?:,\d)*)\]-(?P<gate>\w+),(?P<ln>True|False)$")
+_GCA = re.compile(r"^GCA\[(?P<points>\d(?:,\d)*)\]-(?P<gate>\w+),(?P<ln>True|False)"
+                  r"(?:\{(?P<reading>[a-z_0-9]+(?:,[a-z_0-9]+)*)\})?$")
+#: a reading token (``{...}`` after a name) -> the field it sets; the value sets are disjoint
+_READING = {**{v: "gca_block" for v in GCA_BLOCKS}, **{v: "gca_ln" for v in GCA_LN},
+            **{v: "gca_mask" for v in GCA_MASKS}}
 #: the paper's 16-variant grid: insertion points x gate x LayerNorm, in the paper's order
 GCA16 = tuple(f"GCA[{p}]-{g},{ln}" for p in ("0", "1", "2", "0,1,2") for g in ("sigmoid", "tanh")
               for ln in (True, False))
@@ -41,15 +45,22 @@ def parse(name: str) -> dict:
     m = _GCA.match(name) if isinstance(name, str) else None
     if not m:
         raise VariantNameError(f"{name!r} is not a variant name; use 'base' or e.g. 'GCA[1]-sigmoid,True'")
-    return {"gca_points": tuple(int(p) for p in m["points"].split(",")), "gca_gate": m["gate"],
-            "gca_layernorm": m["ln"] == "True"}
+    fields = {"gca_points": tuple(int(p) for p in m["points"].split(",")), "gca_gate": m["gate"],
+              "gca_layernorm": m["ln"] == "True"}
+    for token in m["reading"].split(",") if m["reading"] else ():
+        if token not in _READING or _READING[token] in fields:
+            raise VariantNameError(f"{name!r}: {token!r} is not a reading token (one each of "
+                                   f"{GCA_BLOCKS}, {GCA_LN}, {GCA_MASKS})")
+        fields[_READING[token]] = token
+    return fields
 
 
-def name(gca_points=(), gca_gate: str = "sigmoid", gca_layernorm: bool = True, matched_to: str = "") -> str:
-    """The name of the given fields (as ``ModelConfig.variant_name``)."""
-    if not gca_points:
-        return f"{BASE}~{matched_to}" if matched_to else BASE
-    return f"GCA[{','.join(str(p) for p in gca_points)}]-{gca_gate},{gca_layernorm}"
+def name(gca_points=(), gca_gate: str = "sigmoid", gca_layernorm: bool = True, matched_to: str = "",
+         **reading) -> str:
+    """The name of the given fields: ``ModelConfig.variant_name`` itself, so there is one spelling
+    (``reading`` = gca_block, gca_ln, gca_mask where they are not today's)."""
+    return ModelConfig(gca_points=tuple(gca_points), gca_gate=gca_gate, gca_layernorm=gca_layernorm,
+                       matched_to=matched_to, **reading).variant_name
 
 
 def is_gca(variant: str) -> bool:
@@ -73,8 +84,7 @@ def overrides(variant: str, param: str = "variants") -> dict:
     if any(p not in GCA_POINTS for p in points) or points != sorted(points):
         raise ValueError(f"{param}: {variant!r} needs insertion points from {GCA_POINTS} in increasing "
                          "order (repeat a point to stack modules there, e.g. GCA[0,0])")
-    return {"model.gca_points": points, "model.gca_gate": fields["gca_gate"],
-            "model.gca_layernorm": fields["gca_layernorm"]}
+    return {"model.gca_points": points, **{f"model.{k}": v for k, v in fields.items() if k != "gca_points"}}
 
 
 def grid(point_sets=((0,), (1,), (2,), (0, 1, 2)), gates=("sigmoid", "tanh")) -> list[str]:
@@ -108,23 +118,21 @@ def short_name(variant: str) -> str:
 
 
 def layernorm_partner(variant: str) -> str:
-    """The same variant with LayerNorm off (``...,True`` -> ``...,False``)."""
-    return variant.removesuffix(",True") + ",False"
+    """The same variant with LayerNorm off: ``...,True`` -> ``...,False``. A LayerNorm-off module
+    has no placement, so ``...,True{cross_ffn4,post}`` pairs with ``...,False{cross_ffn4}``."""
+    fields = parse(variant)
+    fields.update(gca_layernorm=False, gca_ln="pre")
+    return name(**fields)
 
 
 def layernorm_pairs(variants) -> list[tuple[str, str]]:
-    """(``...,True``, ``...,False``) pairs present in ``variants``."""
+    """(LayerNorm on, LayerNorm off) pairs present in ``variants``."""
     return [(v, layernorm_partner(v)) for v in variants
-            if v.endswith(",True") and layernorm_partner(v) in variants]
+            if is_gca(v) and parse(v)["gca_layernorm"] and layernorm_partner(v) in variants]
 
 
 def layernorm_inert(model) -> bool:
-    """Whether the LayerNorm flag makes no numerical difference for this ``ModelConfig``: its own
-    ``gca_layernorm_inert`` when the config has one, else the same rule computed here (the
-    attention-only module with pre-LayerNorm, every GCA point 1 or 2, whose inputs already
-    leave the encoder's LayerNorm; decision D2)."""
-    own = getattr(model, "gca_layernorm_inert", None)
-    if own is not None:
-        return bool(own)
-    return (bool(model.gca_points) and all(p in (1, 2) for p in model.gca_points)
-            and not getattr(model, "gca_ffn", False))
+    """Whether the LayerNorm flag makes no numerical difference for this ``ModelConfig``: the
+    config's own ``gca_layernorm_inert`` (one home for the rule; decision D2). Judge a pair by its
+    LayerNorm-on side."""
+    return bool(model.gca_layernorm_inert)
