@@ -54,7 +54,7 @@ def protocol_title(protocol: str, n_candidates=()) -> str:
 
 def setting_label(cfg) -> str:
     """``lite`` / ``paper`` (the preset of that backbone width), plus the ablation it belongs to."""
-    label = preset_widths().get(cfg.model.d, f"d{cfg.model.d}")
+    label = preset_of(cfg)
     if cfg.train.max_minutes:
         label += f", {cfg.train.max_minutes:g}-min budget"
     if cfg.train.epochs < 10:
@@ -64,9 +64,15 @@ def setting_label(cfg) -> str:
     return label
 
 
-def preset_widths() -> dict[int, str]:
-    """{backbone width d: name of the preset (``config.PRESETS``) that uses it}."""
-    return {preset(name).model.d: name for name in PRESETS}
+def preset_of(cfg) -> str:
+    """The preset (``config.PRESETS``) a run's configuration comes from: the first with its backbone
+    width, learning-rate schedule and validation interval (``lite`` and ``lite2`` share the width);
+    ``d<width>`` when none has them."""
+    for name in PRESETS:
+        p = preset(name)
+        if (p.model.d, p.train.lr_schedule, p.eval.every) == (cfg.model.d, cfg.train.lr_schedule, cfg.eval.every):
+            return name
+    return f"d{cfg.model.d}"
 
 
 def family(cfg: RunConfig) -> str:
