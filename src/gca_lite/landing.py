@@ -13,14 +13,14 @@ from __future__ import annotations
 import html
 import re
 
+from .experiments.rules import ABSENT, CHECK_WORDS, RANGE_WORDS, VERDICTS
+
 COLUMNS = ("claim", "paper says", "afk", "abe", "key difference (95 % interval)", "verdict")
-#: verdict word -> CSS class (colour) of its cell
-VERDICT_CLASS = {"reproduced": "good", "holds": "good", "in range": "good", "partly": "part",
-                 "partly holds": "part", "partly in range": "part", "mixed": "part", "not resolved": "none",
-                 "not reproduced": "bad", "fails": "bad", "out of range": "bad",
-                 "absent at the paper's size": "bad", "untestable": "none"}
-_INTERVAL = re.compile(r"([^;:]*?):?\s*([+-]\d\.\d+ \[[+-]\d\.\d+, [+-]\d\.\d+\])")
-_DOMAIN = re.compile(r"\s*\(NDCG@10, domain ([AB])\)|\s*\(domain ([AB])\)")
+#: verdict word -> CSS class (colour) of its cell, derived from the rules' vocabulary (one home for the
+#: words: ``experiments.rules``); the checks' and the |cos| row's words share their verdict's tone
+_TONE = {"reproduced": "good", "partly": "part", "mixed": "part", "not reproduced": "bad", ABSENT: "bad"}
+VERDICT_CLASS = {words.get(v, v): _TONE.get(v, "none") for v in VERDICTS
+                 for words in ({}, CHECK_WORDS, RANGE_WORDS)}
 
 
 def _word(verdict: str) -> str:
