@@ -21,6 +21,8 @@ COLUMNS = ("claim", "paper says", "afk", "abe", "key difference (95 % interval)"
 _TONE = {"reproduced": "good", "partly": "part", "mixed": "part", "not reproduced": "bad", ABSENT: "bad"}
 VERDICT_CLASS = {words.get(v, v): _TONE.get(v, "none") for v in VERDICTS
                  for words in ({}, CHECK_WORDS, RANGE_WORDS)}
+_INTERVAL = re.compile(r"([^;:]*?):?\s*([+-]\d\.\d+ \[[+-]\d\.\d+, [+-]\d\.\d+\])")
+_DOMAIN = re.compile(r"\s*\(NDCG@10, domain ([AB])\)|\s*\(domain ([AB])\)")
 
 
 def _word(verdict: str) -> str:
