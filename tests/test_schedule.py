@@ -89,3 +89,15 @@ def test_bf16_only_where_asked_and_native(tmp_path):
     rec = run(cfg, progress=False, cache_dir=tmp_path).record
     assert rec["bf16"] == cpu_has_bf16()
     assert np.isfinite(rec["history"][-1]["loss_a"])
+
+
+def test_wsd_holds_the_peak_then_decays_linearly_over_the_last_fifth():
+    from gca_lite.schedule import WSD_DECAY
+    spe, warm, epochs = 10, 2, 10
+    total = spe * epochs
+    f = np.array([step_factor("wsd", s, spe, warm, epochs) for s in range(total + 1)])
+    np.testing.assert_allclose(f[:warm * spe], np.arange(1, warm * spe + 1) / (warm * spe))
+    start = int(round(total * (1 - WSD_DECAY)))
+    assert np.all(f[warm * spe:start + 1] == 1.0)
+    np.testing.assert_allclose(np.diff(f[start:]), -1 / (total * WSD_DECAY))
+    assert f[-1] == 0.0

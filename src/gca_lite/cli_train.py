@@ -7,8 +7,8 @@ import dataclasses
 import json
 from pathlib import Path
 
-from .config import (GATES, GCA_BLOCKS, GCA_LN, GCA_MASKS, NEG_MODES, NO_DECAY, PRESETS, ConfigError, RunConfig,
-                     preset)
+from .config import (GATES, GCA_BLOCKS, GCA_LN, GCA_MASKS, NEG_MODES, NO_DECAY, PRESETS, SCHEDULES, ConfigError,
+                     RunConfig, preset)
 from .errors import UsageError
 
 #: config field -> its flag, so a bad value is reported under the name the user typed (completed by
@@ -62,9 +62,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     for flag, field, typ in (("--epochs", "epochs", int), ("--patience", "patience", int),
                              ("--lr", "lr", float), ("--weight-decay", "weight_decay", float),
                              ("--batch-size", "batch_size", int), ("--warmup", "warmup_epochs", int),
-                             ("--n-neg", "n_neg", int), ("--seed", "seed", int)):
+                             ("--n-neg", "n_neg", int), ("--seed", "seed", int),
+                             ("--min-epochs", "min_epochs", int)):
         t.add_argument(flag, dest=f"train.{field}", type=typ, default=None)
     t.add_argument("--neg-mode", dest="train.neg_mode", choices=NEG_MODES, default=None)
+    t.add_argument("--lr-schedule", dest="train.lr_schedule", choices=SCHEDULES, default=None,
+                   help="constant (v1), or a fixed budget: cosine, linear, wsd (decay over the last 20 %%)")
     t.add_argument("--no-decay", dest="train.no_decay", choices=NO_DECAY, default=None,
                    help="keep out of weight decay: none, gca (GCA alphas, LayerNorms, biases), all (every 1-D)")
     e = p.add_argument_group("data and evaluation")
@@ -74,6 +77,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="seed of the saved sampled-protocol candidates (shared by all models)")
     e.add_argument("--n-candidates", dest="eval.n_candidates", type=int, default=None,
                    help="sampled negatives per user (ABXI: 999)")
+    e.add_argument("--eval-every", dest="eval.every", type=int, default=None, metavar="K",
+                   help="validate every K epochs (and the last); patience still counts epochs")
     e.add_argument("--quiet", action="store_true", help="no progress output")
     e.add_argument("--dry-run", action="store_true",
                    help="print the configuration and its parameter counts (per GCA module too); train nothing")

@@ -27,7 +27,7 @@ GCA_LN = ("pre", "post", "out")
 #: Cross-attention keys (model.gca_mask): ``order`` = file order (keys up to the query's position),
 #: ``day`` = keys from strictly earlier days only (same-day items never visible, either direction).
 GCA_MASKS = ("order", "day")
-SCHEDULES = ("constant", "cosine", "linear")  # train.lr_schedule (see schedule.py)
+SCHEDULES = ("constant", "cosine", "linear", "wsd")  # train.lr_schedule (see schedule.py)
 
 
 class ConfigError(ValueError):
@@ -215,7 +215,7 @@ class TrainConfig:
     # parameters kept out of weight decay: "none" (AdamW decays all, as ABXI), "gca" (the GCA
     # modules' alphas, LayerNorm weights and biases), "all" (every 1-D parameter of the model)
     no_decay: str = "none"
-    lr_schedule: str = "constant"  # constant (v1) | cosine | linear: per-batch warm-up, decay to 0 at `epochs`
+    lr_schedule: str = "constant"  # constant (v1) | cosine | linear | wsd: per-batch warm-up, decay to 0 at `epochs`
     bf16: bool = False  # bf16 autocast of the training loss, used only on CPUs with native bf16
 
 
