@@ -1,11 +1,12 @@
 """Schedule study (decision D17): validation score vs epochs, and the spread of the selected epoch, for
-the v1 ``lite`` runs stored in ``results/`` and the ``lite2`` runs of the study (fixed budget, cosine).
+the v1 ``lite`` runs stored in ``results/`` and the fixed-budget runs of the study (``lite_v2`` and the
+candidates tried before it).
 
 Validation only, never test: the score is the selection score, full-ranking MRR_A + MRR_B on the
 validation users, at the selected (best validated) epoch. For ``lite`` the per-epoch histories of the
 168 stored runs give, per dataset, the fraction of each run's best score reached by epoch E, and the
 run-to-run spread (standard deviation over seeds, pooled over variants) of the selected epoch and of
-the selected score. Each ``lite2`` run is compared with the ``lite`` runs of the same dataset, variant
+the selected score. Each fixed-budget run is compared with the ``lite`` runs of the same dataset, variant
 and seed set: its score minus their mean, in units of their across-seed standard deviation.
 
     python benchmarks/schedule_study.py [--study runs/study]  ->  benchmarks/results/schedule_study.json
@@ -81,7 +82,8 @@ def compare(study: list[dict], lite: dict[str, dict]) -> list[dict]:
         mean = statistics.mean(ref) if ref else float("nan")
         sd = statistics.stdev(ref) if len(ref) > 1 else float("nan")
         t = r["config"]["train"]
-        out.append({"schedule": f"{t['epochs']} epochs, peak lr {t['lr']:g}, {t['lr_schedule']}",
+        batch = "" if t["batch_size"] == 256 else f", batch {t['batch_size']}"
+        out.append({"schedule": f"{t['epochs']} epochs, peak lr {t['lr']:g}, {t['lr_schedule']}{batch}",
                     "dataset": r["dataset"], "variant": r["variant"], "seed": r["seed"],
                     "selected_epoch": r["best_epoch"], "epochs_run": r["epochs_run"],
                     "selected_score": s, "lite_mean": mean, "lite_sd": sd,
@@ -106,7 +108,7 @@ def by_schedule(rows: list[dict]) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--study", default=str(REPO / "runs" / "study"),
+    ap.add_argument("--study", default=str(REPO / "runs" / "study2"),
                     help="study runs: every folder whose name starts with this path")
     args = ap.parse_args()
     stored = load(REPO / "results")
@@ -114,13 +116,19 @@ def main() -> None:
     study = [r for folder in sorted(Path(args.study).parent.glob(Path(args.study).name + "*"))
              for r in load(folder)]
     rows = compare(study, lite)
-    lite2 = by_schedule(rows)
+    seen = {(r["schedule"], r["dataset"], r["variant"], r["seed"]) for r in rows}
+    old = json.loads(OUT.read_text()) if OUT.exists() else {}
+    earlier = old.get("fixed_budget_runs", old.get("lite2_runs", []))
+    rows += [r for r in earlier if (r["schedule"], r["dataset"], r["variant"], r["seed"]) not in seen]  # runs of
+    # earlier sessions whose folders are gone stay in the study
+    rows.sort(key=lambda r: (r["schedule"], r["dataset"], r["variant"], r["seed"]))
+    fixed = by_schedule(rows)
     for v in lite.values():
         v.pop("_scores")
-    OUT.write_text(json.dumps({"lite": lite, "lite2_runs": rows, "lite2": lite2,
+    OUT.write_text(json.dumps({"lite": lite, "fixed_budget_runs": rows, "fixed_budget": fixed,
                                "score": "validation full-ranking MRR_A + MRR_B at the selected epoch"},
                               indent=1, sort_keys=True) + "\n")
-    print(json.dumps({"lite2": lite2}, indent=1))
+    print(json.dumps({"fixed_budget": fixed}, indent=1))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Throughput of today's trainer (preset ``lite``, v1 counting) against the fast path (preset ``lite2``).
+"""Throughput of today's trainer (preset ``lite``, v1 counting) against the fast path (preset ``lite_v2``).
 
 Writes ``benchmarks/results/throughput.json`` after every step, so a cut-short run leaves honest
 partial results (``complete`` says whether every step ran). Steps, each in its own subprocess so that
@@ -8,9 +8,11 @@ its peak RSS is its own:
   dimensions on 2 threads), interleaved repeats of one training epoch, one validation pass with the
   v1 counting (``evaluate.rank_evalset_reference``: user x item masks counted in torch) and one with
   the fast counting (``evaluate.rank_evalset``; identical counts, checked here too); medians.
-* ``runs``: whole runs, base model, seed 0: ``lite2`` (the fast path) and, unless ``--skip-baseline``,
+* ``runs``: whole runs, base model, seed 0: ``lite_v2`` (the fast path) and, unless ``--skip-baseline``,
   ``lite`` with the v1 counting patched in (today's trainer), each to its own end (early stopping /
   fixed budget); wall time, epochs, selected epoch, its validation score (never test) and peak RSS.
+  The two datasets run side by side, one thread each (as the grids run), each dataset's two runs one
+  after the other, so both trainers of a dataset share the machine with a run of the other dataset.
 * ``rss``: peak RSS of a short d 256 run on the fast path.
 
 ``lite_run_speedup`` is measured from the whole runs when both ran in this benchmark; the projected
@@ -31,13 +33,14 @@ import statistics
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results" / "throughput.json"
 DATASETS = ("afk", "abe")
 WIDTHS = {"lite": dict(threads=1), "d256": dict(threads=2)}
-V2_RUNS = {  # issue 24, rough counts (lite2 runs unless said otherwise), 2 datasets each
+V2_RUNS = {  # issue 24, rough counts (fast-preset runs unless said otherwise), 2 datasets each
     "primary endpoint, 2 variants x 10 seeds, chosen + today's reading": 2 * 10 * 2 * 2,
     "readings screen, base + GCA[1]-sigmoid LN on/off x ~4 readings, 5 seeds": (1 + 2 * 4) * 5 * 2,
     "variant table, 16 GCA variants + base, 5 seeds, chosen + today's reading": 17 * 5 * 2 * 2,
@@ -46,6 +49,7 @@ V2_RUNS = {  # issue 24, rough counts (lite2 runs unless said otherwise), 2 data
 }
 V2_PAPER_RUNS = 2 * 5 * 2  # paper preset: base vs GCA[1]-sigmoid,True, 5 seeds, 2 datasets
 PARALLEL = 2  # runs side by side on 2 cores, one thread each
+FAST = "lite_v2"  # the fast path's preset
 
 
 # ------------------------------------------------------------------------------------------ workers
@@ -68,13 +72,13 @@ def _setup(dataset: str, data_dir: str, width: str):
     return cfg, ds, make_splits(ds, cfg.model.max_len)
 
 
-def _train_epoch(model, opt, sp, ds, cfg, rng, max_batches: int = 0) -> tuple[float, float]:
+def _train_epoch(model, opt, sp, ds, cfg, rng, max_batches: int = 0, batch_size: int = 0) -> tuple[float, float]:
     """(wall, CPU) seconds of one training epoch; with ``max_batches`` the first batches of the
     shuffled epoch are timed and scaled up by the number of batches (d 256: time)."""
     from gca_lite.train import NegativeSampler, length_buckets, train_batch
 
     sampler = NegativeSampler("shared", cfg.train.n_neg, ds.n_items_a, ds.n_items_b, sp.train, rng)
-    batches = length_buckets(sp.train.lengths, cfg.train.batch_size, rng)
+    batches = length_buckets(sp.train.lengths, batch_size or cfg.train.batch_size, rng)
     timed = batches[:max_batches] if max_batches else batches
     t0, c0 = time.perf_counter(), time.process_time()
     model.train()
@@ -94,6 +98,7 @@ def worker_epochs(dataset: str, data_dir: str, width: str, repeats: int) -> dict
     import torch
 
     from gca_lite.candidates import cached_candidates
+    from gca_lite.config import preset
     from gca_lite.evaluate import rank_evalset, rank_evalset_reference
     from gca_lite.model import ABXI
     from gca_lite.train import default_cache_dir
@@ -113,11 +118,15 @@ def worker_epochs(dataset: str, data_dir: str, width: str, repeats: int) -> dict
         opt = torch.optim.AdamW(model.parameters(), lr=1e-3, fused=True)
         rng = np.random.default_rng(0)
         times: dict[str, list] = {k: [] for k in ("train", "valid_v1", "valid_fast", "train_cpu",
-                                                   "valid_v1_cpu", "valid_fast_cpu")}
+                                                   "valid_v1_cpu", "valid_fast_cpu", "train_fast", "train_fast_cpu")}
         for _ in range(repeats if name == "base" else max(1, repeats - 1)):
             wall, cpu = _train_epoch(model, opt, sp, ds, cfg, rng, 0 if width == "lite" else 4)
             times["train"].append(wall)
             times["train_cpu"].append(cpu)
+            if width == "lite":  # the fast preset's epoch: its own batch size
+                wall, cpu = _train_epoch(model, opt, sp, ds, cfg, rng, 0, preset(FAST).train.batch_size)
+                times["train_fast"].append(wall)
+                times["train_fast_cpu"].append(cpu)
             rss["after_train"] = _peak_rss_mb()
             for key, fn in (("valid_fast", rank_evalset), ("valid_v1", rank_evalset_reference)):
                 t0, c0 = time.perf_counter(), time.process_time()
@@ -131,7 +140,7 @@ def worker_epochs(dataset: str, data_dir: str, width: str, repeats: int) -> dict
                        for p in counts for f in ("greater", "equal", "n_candidates"))
             if not same:
                 raise AssertionError(f"{dataset} {width} {name}: fast counts differ from the v1 counts")
-        med = {f"{k}_seconds": statistics.median(v) for k, v in times.items()}
+        med = {f"{k}_seconds": statistics.median(v) for k, v in times.items() if v}
         med["validation_speedup"] = med["valid_v1_seconds"] / med["valid_fast_seconds"]
         med["validation_speedup_cpu"] = med["valid_v1_cpu_seconds"] / med["valid_fast_cpu_seconds"]
         med["load_average_after"] = os.getloadavg()[0]
@@ -165,7 +174,7 @@ def worker_run(dataset: str, data_dir: str, preset_name: str, width: str, epochs
 def _summary(rec: dict) -> dict:
     """What the benchmark keeps of a run record (validation only: no test metric is looked at)."""
     sel = rec["valid"]["full"] if rec["valid"] else None
-    preset_name = "lite2" if rec["config"]["train"].get("lr_schedule", "constant") != "constant" else "lite"
+    preset_name = FAST if rec["config"]["train"].get("lr_schedule", "constant") != "constant" else "lite"
     t = rec["config"]["train"]
     return {"preset": preset_name, "schedule": f"{t['epochs']} epochs, peak lr {t['lr']:g}, {t.get('lr_schedule', 'constant')}",
             "wall_seconds": rec["wall_seconds"], "epochs_run": rec["epochs_run"],
@@ -196,12 +205,12 @@ def _stored_v1_epochs(dataset: str) -> int | None:
     return json.loads(path.read_text())["epochs_run"] if path.exists() else None
 
 
-def _lite2_epochs() -> tuple[int, int]:
+def _fast_epochs() -> tuple[int, int]:
     from gca_lite.config import preset
     from gca_lite.schedule import validates
 
-    t = preset("lite2").train
-    every = preset("lite2").eval.every
+    t = preset(FAST).train
+    every = preset(FAST).eval.every
     return t.epochs, sum(validates(e, t.warmup_epochs, every, t.epochs) for e in range(1, t.epochs + 1))
 
 
@@ -215,13 +224,13 @@ def _machine() -> dict:
     return {"description": machine_description(), "cpu_model": model,
             "bf16_native": cpu_has_bf16(), "avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags,
             "avx2": "avx2" in flags, "load_average_at_start": os.getloadavg(),
-            "shared": "yes: 2 cores shared with 3-4 other helpers' jobs; ratios are of interleaved medians"}
+            "shared": "2 cores, shared with other (niced) jobs; ratios are of runs made in this benchmark run"}
 
 
 def projections(res: dict) -> dict:
     """Whole-run and grid projections from the per-epoch medians (see the module docstring)."""
     out: dict = {}
-    n_epochs, n_valid = _lite2_epochs()
+    n_epochs, n_valid = _fast_epochs()
     speedups = []
     for ds in DATASETS:
         e = res.get("epochs", {}).get(f"{ds}/lite", {}).get("base")
@@ -229,7 +238,7 @@ def projections(res: dict) -> dict:
         if not e or v1_epochs is None:
             continue
         today = v1_epochs * (e["train_seconds"] + e["valid_v1_seconds"])
-        fast = n_epochs * e["train_seconds"] + n_valid * e["valid_fast_seconds"]
+        fast = n_epochs * e.get("train_fast_seconds", e["train_seconds"]) + n_valid * e["valid_fast_seconds"]
         out[f"{ds}/lite_run_seconds_today"] = today
         out[f"{ds}/lite_run_seconds_fast"] = fast
         out[f"{ds}/lite_run_speedup_projected"] = today / fast
@@ -247,7 +256,7 @@ def projections(res: dict) -> dict:
 
 
 def _grid_projection(res: dict, n_epochs: int, n_valid: int) -> dict:
-    """The v1 grid (168 stored lite runs) on lite2: each run's stored wall time scaled by the measured
+    """The v1 grid (168 stored lite runs) on the fast preset: each run's stored wall time scaled by the measured
     per-epoch costs (base or GCA, per dataset) of today's trainer over its own epochs vs the budget."""
     walls, fast_walls = [], []
     for path in (REPO / "results").glob("*/*/record.json"):
@@ -257,7 +266,7 @@ def _grid_projection(res: dict, n_epochs: int, n_valid: int) -> dict:
         if rec["config"]["model"]["d"] != 64 or not e:
             continue
         today = rec["epochs_run"] * (e["train_seconds"] + e["valid_v1_seconds"])
-        fast = n_epochs * e["train_seconds"] + n_valid * e["valid_fast_seconds"]
+        fast = n_epochs * e.get("train_fast_seconds", e["train_seconds"]) + n_valid * e["valid_fast_seconds"]
         walls.append(rec["wall_seconds"])
         fast_walls.append(rec["wall_seconds"] * fast / today)
     if not walls:
@@ -308,8 +317,6 @@ def main() -> None:
     ap.add_argument("--steps", default="epochs,runs,rss")
     ap.add_argument("--widths", default="lite,d256")
     ap.add_argument("--skip-baseline", action="store_true", help="no whole run of today's trainer")
-    ap.add_argument("--fast-runs-from", default=None,
-                    help="folder of the schedule study's runs: its <dataset>-base-seed0 lite2 runs are used")
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -328,22 +335,23 @@ def main() -> None:
                 res.setdefault("epochs", {})[f"{ds}/{width}"] = _spawn("epochs", ds, width, str(args.repeats))
                 _save(res)
     if "runs" in steps:
-        for ds in DATASETS:
-            for name in ("lite2",) + (() if args.skip_baseline else ("lite",)):
-                stored = Path(args.fast_runs_from or "/nonexistent").resolve() / f"{ds}-base-seed0" / "record.json"
-                if name == "lite2" and stored.exists():  # the same run, made by the schedule study
-                    res.setdefault("runs", {})[f"{ds}/{name}"] = _summary(json.loads(stored.read_text()))
-                    res["runs"][f"{ds}/{name}"]["source"] = str(stored.relative_to(REPO))
-                elif name == "lite2" and args.fast_runs_from:
-                    res.setdefault("runs", {})[f"{ds}/{name}"] = {"missing": str(stored)}
-                else:
-                    res.setdefault("runs", {})[f"{ds}/{name}"] = _spawn("run", ds, name, "lite", "0")
+        names = (FAST,) + (() if args.skip_baseline else ("lite",))
+        with ThreadPoolExecutor(len(DATASETS)) as pool:  # the datasets side by side, one thread each
+            lanes = {ds: pool.submit(lambda ds=ds: [_spawn("run", ds, name, "lite", "0") for name in names])
+                     for ds in DATASETS}
+            for ds, lane in lanes.items():
+                for name, got in zip(names, lane.result()):
+                    res.setdefault("runs", {})[f"{ds}/{name}"] = got
                 _save(res)
-            got = res["runs"]
-            if "wall_seconds" in got.get(f"{ds}/lite", {}) and "wall_seconds" in got.get(f"{ds}/lite2", {}):
-                got[f"{ds}/lite_run_speedup"] = got[f"{ds}/lite"]["wall_seconds"] / got[f"{ds}/lite2"]["wall_seconds"]
+        got = res["runs"]
+        for ds in DATASETS:
+            if "wall_seconds" in got.get(f"{ds}/lite", {}) and "wall_seconds" in got.get(f"{ds}/{FAST}", {}):
+                got[f"{ds}/lite_run_speedup"] = got[f"{ds}/lite"]["wall_seconds"] / got[f"{ds}/{FAST}"]["wall_seconds"]
     if "rss" in steps:
-        res.setdefault("runs", {})["afk/d256_rss"] = _spawn("run", "afk", "lite2", "d256", "1")
+        res.setdefault("runs", {})["afk/d256_rss"] = _spawn("run", "afk", FAST, "d256", "1")
+    fast_walls = {ds: res.get("runs", {}).get(f"{ds}/{FAST}", {}).get("wall_seconds") for ds in DATASETS}
+    if all(fast_walls.values()):  # per-run seconds for the v2 budget (two runs side by side, 1 thread each)
+        res["v2_run_seconds"] = fast_walls
     measured = [v for k, v in res.get("runs", {}).items() if k.endswith("/lite_run_speedup")]
     res["lite_run_speedup"] = statistics.mean(measured) if len(measured) == len(DATASETS) else None
     res["complete"] = all(s in steps for s in ("epochs", "runs", "rss")) and not args.skip_baseline

@@ -1,4 +1,4 @@
-"""Fixed-budget lr schedules, eval.every, the lite2 preset and the bf16 switch."""
+"""Fixed-budget lr schedules, eval.every, the lite_v2 preset and the bf16 switch."""
 
 from __future__ import annotations
 
@@ -56,10 +56,10 @@ def test_new_fields_are_checked_and_keep_old_hashes():
     with pytest.raises(ConfigError, match="train.bf16"):
         dataclasses.replace(TINY, train=dataclasses.replace(TINY.train, bf16="yes")).validate()
     assert config_hash(RunConfig()) == "a6b74900c3c8d4ca"  # stored before any of these fields
-    lite, lite2 = preset("lite", "afk"), preset("lite2", "afk")
-    assert lite2.model == lite.model and config_hash(lite2) != config_hash(lite)
-    assert (lite2.train.lr_schedule, lite2.train.patience, lite2.eval.every) == ("cosine", 0, 2)
-    lite2.validate()
+    lite, v2 = preset("lite", "afk"), preset("lite_v2", "afk")
+    assert v2.model == lite.model and config_hash(v2) != config_hash(lite)
+    assert (v2.train.lr_schedule, v2.train.patience, v2.eval.every) == ("wsd", 0, 2)
+    v2.validate()
 
 
 def test_fixed_budget_run_validates_every_k_and_selects_the_best_validated_epoch(tmp_path):

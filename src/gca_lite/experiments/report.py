@@ -66,7 +66,7 @@ def setting_label(cfg) -> str:
 
 def preset_of(cfg) -> str:
     """The preset (``config.PRESETS``) a run's configuration comes from: the first with its backbone
-    width, learning-rate schedule and validation interval (``lite`` and ``lite2`` share the width);
+    width, learning-rate schedule and validation interval (``lite`` and ``lite_v2`` share the width);
     ``d<width>`` when none has them."""
     for name in PRESETS:
         p = preset(name)
