@@ -210,20 +210,29 @@ def cut(items: Sequence[Item], hours_of: Callable[[dict], float], limit: float =
     """The pre-registered cut rule. While the projected total exceeds ``limit`` hours, one step at a
     time, recomputing the total after each: (1) reduce every item that has a seed floor to it, from
     the last item in run order to the first; (2) drop the items of drop pass 2 (today's reading),
-    last first; (3) drop those of drop pass 3 (the chosen reading's table, scaling and shuffle
-    check), last first. The primary endpoint and the screen are never cut; if they alone exceed
-    the limit they run anyway. Returns ({item name: seeds kept, 0 = dropped}, the steps taken)."""
+    last first; (3) if still over, refill the items of drop pass 3 (the chosen reading's table,
+    scaling and shuffle check) in run order: each keeps its floor seeds if the total then stays
+    within the limit, else it is dropped. The primary endpoint and the screen are never cut; if they
+    alone exceed the limit they run anyway. Returns ({item name: seeds kept, 0 = dropped}, steps)."""
     seeds: dict[str, int] = {}
     steps = []
-    passes = [(lambda it: it.floor is not None, lambda it: it.floor),
-              (lambda it: it.drop_pass == 2, lambda it: 0), (lambda it: it.drop_pass == 3, lambda it: 0)]
-    for applies, keep in passes:
+    for applies, keep in ((lambda it: it.floor is not None, lambda it: it.floor),
+                          (lambda it: it.drop_pass == 2, lambda it: 0)):
         for item in reversed(items):
             if hours_of(seeds) <= limit:
                 return seeds, steps
             if applies(item):
                 seeds[item.name] = keep(item)
                 steps.append(f"{item.name}: " + (f"{keep(item)} seeds" if keep(item) else "dropped"))
+    if hours_of(seeds) <= limit:
+        return seeds, steps
+    last = [it for it in items if it.drop_pass == 3]
+    seeds.update({it.name: 0 for it in last})
+    for item in last:
+        if hours_of({**seeds, item.name: item.floor}) <= limit:
+            seeds[item.name] = item.floor
+        else:
+            steps.append(f"{item.name}: dropped")
     return seeds, steps
 
 
