@@ -92,6 +92,14 @@ def test_primary_grid_has_ten_seeds_and_the_headline_variant():
         assert {c.train.seed for c in part} == set(range(10))
 
 
+def test_grid_files_have_the_registered_seeds():
+    registered = {"primary": 10, "screen": 5, "table": 5, "scaling": 5, "shuffle": 10}
+    assert sorted(p.stem for p in GRIDS) == sorted(registered)
+    for path in GRIDS:
+        for block in read_grid_spec(path)["grid"]:
+            assert block["train.seed"] == list(range(registered[path.stem])), path.name
+
+
 @needs_lite_v2
 @pytest.mark.parametrize("path", GRIDS, ids=[p.name for p in GRIDS])
 def test_every_grid_file_loads_and_validates_under_every_reading(path):

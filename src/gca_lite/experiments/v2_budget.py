@@ -190,8 +190,8 @@ def plan(items: Sequence[Item], costs: Costs, seeds: dict[str, int] | None = Non
     for item in items:
         keep = seeds.get(item.name)
         reading = chosen if item.reading == CHOSEN else item.reading
-        configs, note = (() , "") if keep == 0 else _expand(item.grid, reading, keep,
-                                                             None if data_dir is None else str(data_dir), str(root))
+        where = None if data_dir is None else str(data_dir)
+        configs, note = ((), "") if keep == 0 else _expand(item.grid, reading, keep, where, str(root))
         new = [c for c in configs if config_hash(c) not in seen]
         seen.update(config_hash(c) for c in new)
         hours = sum(costs.run_seconds(c) for c in new) / CORES / 3600
@@ -310,4 +310,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except (ValueError, OSError) as error:  # one line, naming what is wrong (GridError is a ValueError)
+        raise SystemExit(f"error: {error}") from None
