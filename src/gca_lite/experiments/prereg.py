@@ -220,8 +220,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def run_cli(main) -> None:
+    """Run a module's ``main`` as a command: bad input (a ValueError, e.g. a GridError, or an
+    unreadable file) exits with one line naming what is wrong, not a traceback."""
     try:
         raise SystemExit(main())
-    except (ValueError, OSError) as error:  # one line, naming what is wrong (GridError is a ValueError)
+    except (ValueError, OSError) as error:
         raise SystemExit(f"error: {error}") from None
+
+
+if __name__ == "__main__":
+    run_cli(main)

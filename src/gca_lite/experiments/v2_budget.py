@@ -310,7 +310,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except (ValueError, OSError) as error:  # one line, naming what is wrong (GridError is a ValueError)
-        raise SystemExit(f"error: {error}") from None
+    prereg.run_cli(main)
