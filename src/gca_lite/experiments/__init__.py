@@ -23,6 +23,9 @@ Where things live (one idea per file):
   verdict table), ``artefact``, ``contrasts``, ``budget``, ``summary``;
 * writing: ``digest`` (computed prose, and the one "In short" for ``gca-lite report``, the results
   page and the README).
+* v2: ``prereg`` (the pre-registration's rules: the readings screened, the validation-only reading
+  choice, grid files for the chosen reading, dating runs against the page's commit) and
+  ``v2_budget`` (run counts, projected wall time and the cut rule of book/preregistration.md).
 """
 
 from .grid import GridError, config_from_dict, expand, load_grid, normalize
