@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from gca_lite.config import ConfigError, RunConfig, preset, to_dict
+from gca_lite.config import RunConfig, preset, to_dict
 from gca_lite.experiments import prereg, v2_budget
 from gca_lite.experiments.grid import expand, read_grid_spec
 
@@ -21,18 +21,6 @@ PAGE = REPO / prereg.PAGE
 V2 = REPO / "experiments" / "v2"
 GRIDS = sorted(V2.glob("*.yaml"))
 STORE = REPO / "results_v2"
-
-
-def _has_preset(name: str) -> bool:
-    try:
-        preset(name)
-        return True
-    except ConfigError:
-        return False
-
-
-needs_lite_v2 = pytest.mark.skipif(not _has_preset(v2_budget.PRESET),
-                                   reason=f"preset {v2_budget.PRESET!r} is not defined yet (the lead adds it)")
 
 
 def _block(text: str, name: str) -> str:
@@ -66,17 +54,13 @@ def test_page_lists_exactly_the_readings_config_validation_accepts():
                                           ("cross_ffn4", "out")]
 
 
-def _expand_standing_in(path: Path, reading=None):
-    """A grid file expanded with lite2 in place of lite_v2 while that preset does not exist (the run
-    list does not depend on the preset's numbers; matched bases need the data)."""
-    spec = prereg.instantiate(read_grid_spec(path), reading)
-    if not _has_preset(v2_budget.PRESET):
-        spec["base"] = {**spec["base"], "preset": v2_budget.STAND_IN}
-    return expand(spec, str(path), _data_dir())
+def _expand(path: Path, reading=None):
+    """A grid file expanded (under ``reading`` if given; matched bases need the data)."""
+    return expand(prereg.instantiate(read_grid_spec(path), reading), str(path), _data_dir())
 
 
 def test_screen_grid_runs_exactly_the_accepted_readings_with_five_seeds():
-    configs = _expand_standing_in(V2 / "screen.yaml")
+    configs = _expand(V2 / "screen.yaml")
     for ds in prereg.SCREEN_DATASETS:
         names = {c.model.variant_name for c in configs if c.data.dataset == ds}
         assert names == set(prereg.screen_variants())
@@ -85,7 +69,7 @@ def test_screen_grid_runs_exactly_the_accepted_readings_with_five_seeds():
 
 
 def test_primary_grid_has_ten_seeds_and_the_headline_variant():
-    configs = _expand_standing_in(V2 / "primary.yaml")
+    configs = _expand(V2 / "primary.yaml")
     for ds in ("afk", "abe"):
         part = [c for c in configs if c.data.dataset == ds]
         assert {c.model.variant_name for c in part} == {"base", "GCA[1]-sigmoid,True"}
@@ -100,7 +84,6 @@ def test_grid_files_have_the_registered_seeds():
             assert block["train.seed"] == list(range(registered[path.stem])), path.name
 
 
-@needs_lite_v2
 @pytest.mark.parametrize("path", GRIDS, ids=[p.name for p in GRIDS])
 def test_every_grid_file_loads_and_validates_under_every_reading(path):
     spec = read_grid_spec(path)
@@ -133,11 +116,11 @@ def _mismatches(rows: dict[str, str], cfg: RunConfig) -> list[str]:
 
 
 def test_preset_block_check_catches_a_wrong_value():
-    lite2 = preset("lite2", "afk")
-    right = {"train.epochs": "60", "train.lr": "2e-3", "train.lr_schedule": "cosine", "eval.every": "2"}
-    assert _mismatches(right, lite2) == []
-    assert _mismatches({**right, "train.epochs": "90"}, lite2) == ["train.epochs: page '90', preset 60"]
-    assert _mismatches({"train.warmup_epochs": "TODO"}, lite2)
+    v2 = preset("lite_v2", "afk")
+    right = {"train.epochs": "60", "train.lr": "1e-3", "train.lr_schedule": "wsd", "eval.every": "2"}
+    assert _mismatches(right, v2) == []
+    assert _mismatches({**right, "train.epochs": "90"}, v2) == ["train.epochs: page '90', preset 60"]
+    assert _mismatches({"train.warmup_epochs": "TODO"}, v2)
 
 
 def test_preset_block_names_real_fields():
@@ -150,7 +133,6 @@ def test_preset_block_names_real_fields():
         assert hasattr(getattr(cfg, section), field), key
 
 
-@needs_lite_v2
 @pytest.mark.parametrize("dataset", ["afk", "abe"])
 def test_preset_block_states_lite_v2(dataset):
     assert _mismatches(_preset_rows(PAGE.read_text()), preset(v2_budget.PRESET, dataset)) == []

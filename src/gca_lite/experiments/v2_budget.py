@@ -35,10 +35,10 @@ import statistics
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..config import ConfigError, RunConfig, config_hash, preset
+from ..config import RunConfig, config_hash
 from . import prereg
 
-PRESET, STAND_IN = "lite_v2", "lite2"  # counted with the stand-in while the preset does not exist
+PRESET = "lite_v2"
 LIMIT_HOURS = 40.0
 CORES = 2  # one-thread runs side by side
 CHOSEN = "chosen"  # an Item's reading: the screen's choice, projected with the costliest reading
@@ -169,14 +169,7 @@ def _expand(grid: str, reading: tuple[str, str] | None, seeds: int | None, data_
 
     path = Path(root) / grid
     spec = prereg.instantiate(read_grid_spec(path), reading, seeds)
-    note = ""
-    if (spec.get("base") or {}).get("preset") == PRESET:
-        try:
-            preset(PRESET)
-        except ConfigError:
-            spec["base"] = {**spec["base"], "preset": STAND_IN}
-            note = f"preset {PRESET} is not defined yet: runs counted with {STAND_IN} in its place"
-    return tuple(expand(spec, str(path), data_dir)), note
+    return tuple(expand(spec, str(path), data_dir)), ""
 
 
 def plan(items: Sequence[Item], costs: Costs, seeds: dict[str, int] | None = None,
