@@ -84,6 +84,14 @@ def answer_table(rows) -> str:
             + "</tbody></table>")
 
 
+def answer_markdown_table(rows) -> str:
+    """The same table as :func:`answer_table`, as a Markdown table (the README opens with it)."""
+    cell = lambda v: str(v).replace("|", "\\|")  # noqa: E731  |cos| must not split a cell
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows[list(COLUMNS)].itertuples(index=False)]
+    return "\n".join(lines)
+
+
 def bottom_line(rows) -> str:
     """One sentence: how many claims each verdict got."""
     words = [w for v in rows["verdict"] for w in v.split(" / ")]
