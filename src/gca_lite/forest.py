@@ -40,10 +40,9 @@ def forest_plot(rows, metric: str = "NDCG@10", protocol: str = "full", highlight
     (the primary endpoint's variant) has a bold label."""
     order = list(dict.fromkeys(rows["row"]))
     y_of = {r: i for i, r in enumerate(order)}
-    fig = _figure(height=140 + 26 * len(order), margin=dict(l=10, r=20, t=70, b=50),
-                  title=f"Every variant − its base: test {metric}, {protocol} ranking, 95 % intervals "
-                        "(filled: the interval excludes 0)",
-                  xaxis_title=f"Δ {metric} vs base (paired, same users and seeds)")
+    fig = _figure(height=160 + 26 * len(order), margin=dict(l=10, r=20, t=80, b=70),
+                  title=f"Every variant − its base: test {metric}, {protocol} ranking (filled: resolved)",
+                  xaxis_title=f"Δ {metric} vs base, 95 % interval (paired: same users and seeds)")
     for (dataset, domain), part in rows.groupby(["dataset", "domain"], sort=False):
         y = [y_of[r] + OFFSETS.get((dataset, domain), 0.0) for r in part["row"]]
         symbol = [DOMAIN_SYMBOLS.get(domain, "circle") + ("" if ok else "-open") for ok in part["resolved"]]
@@ -58,7 +57,7 @@ def forest_plot(rows, metric: str = "NDCG@10", protocol: str = "full", highlight
     fig.add_vline(x=0, line_dash="dash", line_color="#666666")
     fig.update_yaxes(tickvals=list(range(len(order))),
                      ticktext=[f"<b>{r}</b>" if r == highlight else r for r in order], autorange="reversed",
-                     showgrid=False, automargin=True, range=[len(order) - 0.5, -0.5])
+                     showgrid=False, zeroline=False, automargin=True, range=[len(order) - 0.5, -0.5])
     fig.update_xaxes(zeroline=False, tickformat="+.3f")
     fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=1.0, yanchor="bottom"))
     return fig
