@@ -10,7 +10,8 @@ Steps:
 
 1. install the ``gca-lite`` Jupyter kernelspec into this interpreter's prefix if it is missing or
    points at another interpreter (never committed: it holds an absolute path);
-2. run papermill on every notebook of :data:`NOTEBOOKS` into ``<root>/book/generated/<name>.ipynb``.
+2. run papermill on every notebook of :data:`NOTEBOOKS` into ``<root>/book/generated/<name>.ipynb``,
+   two side by side on the stored data (``--jobs``; :data:`AFTER` orders the ones that depend on another).
    ``--param KEY=VALUE`` values are parsed as YAML and passed to every notebook that declares
    ``KEY`` in its ``parameters`` cell (a key no notebook declares is an error, to catch typos);
    notebooks run with the repository root as working directory; relative paths given on the
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -49,6 +51,7 @@ NOTEBOOKS: list[str] = [
     "notebooks/protocols.ipynb",
     "notebooks/explorer.ipynb",
     "notebooks/results.ipynb",
+    "notebooks/results_appendix.ipynb",  # after results: reads back the tables results cached in the store
 ]
 
 KERNEL_NAME = "gca-lite"
@@ -233,6 +236,42 @@ def execute(path: str, out: Path, parameters: dict[str, object], kernel: str) ->
     return time.perf_counter() - t0
 
 
+#: notebook -> the notebook it reads a cache of (``gca_lite.experiments.page_cache``): run after it
+AFTER = {"notebooks/results_appendix.ipynb": "notebooks/results.ipynb"}
+
+
+def execute_one(path: str, plan: dict, root: Path, kernel: str) -> str | None:
+    """Execute one notebook of the plan, printing its progress; the error message if it failed."""
+    out = root / "book" / "generated" / f"{notebook_name(path)}.ipynb"
+    shown = ", ".join(f"{k}={v!r}" for k, v in plan[path].items()) or "defaults"
+    print(f"[papermill] {path} ({shown}) ...", flush=True)
+    try:
+        dt = execute(path, out, plan[path], kernel)
+    except BuildError as e:
+        print(f"[papermill] FAILED {e}", file=sys.stderr, flush=True)
+        return str(e)
+    print(f"[papermill] {path} -> {out.relative_to(root) if out.is_relative_to(root) else out}  {dt:.1f} s",
+          flush=True)
+    return None
+
+
+def execute_all(paths: list[str], plan: dict, root: Path, kernel: str, jobs: int = 1) -> list[str]:
+    """Execute ``paths`` with up to ``jobs`` kernels side by side (each notebook is one process, so
+    two cores run two chapters at once); a notebook of :data:`AFTER` starts once the one it reads
+    has finished. Returns the error messages of the notebooks that failed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    first = [p for p in paths if AFTER.get(p) not in paths]
+    first.sort(key=lambda p: p not in AFTER.values())  # what others wait for starts first
+    later = [p for p in paths if p not in first]
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        done = {p: pool.submit(execute_one, p, plan, root, kernel) for p in first}
+        for p in later:  # in NOTEBOOKS order, each after the notebook it reads
+            done[AFTER[p]].result()
+            done[p] = pool.submit(execute_one, p, plan, root, kernel)
+        return [e for p in paths if (e := done[p].result())]
+
+
 # ----------------------------------------------------------------------------- landing page
 def write_answer(root: Path) -> Path:
     """``book/generated/answer.md``, the landing page's answer table, from the verdicts the executed
@@ -346,6 +385,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="book root holding _config.yml/_toc.yml/book/ (default: the repository); "
                          "outputs go to ROOT/book/generated and ROOT/_build")
     ap.add_argument("--kernel", default=KERNEL_NAME, help=f"kernel name (default {KERNEL_NAME})")
+    ap.add_argument("--jobs", "-j", type=int, default=None,
+                    help="notebooks executed side by side (default: 2 on the stored data, 1 on one core or "
+                         "when the chapters train, as they share one store of runs)")
     ap.add_argument("--list", action="store_true", help="list the notebooks and their parameters, then exit")
     args = ap.parse_args(argv)
     root = args.root.resolve()
@@ -366,19 +408,9 @@ def main(argv: list[str] | None = None) -> int:
             plan = plan_parameters(paths, params)
             if args.kernel == KERNEL_NAME:
                 ensure_kernel()
-            failures = []
-            for path in paths:
-                out = root / "book" / "generated" / f"{notebook_name(path)}.ipynb"
-                shown = ", ".join(f"{k}={v!r}" for k, v in plan[path].items()) or "defaults"
-                print(f"[papermill] {path} ({shown}) ...", flush=True)
-                try:
-                    dt = execute(path, out, plan[path], args.kernel)
-                except BuildError as e:
-                    failures.append(str(e))
-                    print(f"[papermill] FAILED {e}", file=sys.stderr, flush=True)
-                    continue
-                print(f"[papermill] {path} -> {out.relative_to(root) if out.is_relative_to(root) else out}"
-                      f"  {dt:.1f} s", flush=True)
+            trains = any(p.get("source") == "train" for p in plan.values())
+            jobs = args.jobs or (1 if trains else min(2, os.cpu_count() or 1))
+            failures = execute_all(paths, plan, root, args.kernel, jobs)
             if failures:
                 raise BuildError(f"{len(failures)} notebook(s) failed: "
                                  + "; ".join(f.split(' failed')[0] for f in failures) + " (book not built)")

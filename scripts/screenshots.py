@@ -23,6 +23,7 @@ SHOTS = {
     "gca-variants-table.png": ("book/generated/gca_variants.html", "#T_variants-full-afk"),
     "attention-explorer.png": ("book/generated/explorer.html", "#fig-attn"),
     "results-verdicts.png": ("book/generated/results.html", "#verdicts-claim-by-claim"),
+    "results-forest.png": ("book/generated/results.html", "#fig-forest"),
 }
 
 

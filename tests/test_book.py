@@ -114,7 +114,8 @@ def book_root(tmp_path_factory) -> Path:
     proc = _run("--root", str(root), "--no-build", *sum((["--only", n] for n in chapters), []),
                 *_params({**snapshot, "n_boot": 100}))
     assert proc.returncode == 0, f"build_book.py (execute) failed:\n{proc.stdout}\n{proc.stderr}"
-    proc = _run("--root", str(root), "--no-build", "--only", "results", *_params(snapshot))
+    proc = _run("--root", str(root), "--no-build", "--only", "results", "--only", "results_appendix",
+                *_params(snapshot))
     assert proc.returncode == 0, f"build_book.py (results) failed:\n{proc.stdout}\n{proc.stderr}"
     return root
 
@@ -383,11 +384,24 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
     from gca_lite.experiments.verdicts import CHECK_VERDICTS, RANGE_CLAIM, RANGE_VERDICTS, VERDICTS
 
     rec, nb = _chapter(book_root, "results")
+    app, _ = _chapter(book_root, "results_appendix")
     store = ResultsStore(book_root / "results")  # the snapshot the page was built from
     n_runs = sum(1 for _ in store.iter_runs(warn=False))
-    assert rec["store"] == str(book_root / "results") and rec["n_runs"] == n_runs > 0
-    assert sum(c["runs"] for c in rec["coverage"]) == n_runs
-    assert sum(rec["compute_hours_by_preset"].values()) == pytest.approx(sum(rec["compute_hours"].values()))
+    assert rec["store"] == app["store"] == str(book_root / "results") and rec["n_runs"] == app["n_runs"] == n_runs > 0
+    assert sum(c["runs"] for c in app["coverage"]) == n_runs
+    assert sum(app["compute_hours_by_preset"].values()) == pytest.approx(sum(app["compute_hours"].values()))
+    # the appendix read the results page's heavy tables back from the store's cache (computed once)
+    assert not rec["cached"] and {"report_frame", "verdicts", "in_short"} <= set(app["cached"])
+    assert app["run_index"] == n_runs and app["full_tables"] > 0
+    # the page opens with the primary comparison: per dataset, preset and domain, read from the verdicts
+    primary = {(p["dataset"], p["preset"], p["domain"]): p for p in rec["primary"]}
+    endpoint = {(v["dataset"], v["setting"], v["claim"].split("(domain ")[1][0]): v for v in rec["verdicts"]
+                if v["claim"].startswith("primary endpoint") and v["protocol"] == "full"}
+    assert set(primary) == set(endpoint) and all(p["verdict"] == endpoint[k]["verdict"] for k, p in primary.items())
+    assert all(endpoint[k]["key"].endswith(p["GCA[1] − base [95 % interval]"]) for k, p in primary.items())
+    # one forest plot: every variant − base difference under full ranking, filled where resolved
+    assert "fig-forest" in rec["figures"] and len(rec["forest"]) > 50
+    assert all(f["resolved"] == (f["lo"] > 0 or f["hi"] < 0) for f in rec["forest"])
     words = set(VERDICTS + CHECK_VERDICTS + RANGE_VERDICTS)
     assert {v["verdict"].split(" (")[0] for v in rec["verdicts"]} <= words
     # every verdict names the stored runs it rests on; one resting on a run that early stopping cut
@@ -402,10 +416,10 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
     assert datasets <= {"afk", "abe"} and datasets
     # "In short" has a line per dataset and preset, each quoting paired intervals, then the lite noise
     settings = {(v["dataset"], v["setting"]) for v in rec["verdicts"]}
-    lines = {(d, s): line for line in rec["in_short"] for d, s in settings if line.startswith(f"- **{d} · {s}**")}
+    lines = {(d, s): line for line in app["in_short"] for d, s in settings if line.startswith(f"- **{d} · {s}**")}
     assert set(lines) == settings and all("Resolved NDCG@10 differences" in x for x in lines.values())
     assert all(re.search(r"[+-]\d\.\d{4} \[[+-]\d\.\d{4}, [+-]\d\.\d{4}\]", x) for x in lines.values())
-    assert any(line.startswith("- **Retraining") for line in rec["in_short"])
+    assert any(line.startswith("- **Retraining") for line in app["in_short"])
     # LayerNorm on against off: point 1 (sigmoid) is stored both ways on both datasets, under both protocols
     ln = {(r["dataset"], r["point"], r["gate"], r["protocol"], r["domain"]) for r in rec["layernorm"]
           if r["setting"] == "lite"}
@@ -429,7 +443,7 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
     # the paper preset's later GPU windows (decision D18): seeds 1-2 (12 runs sharing one GPU) and
     # seeds 0-5 (18 at once, two windows) are shown beside seed 0, kept apart from the verdicts: these rest on
     # results/ alone
-    gpu = rec["time_budgeted_runs"]
+    gpu = app["time_budgeted_runs"]
     apart = {"12 at once": ({1, 2}, 12), "18 at once": (set(range(6)), 36)}  # label: seeds, runs
     assert {g["kept in"] for g in gpu} == {"2 or 4 at once", *apart}
     assert {g["seed"] for g in gpu if g["kept in"] == "2 or 4 at once"} == {0}
@@ -437,22 +451,22 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
         mine = [g for g in gpu if g["kept in"] == label]
         assert len(mine) == n_kept and {g["seed"] for g in mine} == seeds
         assert all(g["stopped by"] == "time_budget" for g in mine)
-    assert {"fig-gap-vs-epochs", "fig-gap-along-training-0", "fig-gap-along-training-1"} <= set(rec["figures"])
+    assert {"fig-gap-vs-epochs", "fig-gap-along-training-0", "fig-gap-along-training-1"} <= set(app["figures"])
     # a seed trained in two windows followed one trajectory (the page says: losses to float rounding,
     # validation scores identical but for a few epochs, by about one user's rank), and
     # at equal epochs GCA[1]'s late validation gap is small and positive in all seeds and domains but
     # one, abe seed 4 domain A, slightly negative (the page says so, with its range)
-    twins = rec["same_trajectory"]
+    twins = app["same_trajectory"]
     assert len(twins) == 18 and all(t["common epochs"] >= 29 and t["max |Δ| loss"] < 1e-6 for t in twins)
     assert sum(t["epochs with another score"] for t in twins) <= 5 and max(t["max |Δ| score"] for t in twins) < 1e-4
     # retraining noise of the paper preset, from the six seeds of 18 at once (the page quotes it): GCA[1] − base
     # varies little from seed to seed but for abe's sampled domain A
-    noise = {(n["dataset"], n["protocol"], n["domain"]): n for n in rec["kept_apart_noise"]
+    noise = {(n["dataset"], n["protocol"], n["domain"]): n for n in app["kept_apart_noise"]
              if n["window"] == "18 at once" and n["variant"] == "GCA[1]-sigmoid,True"}
     assert len(noise) == 8 and all(n["seeds"] == 6 for n in noise.values())
     assert noise["afk", "sampled", "A"]["seed SD"] < 0.001 < 0.005 < noise["abe", "sampled", "A"]["seed SD"]
     assert all(n["seed SD"] < 0.003 for k, n in noise.items() if k != ("abe", "sampled", "A"))
-    gca1 = [g for g in rec["late_gap"] if g["variant"] == "GCA[1]"]
+    gca1 = [g for g in app["late_gap"] if g["variant"] == "GCA[1]"]
     assert len(gca1) == 12 and all(-0.001 < g[d] < 0.005 for g in gca1 for d in "AB")
     assert [(g["dataset"], g["seed"], d) for g in gca1 for d in "AB" if g[d] <= 0] == [("abe", 4, "A")]
     # a verdict comparing seed-0 paper runs of separate GPU windows (code versions) says so
@@ -468,12 +482,12 @@ def test_results_chapter_reads_the_committed_store(book_root: Path):
     assert paper and all(f"{named[label]} (kept apart): " in v["note"] for v in paper for label in apart)
     assert not any("(kept apart)" in v["note"] for v in rec["verdicts"] if v["setting"] == "lite")
     # the sweep's wall time accounts for every run, dated or not
-    assert sum(w["timed runs"] + w["untimed runs"] for w in rec["sweep_wall"]) == n_runs
-    for w in rec["sweep_wall"]:  # a device whose runs are all undated has no wall time (NaN -> None)
+    assert sum(w["timed runs"] + w["untimed runs"] for w in app["sweep_wall"]) == n_runs
+    for w in app["sweep_wall"]:  # a device whose runs are all undated has no wall time (NaN -> None)
         assert (w["wall hours"] is None) == (w["timed runs"] == 0)
         assert w["wall hours"] is None or 0 < w["wall hours"] <= w["run hours"] + 1e-9
     # progress against the planned grid (168 runs), counted without the data
-    assert rec["grid"]["planned"] == 168 and 0 < rec["grid"]["stored"] <= n_runs
+    assert app["grid"]["planned"] == 168 and 0 < app["grid"]["stored"] <= n_runs
     # the ordering-artefact table uses the stored strata of both datasets
     assert {a["dataset"] for a in rec["artefact"]} == datasets
     assert all("(n " in a["untied targets"] for a in rec["artefact"])
@@ -508,7 +522,7 @@ def test_book_builds_offline(built_html: Path, book_root: Path):
     assert 'dataset = "synthetic-tiny"' not in data  # the injected parameter cell is removed
     assert "plotly.min.js" in data and 'id="fig-data-lengths"' in data
     assert "11,385" in data  # the stored afk same-day count: the page was rendered from this run
-    for name in RESULT_CHAPTERS:
+    for name in (*RESULT_CHAPTERS, "results", "results_appendix"):
         page = (built_html / "book" / "generated" / f"{name}.html").read_text(encoding="utf-8")
         assert "injected-parameters" not in page and "store: str =" not in page
         for div_id in _chapter(book_root, name)[0]["figures"]:
@@ -560,6 +574,7 @@ def test_pages_render_in_chromium(served: str, book_root: Path):
     from playwright.sync_api import sync_playwright
 
     pages = _toc_pages(book_root)
+    assert "book/generated/results_appendix" in pages  # the appendix is checked like every page
     external: list[str] = []
     problems: list[str] = []
     n_figures = n_math = 0
@@ -617,6 +632,11 @@ def test_pages_render_in_chromium(served: str, book_root: Path):
                                        " return t ? t.getBoundingClientRect().bottom + window.scrollY : null; }")
                 if bottom is None or bottom > 900:
                     problems.append(f"{name}: the answer table is not inside the first 900 px (bottom {bottom})")
+            if name.endswith("/results"):  # the primary comparison starts in the first screen, the verdicts follow
+                tops = page.evaluate("() => ['T_primary', 'T_verdicts-afk'].map(id => { const t = document.getElementById(id);"
+                                     " return t ? t.getBoundingClientRect().top + window.scrollY : null; })")
+                if tops[0] is None or tops[0] > 900 or tops[1] is None or tops[1] < tops[0]:
+                    problems.append(f"{name}: the primary table does not open the page, then the verdicts (tops {tops})")
             if name.endswith("/explorer") and "fig-attn" in fig_ids:
                 problems.extend(f"explorer: {p}" for p in _explorer_controls(page))
             page.wait_for_timeout(200)  # let late console errors arrive (and the load-time resize finish)

@@ -64,13 +64,16 @@ def _verdicts():
     for d in ("afk", "abe"):
         rows += [
             {"dataset": d, "setting": "lite", "protocol": "full", "claim": "GCA beats base", "paper": "it does",
-             "verdict": "partly (provisional)", "evidence": "GCA[1]: +0.0010 [+0.0001, +0.0020]; more"},
+             "verdict": "partly (provisional)", "evidence": "GCA[1]: +0.0010 [+0.0001, +0.0020]; more",
+             # the claim registry's key number; afk has none here, so the row falls back to abe's
+             "key": "—" if d == "afk" else "GCA[1] − base (NDCG@10, A): +0.0010 [+0.0001, +0.0020]"},
             {"dataset": d, "setting": "lite", "protocol": "full", "claim": "r < 0 (domain A)", "paper": "r = -0.3",
-             "verdict": "reproduced" if d == "afk" else "not resolved", "evidence": "r = -0.3 [-0.5, -0.1]"},
+             "verdict": "reproduced" if d == "afk" else "not resolved", "evidence": "r = -0.3 [-0.5, -0.1]",
+             "key": f"r ({d}, A): -0.3 [-0.5, -0.1]"},
             {"dataset": d, "setting": "lite", "protocol": "full", "claim": "r < 0 (domain B)", "paper": "r = -0.3",
-             "verdict": "not resolved", "evidence": "r = -0.1 [-0.3, +0.1]"},
+             "verdict": "not resolved", "evidence": "r = -0.1 [-0.3, +0.1]", "key": "r (B)"},
             {"dataset": d, "setting": "paper", "protocol": "full", "claim": "GCA beats base", "paper": "it does",
-             "verdict": "not resolved", "evidence": "n/a"},
+             "verdict": "not resolved", "evidence": "n/a", "key": "—"},
         ]
     return rows
 
@@ -82,10 +85,23 @@ def test_answer_table_one_row_per_claim():
     assert list(rows.columns) == list(COLUMNS)
     assert list(rows["claim"]) == ["GCA beats base", "r < 0"]  # the per-domain rows are merged
     first, second = rows.iloc[0], rows.iloc[1]
-    assert first["verdict"] == "partly" and first["key difference (95 % interval)"] == "GCA[1]: +0.0010 [+0.0001, +0.0020]"
+    assert first["verdict"] == "partly"
+    assert first["key difference (95 % interval)"] == "GCA[1] − base (NDCG@10, A): +0.0010 [+0.0001, +0.0020]"
+    assert second["key difference (95 % interval)"] == "r (afk, A): -0.3 [-0.5, -0.1]"  # afk's key first
     assert second["afk"] == "A: reproduced; B: not resolved" and second["verdict"] == "reproduced / not resolved"
     html = answer_table(rows)
     assert html.count("<tr>") == 3 and 'class="gca-verdict gca-good">reproduced' in html
     assert "2 claims" in bottom_line(rows)
     with pytest.raises(ValueError, match="lack the column"):
         answer_table(pd.DataFrame({"claim": ["x"]}))
+
+
+def test_key_difference_is_the_most_decisive_comparison():
+    from gca_lite.experiments.rules import key_difference
+
+    weak = {"first": "GCA[0]-sigmoid,True", "second": "base", "metric": "NDCG@10", "domain": "A",
+            "diff": 0.004, "lo": -0.004, "hi": 0.012}
+    strong = {**weak, "first": "GCA[1]-sigmoid,True", "diff": 0.002, "lo": 0.001, "hi": 0.003}
+    assert key_difference([weak, strong]) == "GCA[1] − base (NDCG@10, A): +0.0020 [+0.0010, +0.0030]"
+    assert key_difference([{**weak, "label": "own label"}]) == "own label: +0.0040 [-0.0040, +0.0120]"
+    assert key_difference(None) == key_difference([{**weak, "diff": float("nan")}]) == "—"

@@ -101,14 +101,18 @@ def _table():
     return pd.DataFrame(rows)
 
 
-def test_variant_table_marks_the_best_per_domain():
+def test_variant_table_marks_only_a_resolved_best():
     html = F.variant_table(_table(), "full", uuid="t").to_html()
     style = html[:html.index("</style>")]
-    assert "font-weight: bold" in style and 'class="gca-table"' in html
-    # rows: base A, base B, GCA A, GCA B; the GCA rows hold the best means, the params column is never bold
+    # the GCA rows hold the best means, but their intervals overlap the base's: nothing is bold
+    assert "font-weight: bold" not in style and 'class="gca-table"' in html
+    clear = _table()
+    clear.loc[clear["variant"] != "base", ["mean", "ci_lo", "ci_hi"]] += 0.05  # now the intervals part
+    style = F.variant_table(clear, "full", uuid="t").to_html().split("</style>")[0]
+    # rows: base A, base B, GCA A, GCA B; the GCA rows are bold, the params column never
     assert all(f"row{r}_col{c}" in style for r in (2, 3) for c in (0, 1))
     assert not any(f"row{r}_col" in style for r in (0, 1))
-    with_params = F.variant_table(_table(), "full", uuid="t", params=True).to_html()
+    with_params = F.variant_table(clear, "full", uuid="t", params=True).to_html()
     assert "120" in with_params and "col0" not in with_params[:with_params.index("</style>")]
     assert '0.1100<br><span class="ci">± 0.0150</span>' in html  # mean, then ± CI half-width
     assert "T_t_" in html  # fixed uuid

@@ -27,9 +27,11 @@ def test_draws_are_shared_between_calls_and_seeds_are_not():
     rng = np.random.default_rng(0)
     a, b, c = rng.random((3, 2000))
     resample._paired_draws.cache_clear()
+    resample._paired_draws_f64.cache_clear()
     resample.paired_comparison(a, b, n_boot=500, seed=0)
     resample.paired_comparison(a, c, n_boot=500, seed=0)
-    assert resample._paired_draws.cache_info().hits == 1
+    # drawn once and cast to float64 once: the second call reuses the cast draws
+    assert resample._paired_draws_f64.cache_info().hits == 1 and resample._paired_draws.cache_info().misses == 1
     assert resample.paired_comparison(a, b, n_boot=500, seed=1) != resample.paired_comparison(a, b, n_boot=500, seed=0)
 
 

@@ -21,7 +21,6 @@ COLUMNS = ("claim", "paper says", "afk", "abe", "key difference (95 % interval)"
 _TONE = {"reproduced": "good", "partly": "part", "mixed": "part", "not reproduced": "bad", ABSENT: "bad"}
 VERDICT_CLASS = {words.get(v, v): _TONE.get(v, "none") for v in VERDICTS
                  for words in ({}, CHECK_WORDS, RANGE_WORDS)}
-_INTERVAL = re.compile(r"([^;:]*?):?\s*([+-]\d\.\d+ \[[+-]\d\.\d+, [+-]\d\.\d+\])")
 _DOMAIN = re.compile(r"\s*\(NDCG@10, domain ([AB])\)|\s*\(domain ([AB])\)")
 
 
@@ -36,26 +35,16 @@ def _finding(evidence: str) -> str:
     return first if len(first) <= 48 else first[:45].rstrip() + "…"
 
 
-def _key_difference(evidence: str) -> str:
-    """The first paired difference with its interval quoted in the evidence, with its label."""
-    m = _INTERVAL.search(evidence)
-    if not m:
-        return "—"
-    label = m.group(1).strip(" ,")
-    if label.endswith("="):
-        return f"{label} {m.group(2)}"
-    return f"{label}: {m.group(2)}" if label and len(label) <= 40 else m.group(2)
-
-
 def _combined(words: list[str]) -> str:
     return " / ".join(dict.fromkeys(words))
 
 
 def rows_from_verdicts(verdicts, setting: str = "lite", protocol: str = "full"):
     """Today's verdict rows (``results`` record or ``verdicts.verdict_frame``: dataset, setting,
-    protocol, claim, paper, verdict, evidence) -> one row per claim in :data:`COLUMNS`. Claims
-    judged per domain (A, B) are merged into one row; afk is the paper's dataset, so its evidence
-    gives the key difference."""
+    protocol, claim, paper, verdict, evidence, key) -> one row per claim in :data:`COLUMNS`. Claims
+    judged per domain (A, B) are merged into one row; the key difference is the row's ``key``, which
+    the claim registry computes (``experiments.rules.key_difference``), afk's first (the paper's
+    dataset), else abe's."""
     import pandas as pd
 
     frame = pd.DataFrame(verdicts)
@@ -69,8 +58,8 @@ def rows_from_verdicts(verdicts, setting: str = "lite", protocol: str = "full"):
             cells[d] = "; ".join(_finding(e) if len(p) == 1 else
                                  f"{_DOMAIN.search(c).group(0).strip(' ()').split()[-1]}: {_word(v)}"
                                  for c, v, e in zip(p["claim"], p["verdict"], p["evidence"])) or "no runs"
-        key = next((k for e in list(by_data["afk"]["evidence"]) + list(by_data["abe"]["evidence"])
-                    if (k := _key_difference(e)) != "—"), "—")
+        # the key number each row carries from the claim registry (``rules.key_difference``): afk's first
+        key = next((k for k in list(by_data["afk"]["key"]) + list(by_data["abe"]["key"]) if k and k != "—"), "—")
         paper = part["paper"].iloc[0]
         rows.append({"claim": claim, "paper says": paper if len(paper) <= 48 else paper[:45].rstrip() + "…", "afk": cells["afk"], "abe": cells["abe"],
                      "key difference (95 % interval)": key,
@@ -93,6 +82,14 @@ def answer_table(rows) -> str:
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + f"<td>{verdict}</td></tr>")
     return (f'<table class="gca-answer"><thead><tr>{head}</tr></thead><tbody>' + "".join(body)
             + "</tbody></table>")
+
+
+def answer_markdown_table(rows) -> str:
+    """The same table as :func:`answer_table`, as a Markdown table (the README opens with it)."""
+    cell = lambda v: str(v).replace("|", "\\|")  # noqa: E731  |cos| must not split a cell
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows[list(COLUMNS)].itertuples(index=False)]
+    return "\n".join(lines)
 
 
 def bottom_line(rows) -> str:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
-
 # a cell that reads as a number: 0.1540, -0.0024 [-0.0072, +0.0025] *, [0.4, 0.5], n/a, 1,234
 _NUMBERLIKE = re.compile(r"\s*([+\-−]?\d|\[|n/a)")
 
@@ -15,8 +13,10 @@ _NUMBERLIKE = re.compile(r"\s*([+\-−]?\d|\[|n/a)")
 def variant_table(frame, protocol: str = "full", metrics=None, uuid: str = "variants", digits: int = 4,
                   params: bool = False):
     """Styled table: rows = (variant, domain), columns = metrics as the mean over seeds with the 95 %
-    CI half-width below it (``± h``, class ``ci``), the best mean of each column within each domain
-    in bold; ``params`` adds the parameter count."""
+    CI half-width below it (``± h``, class ``ci``); ``params`` adds the parameter count. The best mean
+    of a column within a domain is bold only where it is *resolved*: its interval lies above every
+    other variant's interval there (non-overlapping intervals, stricter than a paired test), so a
+    lead far inside the intervals is never marked."""
     sub = frame[frame["protocol"] == protocol]
     if metrics is not None:
         sub = sub[sub["metric"].isin(metrics)]
@@ -35,11 +35,19 @@ def variant_table(frame, protocol: str = "full", metrics=None, uuid: str = "vari
     text.index.names = ["variant", "domain"]
     text.columns.name = None
 
+    lo = sub.pivot_table(index=keys, columns="metric", values="ci_lo").reindex(index=rows, columns=cols)
+    hi = sub.pivot_table(index=keys, columns="metric", values="ci_hi").reindex(index=rows, columns=cols)
+
+    def resolved_best(metric: str, i) -> bool:
+        """Row ``i`` holds the best mean of its domain and its interval clears every other one's."""
+        same = [j for j in means.index if j[1] == i[1] and j != i]
+        return (bool(same) and all(means.at[i, metric] > means.at[j, metric] for j in same)
+                and all(lo.at[i, metric] > hi.at[j, metric] for j in same))
+
     def bold(col):
         if col.name == "params":
             return [""] * len(col)
-        best = means[col.name].groupby(level="domain").transform("max")
-        return ["font-weight: bold" if np.isclose(means[col.name].loc[i], best.loc[i]) else "" for i in col.index]
+        return ["font-weight: bold" if resolved_best(col.name, i) else "" for i in col.index]
 
     return text.style.set_uuid(uuid).apply(bold, axis=0).set_table_attributes('class="gca-table"')
 

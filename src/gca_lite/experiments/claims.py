@@ -19,8 +19,8 @@ from . import artefact
 from .cos_claims import COS_RANGE, MIN_CORR_VARIANTS, cos_goes_with_accuracy, cos_in_range, cos_over_training  # noqa: F401
 from .deltas import delta, series_of
 from .report import DOMAINS
-from .rules import (ABSENT, CHECK_WORDS, RANGE_WORDS, UNTESTABLE, combine, holm, inside, judge, mde, pairs_claim,
-                    stored_runs, tally)
+from .rules import (ABSENT, CHECK_WORDS, RANGE_WORDS, UNTESTABLE, combine, holm, inside, judge, key_difference, mde,
+                    pairs_claim, stored_runs, tally)
 from .stats import fmt_ci, seed_avg
 from .variants import EARLY, GCA16, HEADLINE, STACK, layernorm_inert, layernorm_partner, parse, points_name
 
@@ -237,6 +237,8 @@ def gain_survives_shuffle(ctx, protocol, n_boot, emit):
                    "per seed " + " ".join(f"{c:+.4f}" for c in g["change_per_seed"]) for v, d, g in gains)
          + " (intervals over test users and seeds; a resolvably smaller gain must also be smaller for every seed)",
          shuffled, seeds=min(len(g["seeds"]) for *_, g in gains),
+         key=key_difference([{**g["change"], "label": f"{points_name(v)} gain, shuffled − original ({d})"}
+                             for v, d, g in gains]),
          rests_on=list(dict.fromkeys(run for v, _, g in gains for groups in (ctx.groups, ctx.shuffled)
                                      for run in stored_runs(groups, ["base", v], set(g["seeds"])))))
 

@@ -55,7 +55,8 @@ def cos_in_range(ctx, protocol, n_boot, emit):
          + (f"; chance for two random directions at d = {ctx.width}: {rand:.3f}, so |cos| is "
             f"{min(values) / rand:.1f} to {max(values) / rand:.1f} times chance" if ctx.width else "")
          + (f"; at the last position only: {_span(last)}" if last else "")
-         + "; the centred cosine is not stored by the probe", list(GCA16), rests_on=cos_runs(ctx))
+         + "; the centred cosine is not stored by the probe", list(GCA16), rests_on=cos_runs(ctx),
+         key=f"|cos| per module: {_span(values)}, {inside} of {len(values)} ≤ {COS_RANGE}")
 
 
 def variant_means(part):
@@ -110,7 +111,8 @@ def cos_goes_with_accuracy(ctx, protocol, n_boot, emit):
              + ("n/a" if math.isnan(within[0]) else _fmt_r(*within[:3]))
              + f" (without the epoch: {_fmt_r(*wr[:3])}); pooled over {pooled[3]} runs, shown only (seeds of "
              f"one variant are not independent and the variants differ in architecture): r = {_fmt_r(*pooled[:3])}",
-             list(GCA16), rests_on=cos_runs(ctx), domain=dname)
+             list(GCA16), rests_on=cos_runs(ctx), domain=dname,
+             key=f"r over variant means ({dname}): {_fmt_r(*across[:3])}")
 
 
 def run_trajectory_r(history, dname: str, protocol: str = "full") -> float:
@@ -147,4 +149,4 @@ def cos_over_training(ctx, protocol, n_boot, emit):
              f"r over epochs within each run (validation probe |cos| per module, then averaged over the run's "
              f"modules, against validation NDCG@10), summarised over {len(rs)} runs: mean {_fmt_r(mean, lo, hi)} "
              f"(95 % t interval over runs of Fisher z); runs with r < 0: {sum(r < 0 for r in rs)} of {len(rs)}",
-             list(GCA16), rests_on=cos_runs(ctx), domain=dname)
+             list(GCA16), rests_on=cos_runs(ctx), domain=dname, key=f"mean r over epochs ({dname}): {_fmt_r(mean, lo, hi)}")

@@ -9,6 +9,7 @@ and neither goes stale as runs land. Functions return Markdown.
 from __future__ import annotations
 
 import math
+import re
 
 from ..config import PROTOCOLS
 from . import summary as S
@@ -17,7 +18,7 @@ from .cos_claims import MIN_CORR_VARIANTS, variant_means, within_given_epoch
 from .report import DOMAINS
 from .rules import NOT_JUDGED
 from .stats import fmt_ci, pearson, resolved
-from .variants import HEADLINE, short_name
+from .variants import HEADLINE, points_name, short_name
 
 
 def seeds_label(stored: str) -> str:
@@ -261,6 +262,26 @@ def primary_endpoint(verdicts) -> str:
     return (f"- **Primary endpoint: {HEADLINE} − base, test NDCG@10, full ranking** (difference [95 % interval over "
             "test users and training seeds], minimum detectable effect, δ = the paper's gain at our level): "
             + "; ".join(cells) + ".")
+
+
+_PRIMARY = re.compile(r"([+-]\d\.\d+ \[[+-]\d\.\d+, [+-]\d\.\d+\]), MDE (\d\.\d+)(?:, δ (\d\.\d+))?")
+
+
+def primary_frame(verdicts, protocol: str = "full"):
+    """The primary endpoint as a table (the results page opens with it): one row per dataset,
+    preset and domain, with the difference and its 95 % interval, the minimum detectable effect, δ,
+    the runs it rests on and the verdict, all read from the claim registry's first claim."""
+    import pandas as pd
+
+    part = verdicts[verdicts["claim"].str.startswith("primary endpoint") & (verdicts["protocol"] == protocol)]
+    rows = []
+    for r in part.itertuples():
+        m = _PRIMARY.search(r.evidence)
+        rows.append({"dataset": r.dataset, "preset": r.setting, "domain": r.claim.split("(domain ")[1][0],
+                     f"{points_name(HEADLINE)} − base [95 % interval]": m.group(1) if m else "n/a",
+                     "MDE": m.group(2) if m else "", "δ (paper's gain)": (m.group(3) or "") if m else "",
+                     "runs": r.runs, "verdict": r.verdict})
+    return pd.DataFrame(rows)
 
 
 def in_short(ctxs, verdicts, art, runs, length, cut_short, n_boot: int = N_BOOT, protocols=PROTOCOLS,

@@ -127,11 +127,27 @@ def compared_runs(groups, comps) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+def key_difference(comps, domain: str | None = None) -> str:
+    """The one number a reader should see for a row: its most decisive paired comparison (largest
+    |z|, so the one that resolves when any does) as ``first − second (metric, domain): diff [lo, hi]``
+    (or the comparison's own ``label``); "—" without comparisons. The landing page's answer table shows it."""
+    made = [c for c in comps or () if not math.isnan(c.get("diff", math.nan))]
+    if not made:
+        return "—"
+    c = max(made, key=z_score)
+    first = str(c.get("first", c.get("variant", ""))).removesuffix("-sigmoid,True")
+    second = str(c.get("second", "base")).removesuffix("-sigmoid,True")
+    where = ", ".join(x for x in (c.get("metric", "NDCG@10"), c.get("domain", domain)) if x)
+    label = c.get("label") or (f"{first} − {second} ({where})" if first else where)
+    return f"{label}: {c['diff']:+.4f} [{c['lo']:+.4f}, {c['hi']:+.4f}]"
+
+
 def make_row(ctx, protocol: str, claim: str, paper: str, comps, verdict: str, evidence: str, variants,
-             seeds=None, rests_on=None, words=None) -> dict:
+             seeds=None, rests_on=None, words=None, key: str | None = None, domain: str | None = None) -> dict:
     """One verdict row. ``words`` maps the generic verdict to the claim's own vocabulary; a judged
     verdict from fewer than three seeds, or from a claim with configurations missing, is marked
-    provisional. ``seeds``: the seeds it rests on (default: those its comparisons share)."""
+    provisional. ``seeds``: the seeds it rests on (default: those its comparisons share). ``key``:
+    the row's key number (default: :func:`key_difference` of its comparisons)."""
     most = seeds
     if seeds is None:  # a comparison rests on the seeds both sides share
         counts = ([len(c["per_seed"]) for c in comps] if comps else
@@ -143,6 +159,7 @@ def make_row(ctx, protocol: str, claim: str, paper: str, comps, verdict: str, ev
         verdict += " (provisional)"
     return {"dataset": ctx.dataset, "setting": ctx.setting, "protocol": protocol, "claim": claim,
             "paper": paper, "verdict": verdict, "evidence": evidence,
+            "key": key if key is not None else key_difference(comps, domain),
             "runs": f"{sum(v in ctx.groups for v in variants)} of {len(variants)} configs, "
                     + (f"{seeds} to {most} seeds" if most != seeds else f"{seeds} seed{'s' * (seeds != 1)}"),
             # the stored runs (folder names) the row's numbers come from

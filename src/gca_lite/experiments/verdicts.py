@@ -34,10 +34,11 @@ def claim_rows(ctx: Context, protocol: str, n_boot: int = 1000) -> list[dict]:
     """Every claim's verdict rows for one (dataset, setting, protocol), in the registry's order."""
     rows = []
     for claim in CLAIMS:
-        def emit(comps, verdict, evidence, variants, seeds=None, rests_on=None, domain=None, claim=claim):
+        def emit(comps, verdict, evidence, variants, seeds=None, rests_on=None, domain=None, key=None,
+                 claim=claim):
             wording, paper = claim.text(domain)
             rows.append(make_row(ctx, protocol, wording, paper, comps, verdict, evidence, variants, seeds,
-                                 rests_on, claim.words))
+                                 rests_on, claim.words, key, domain))
         claim.decide(ctx, protocol, n_boot, emit)
     return rows
 
@@ -57,7 +58,7 @@ def verdict_frame(store: ResultsStore | str, protocols=("full", "sampled"), n_bo
         for protocol in protocols:
             rows.extend(claim_rows(ctx, protocol, n_boot))
     return pd.DataFrame(rows, columns=["dataset", "setting", "protocol", "claim", "paper", "verdict",
-                                       "evidence", "runs", "rests_on"])
+                                       "evidence", "runs", "rests_on", "key"])
 
 
 def judged(verdict: str) -> bool:
