@@ -164,12 +164,12 @@ def costliest_reading(costs: Costs) -> tuple[str, str]:
 
 @functools.lru_cache(maxsize=None)
 def _expand(grid: str, reading: tuple[str, str] | None, seeds: int | None, data_dir: str | None,
-            root: str) -> tuple[tuple[RunConfig, ...], str]:
+            root: str) -> tuple[RunConfig, ...]:
     from .grid import expand, read_grid_spec
 
     path = Path(root) / grid
     spec = prereg.instantiate(read_grid_spec(path), reading, seeds)
-    return tuple(expand(spec, str(path), data_dir)), ""
+    return tuple(expand(spec, str(path), data_dir))
 
 
 def plan(items: Sequence[Item], costs: Costs, seeds: dict[str, int] | None = None,
@@ -184,14 +184,14 @@ def plan(items: Sequence[Item], costs: Costs, seeds: dict[str, int] | None = Non
         keep = seeds.get(item.name)
         reading = chosen if item.reading == CHOSEN else item.reading
         where = None if data_dir is None else str(data_dir)
-        configs, note = ((), "") if keep == 0 else _expand(item.grid, reading, keep, where, str(root))
+        configs = () if keep == 0 else _expand(item.grid, reading, keep, where, str(root))
         new = [c for c in configs if config_hash(c) not in seen]
         seen.update(config_hash(c) for c in new)
         hours = sum(costs.run_seconds(c) for c in new) / CORES / 3600
         registered = max((len(set(c.train.seed for c in configs if c.data.dataset == ds))
                           for ds in {c.data.dataset for c in configs}), default=0)
         rows.append({"item": item.name, "grid": item.grid, "reading": reading, "seeds": keep,
-                     "registered": registered, "runs": len(new), "hours": hours, "note": note})
+                     "registered": registered, "runs": len(new), "hours": hours})
     return rows
 
 
@@ -251,7 +251,6 @@ def markdown(full: Sequence[dict], kept: Sequence[dict], costs: Costs, steps: Se
     chosen = next((",".join(r["reading"]) for r in full if r["item"].endswith("chosen reading")), "")
     lines += ["", f"Inputs: one base run {base} ({costs.source}); one module's extra time per epoch over the "
               f"base: {extra}; the chosen reading projected as the costliest accepted one, `{chosen}`."]
-    lines += [f"Note: {n}." for n in sorted({r['note'] for r in full if r['note']})]
     return "\n".join(lines) + "\n"
 
 
