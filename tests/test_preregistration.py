@@ -327,3 +327,29 @@ def test_every_v2_record_was_stored_after_the_page_was_committed():
     when = prereg.added_at(prereg.PAGE, REPO)
     assert when is not None, f"{prereg.PAGE} is not committed, yet results_v2/ holds {len(records)} runs"
     assert prereg.stored_before(records, when) == []
+
+
+# ------------------------------------------------------------------------------ the seal
+def test_a_sealed_store_refuses_its_test_scores_until_the_choice_is_recorded(tmp_path, capsys):
+    from gca_lite.cli import main
+    from gca_lite.experiments.report import collect
+    from gca_lite.experiments.store import ResultsStore
+
+    (tmp_path / prereg.SEAL).write_text("{}")
+    with pytest.raises(prereg.SealedError, match="sealed until the reading is chosen"):
+        collect(ResultsStore(tmp_path))
+    assert main(["report", "--store", str(tmp_path)]) != 0
+    assert "sealed until the reading is chosen" in capsys.readouterr().err
+    gains = {("attn", "pre"): 0.001, ("cross_ffn4", "out"): 0.002}
+    entry = prereg.record_choice(tmp_path, ("cross_ffn4", "out"), gains, runs=50)
+    assert prereg.read_choice(tmp_path) == entry and entry["chosen"] == "cross_ffn4,out"
+    assert prereg.sealed(tmp_path) == "" and collect(ResultsStore(tmp_path)) == {}
+    assert prereg.record_choice(tmp_path, ("cross_ffn4", "out"), gains, runs=50) == entry  # same choice: kept
+    with pytest.raises(ValueError, match="made once"):
+        prereg.record_choice(tmp_path, ("attn", "pre"), gains, runs=50)
+
+
+def test_the_v2_store_is_sealed_until_its_choice():
+    store = STORE
+    assert (store / prereg.SEAL).exists(), "results_v2 must carry the seal (book/preregistration.md)"
+    assert bool(prereg.sealed(store)) == (prereg.read_choice(store) is None)

@@ -1,5 +1,5 @@
 """What the verdicts, the artefact checks and the noise budget read from a results store: one
-:class:`Context` per (dataset, setting) with its variant groups, per-run orthogonality, the test
+:class:`Context` per (dataset, setting, reading of the GCA module) with its variant groups, per-run orthogonality, the test
 strata of the ordering artefact and the same-day-shuffled runs of that setting.
 """
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import artefact
+from . import artefact, readings
 from .report import DOMAINS, collect, family, family_labels
 from .stats import compare
 from .store import ResultsStore, record_config
@@ -33,6 +33,7 @@ class Context:
     modules: list = dataclasses.field(default_factory=list)
     # per GCA run: (variant, seed, selected epoch, [(epoch, per-module probe, {protocol: {"A": valid NDCG@10}})])
     histories: list = dataclasses.field(default_factory=list)
+    reading: tuple = readings.TODAY  # the GCA module's (composition, LayerNorm placement): readings.py
     # the claims, the artefact checks and the noise budget ask for many of the same comparisons
     _compared: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
@@ -57,7 +58,8 @@ def unique_labels(store: ResultsStore | str) -> dict[tuple[str, str], str]:
 
 
 def contexts(store: ResultsStore | str) -> list[Context]:
-    """One Context per (dataset, setting). A same-day-shuffle setting is attached to the setting it
+    """One Context per (dataset, setting, reading): a setting whose runs hold several readings of the
+    GCA module gives one per reading (``readings.split``). A same-day-shuffle setting is attached to the setting it
     was shuffled from (``Context.shuffled``) instead of being listed on its own, unless the store
     holds no runs of that original setting."""
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
@@ -114,7 +116,8 @@ def contexts(store: ResultsStore | str) -> list[Context]:
         if (dataset, fam) in folded:
             continue  # shown with its original setting
         found, note = strata(dataset, fam)
-        out.append(Context(dataset, label, members(dataset, fam), cos.get((dataset, fam), []),
-                           width.get((dataset, fam), 0), found, note, siblings.get((dataset, fam)),
-                           modules.get((dataset, fam), []), histories.get((dataset, fam), [])))
+        out.extend(readings.split(Context(
+            dataset, label, members(dataset, fam), cos.get((dataset, fam), []), width.get((dataset, fam), 0),
+            found, note, siblings.get((dataset, fam)), modules.get((dataset, fam), []),
+            histories.get((dataset, fam), []))))
     return out

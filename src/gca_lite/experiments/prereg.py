@@ -10,10 +10,12 @@ Each rule the page states is a function here, so it cannot be applied differentl
   never touches a record's ``test``);
 * :func:`instantiate` turns a grid file written for today's reading into one for the chosen reading
   (and, under the budget's cut rule, fewer seeds);
-* :func:`added_at` and :func:`stored_before` date the page's commit and the v2 records.
+* :func:`added_at` and :func:`stored_before` date the page's commit and the v2 records;
+* :func:`sealed` keeps a v2 store's test scores from being read (``report.collect`` refuses) until
+  the choice is recorded in the store (``choose --record`` writes ``choice.json``).
 
 Command line (``python -m gca_lite.experiments.prereg``): ``readings``, ``choose --store
-results_v2``, ``instantiate GRID --reading BLOCK,LN [--seeds N]``.
+results_v2 [--record]``, ``instantiate GRID --reading BLOCK,LN [--seeds N]``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import json
 import subprocess
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -34,6 +37,11 @@ SCREEN_DATASETS = ("afk", "abe")
 TODAY = ("attn", "pre")  # v1's reading: attention-only module, LayerNorm before the attention
 TIE = 1e-9  # gains closer than this are equal (float noise); the earlier reading in the order wins
 PAGE = "book/preregistration.md"
+SEAL, CHOICE = "sealed.json", "choice.json"  # in a v2 store's root: the seal, and the choice that lifts it
+
+
+class SealedError(ValueError):
+    """A store's test scores are read before the pre-registered choice of reading was made."""
 
 
 def _gca1(block: str, ln: str, layernorm: bool = True) -> ModelConfig:
@@ -169,6 +177,40 @@ def stored_before(records: Iterable[tuple[str, Mapping]], when: datetime) -> lis
     return bad
 
 
+# ------------------------------------------------------------------------------ the seal
+def sealed(root: str | Path) -> str:
+    """Why the test scores of the store at ``root`` may not be read yet ("" when they may): the
+    store carries :data:`SEAL` and no :data:`CHOICE`."""
+    root = Path(root)
+    if not (root / SEAL).exists() or (root / CHOICE).exists():
+        return ""
+    return (f"{root}: test scores sealed until the reading is chosen on validation scores ({PAGE}); "
+            f"`python -m gca_lite.experiments.prereg choose --store {root} --record` lifts the seal "
+            "once the readings screen is complete")
+
+
+def read_choice(root: str | Path) -> dict | None:
+    """The recorded choice of a store (``choice.json``), or None."""
+    path = Path(root) / CHOICE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def record_choice(root: str | Path, chosen: tuple[str, str], gains: Mapping, runs: int) -> dict:
+    """Write the choice into the store (once: a different second choice raises) and return it."""
+    from ..provenance import code_version
+
+    entry = {"chosen": ",".join(chosen), "rule": "gca_lite.experiments.prereg.choose_reading",
+             "gains": {",".join(r): g for r, g in gains.items()}, "screen_runs": runs,
+             "made_at": datetime.now().astimezone().isoformat(timespec="seconds"), "code_version": code_version()}
+    old = read_choice(root)
+    if old is not None and old["chosen"] != entry["chosen"]:
+        raise ValueError(f"{Path(root) / CHOICE}: the choice was already recorded as {old['chosen']}; "
+                         "a pre-registered choice is made once")
+    if old is None:
+        (Path(root) / CHOICE).write_text(json.dumps(entry, indent=1) + "\n")
+    return old or entry
+
+
 # ------------------------------------------------------------------------------ command line
 def _of_preset(record: Mapping, name: str) -> bool:
     """Whether a stored record was trained in preset ``name``'s setting (its training and evaluation
@@ -199,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("choose", help="apply the reading-choice rule to a store's screen runs")
     c.add_argument("--store", default="results_v2")
     c.add_argument("--preset", default="lite_v2", help="only runs of this preset's setting (lite_v2)")
+    c.add_argument("--record", action="store_true", help=f"write the choice into the store ({CHOICE}), "
+                   "which lifts its seal")
     i = sub.add_parser("instantiate", help="print a grid file for another reading and/or fewer seeds")
     i.add_argument("grid")
     i.add_argument("--reading", type=_reading, default=None, metavar="BLOCK,LN")
@@ -211,7 +255,11 @@ def main(argv: list[str] | None = None) -> int:
         rows = screen_rows(records)
         for reading, gain in reading_gains(rows).items():
             print(f"{reading_variant(reading):40s} {gain:+.6f}")
-        print("chosen:", ",".join(choose_reading(rows)))
+        chosen = choose_reading(rows)
+        print("chosen:", ",".join(chosen))
+        if args.record:
+            entry = record_choice(args.store, chosen, reading_gains(rows), len(records))
+            print(f"recorded in {Path(args.store) / CHOICE} ({entry['made_at']})")
     else:
         spec = instantiate(read_grid_spec(args.grid), args.reading, args.seeds)
         print(f"# {args.grid} for reading {args.reading} and seeds {args.seeds or 'as written'}, written by "

@@ -87,7 +87,13 @@ def nonmodel_hash(cfg: RunConfig) -> str:
 
 
 def collect(store: ResultsStore, tie_rule: str | None = None) -> dict[tuple[str, str, str], Group]:
-    """Per-user metrics of every stored run, grouped by (dataset, family, variant)."""
+    """Per-user metrics of every stored run, grouped by (dataset, family, variant). A sealed v2
+    store (``prereg.sealed``) raises ``prereg.SealedError`` instead: its test scores wait for the
+    pre-registered choice of reading."""
+    from .prereg import SealedError, sealed
+
+    if why := sealed(store.root):
+        raise SealedError(why)
     runs = []
     for folder, record, counts, domain in store.iter_runs():
         cfg = record_config(folder, record)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+from . import readings
 from .report import DOMAINS
 
 ABSENT = "absent at the paper's size"  # an equivalence result: every interval inside ±δ (the paper's gain)
@@ -157,7 +158,8 @@ def make_row(ctx, protocol: str, claim: str, paper: str, comps, verdict: str, ev
     verdict = (words or {}).get(verdict, verdict)
     if verdict not in NOT_JUDGED and incomplete:  # nothing judged, nothing provisional
         verdict += " (provisional)"
-    return {"dataset": ctx.dataset, "setting": ctx.setting, "protocol": protocol, "claim": claim,
+    return {"dataset": ctx.dataset, "setting": ctx.setting, "reading": readings.label(ctx.reading),
+            "protocol": protocol, "claim": claim,
             "paper": paper, "verdict": verdict, "evidence": evidence,
             "key": key if key is not None else key_difference(comps, domain),
             "runs": f"{sum(v in ctx.groups for v in variants)} of {len(variants)} configs, "

@@ -45,7 +45,7 @@ def claim_rows(ctx: Context, protocol: str, n_boot: int = 1000) -> list[dict]:
 
 def verdict_frame(store: ResultsStore | str, protocols=("full", "sampled"), n_boot: int = 1000,
                   ctxs: list[Context] | None = None):
-    """All verdict rows of a store (columns: dataset, setting, protocol, claim, paper, verdict,
+    """All verdict rows of a store (columns: dataset, setting, reading (``readings.label``), protocol, claim, paper, verdict,
     evidence, runs, rests_on: the folders of the stored runs its numbers come from); settings without a base
     model are skipped. ``ctxs``: the store's :func:`contexts`, when the caller already has them
     (reading a store is the slow part)."""
@@ -57,7 +57,7 @@ def verdict_frame(store: ResultsStore | str, protocols=("full", "sampled"), n_bo
             continue
         for protocol in protocols:
             rows.extend(claim_rows(ctx, protocol, n_boot))
-    return pd.DataFrame(rows, columns=["dataset", "setting", "protocol", "claim", "paper", "verdict",
+    return pd.DataFrame(rows, columns=["dataset", "setting", "reading", "protocol", "claim", "paper", "verdict",
                                        "evidence", "runs", "rests_on", "key"])
 
 
