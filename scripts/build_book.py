@@ -15,7 +15,7 @@ Steps:
    ``--param KEY=VALUE`` values are parsed as YAML and passed to every notebook that declares
    ``KEY`` in its ``parameters`` cell (a key no notebook declares is an error, to catch typos);
    notebooks run with the repository root as working directory; relative paths given on the
-   command line (``data_dir``, ``store``, ``results_store``, ``grid``) are made absolute first, so
+   command line (``data_dir``, ``store``, ``results_store``, ``v2_store``, ``grid``) are made absolute first, so
    they mean what they mean in your shell. ``dataset=FOLDER`` (a folder holding a user's own
    ``NAME_50_preprocessed.txt``, as ``gca-lite data preprocess`` writes it) means
    ``dataset=NAME data_dir=FOLDER``;
@@ -84,7 +84,7 @@ def parse_param(text: str) -> tuple[str, object]:
 
 
 #: Parameters holding paths: a relative value is resolved against the caller's working directory.
-PATH_PARAMS = ("data_dir", "store", "results_store", "grid")
+PATH_PARAMS = ("data_dir", "store", "results_store", "v2_store", "grid")
 
 
 def resolve_paths(params: dict[str, object], cwd: Path | None = None) -> dict[str, object]:

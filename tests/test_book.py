@@ -92,7 +92,8 @@ def _copy_sources(root: Path) -> None:
                     ignore=shutil.ignore_patterns("generated", "_build", ".ipynb_checkpoints"))
     # the chapters read a snapshot of results/, so a sweep storing runs meanwhile cannot make
     # a page and the test count different stores
-    shutil.copytree(REPO / "results", root / "results", ignore=shutil.ignore_patterns("_cache", "lock"))
+    for store in ("results", "results_v2"):
+        shutil.copytree(REPO / store, root / store, ignore=shutil.ignore_patterns("_cache", "lock"))
 
 
 def _params(params: dict) -> list[str]:
@@ -109,7 +110,7 @@ def book_root(tmp_path_factory) -> Path:
         assert proc.returncode == 0, f"scripts/vendor_assets.sh failed:\n{proc.stdout}\n{proc.stderr}"
     root = tmp_path_factory.mktemp("book")
     _copy_sources(root)
-    snapshot = {"results_store": str(root / "results")}
+    snapshot = {"results_store": str(root / "results"), "v2_store": str(root / "results_v2")}
     chapters = [n for n in ("data", *RESULT_CHAPTERS)]
     proc = _run("--root", str(root), "--no-build", *sum((["--only", n] for n in chapters), []),
                 *_params({**snapshot, "n_boot": 100}))

@@ -63,3 +63,57 @@ def test_verdict_rows_name_their_reading():
     rows = [r for ctx in R.split(_two_readings()) for r in claim_rows(ctx, "full", n_boot=50)]
     assert {r["reading"] for r in rows} == {"attn,pre", "cross_ffn4,out"}
     assert all(r["reading"] == "attn,pre" for r in claim_rows(context([group("base"), group(TODAY_ON)]), "full", 50))
+
+
+# ------------------------------------------------------------------------------------ the v2 view
+def _frames():
+    import dataclasses
+
+    import pandas as pd
+
+    v2 = [r for ctx in R.split(dataclasses.replace(_two_readings(), setting="lite_v2"))
+          for r in claim_rows(ctx, "full", n_boot=50)]
+    v1 = claim_rows(context([group("base"), group(TODAY_ON, 0.0, noise=0.2)]), "full", 50)
+    return pd.DataFrame(v1), pd.DataFrame(v2)
+
+
+def test_v2_primary_endpoint_is_stated_per_dataset_reading_and_domain():
+    from gca_lite.experiments import v2_view
+
+    _, v2 = _frames()
+    table = v2_view.primary(v2)
+    assert list(table["reading"]) == [R.describe(R.TODAY)] * 2 + [R.describe(("cross_ffn4", "out"))] * 2
+    assert list(table["domain"]) == ["A", "B", "A", "B"] and list(table["verdict"]) == ["reproduced"] * 2 + ["not reproduced"] * 2
+    diffs = [float(x.split(" ")[0]) for x in table["GCA[1] − base [95 % interval]"]]
+    assert all(d > 0.015 for d in diffs[:2]) and all(d < -0.015 for d in diffs[2:])
+    assert all(float(m) > 0 for m in table["MDE"])
+
+
+def test_v2_verdicts_sit_beside_v1_one_column_per_reading():
+    from gca_lite.experiments import summary as S
+    from gca_lite.experiments import v2_view
+
+    v1, v2 = _frames()
+    table = v2_view.beside(v1, v2, "afk")
+    assert list(table.columns) == ["claim", "v1 (lite, 3 seeds)", "v2 · attn,pre", "v2 · cross_ffn4,out"]
+    first = table.iloc[0]
+    assert first["claim"].startswith("primary endpoint") and first["v1 (lite, 3 seeds)"] == "not resolved"
+    assert (first["v2 · attn,pre"], first["v2 · cross_ffn4,out"]) == ("reproduced", "not reproduced")
+    matrix = S.verdict_matrix(v2, "afk")  # several readings: one column each
+    assert list(matrix.columns) == ["claim", "lite_v2 · attn,pre · full", "lite_v2 · cross_ffn4,out · full"]
+
+
+def test_v2_status_says_sealed_until_the_choice_and_names_the_choice_after():
+    from gca_lite.experiments import v2_view
+
+    items = [{"item": "primary endpoint, today's reading", "reading": "attn,pre", "runs": 40, "stored": 12,
+              "hours left": 2.0, "note": ""},
+             {"item": "variant table, chosen reading", "reading": "chosen (not yet)", "runs": 100, "stored": None,
+              "hours left": 10.0, "note": "projected"}]
+    snap = {"items": items, "spent": {"runs": 12, "cpu_hours": 1.8, "gpu_hours": 0.0, "median_minutes": 9.0},
+            "choice": None, "sealed": True}
+    text = v2_view.status_markdown(snap)
+    assert "12 of 140 registered runs stored" in text and "about 12 h" in text and "sealed" in text
+    chosen = {**snap, "sealed": False, "choice": {"chosen": "cross_ffn4,out", "made_at": "2026-12-09T10:00:00+00:00"}}
+    assert "Reading chosen on 2026-12-09" in v2_view.status_markdown(chosen) and "sealed" not in v2_view.status_markdown(chosen)
+    assert list(v2_view.status_frame(snap)["stored"]) == ["12 of 40", "—"]

@@ -257,7 +257,8 @@ def primary_endpoint(verdicts) -> str:
     part = verdicts[verdicts["claim"].str.startswith("primary endpoint") & (verdicts["protocol"] == "full")]
     if part.empty:
         return ""
-    cells = [f"{r.dataset} {r.setting} {r.claim.split('(domain ')[1][0]} *{r.verdict}* ({r.evidence.split(' (interval')[0].split(' − base ')[-1]})"
+    several = "reading" in part and part["reading"].nunique() > 1
+    cells = [f"{r.dataset} {r.setting}{f' {{{r.reading}}}' if several else ''} {r.claim.split('(domain ')[1][0]} *{r.verdict}* ({r.evidence.split(' (interval')[0].split(' − base ')[-1]})"
              for r in part.itertuples()]
     return (f"- **Primary endpoint: {HEADLINE} − base, test NDCG@10, full ranking** (difference [95 % interval over "
             "test users and training seeds], minimum detectable effect, δ = the paper's gain at our level): "

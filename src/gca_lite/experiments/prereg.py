@@ -186,7 +186,8 @@ def sealed(root: str | Path) -> str:
         return ""
     return (f"{root}: test scores sealed until the reading is chosen on validation scores ({PAGE}); "
             f"`python -m gca_lite.experiments.prereg choose --store {root} --record` lifts the seal "
-            "once the readings screen is complete")
+            "once the readings screen is complete; where the runs stand: python -m "
+            "gca_lite.experiments.v2_progress")
 
 
 def read_choice(root: str | Path) -> dict | None:

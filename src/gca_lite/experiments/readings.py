@@ -36,6 +36,12 @@ def label(reading: tuple[str, str | None]) -> str:
     return f"{block},{ln}" if ln else block
 
 
+def parse_label(text: str) -> tuple[str, str | None]:
+    """``cross_ffn4,out`` -> ``("cross_ffn4", "out")``; ``cross_ffn4`` -> ``("cross_ffn4", None)``."""
+    block, _, ln = text.partition(",")
+    return block, ln or None
+
+
 def describe(reading: tuple[str, str | None]) -> str:
     """Plain words, e.g. ``attention-only module, LayerNorm before the attention``."""
     block, ln = reading

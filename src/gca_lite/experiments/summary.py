@@ -241,12 +241,14 @@ def setting_labels(store) -> dict[str, str]:
 
 
 def verdict_matrix(verdicts, dataset: str):
-    """Claims x (setting, protocol) of one dataset, verdict strings as cells (claim order kept)."""
+    """Claims x (setting, protocol) of one dataset, verdict strings as cells (claim order kept); a
+    store holding several readings of the module gets one column per (setting, reading, protocol)."""
     part = verdicts[verdicts["dataset"] == dataset]
     claims = list(dict.fromkeys(part["claim"]))
-    wide = part.assign(column=part["setting"] + " · " + part["protocol"]).pivot(
-        index="claim", columns="column", values="verdict")
-    columns = list(dict.fromkeys(part["setting"] + " · " + part["protocol"]))
+    several = "reading" in part and part["reading"].nunique() > 1
+    column = part["setting"] + (" · " + part["reading"] if several else "") + " · " + part["protocol"]
+    wide = part.assign(column=column).pivot(index="claim", columns="column", values="verdict")
+    columns = list(dict.fromkeys(column))
     return wide.loc[claims, columns].rename_axis(index=None, columns=None).reset_index(names="claim")
 
 
