@@ -1,6 +1,7 @@
 """Keep the README's answer in step with the store.
 
-The README opens with the answer table of the book's landing page (one row per claim: what the
+The README opens with where the pre-registered v2 round stands (and, once its seal is lifted,
+its primary endpoint; ``gca_lite.experiments.v2_view``), then the answer table of the book's landing page (one row per claim: what the
 paper says, what we find on afk and abe, the key difference with its 95 % interval, the verdict;
 ``gca_lite.landing``, the same code as the landing page) and the primary endpoint's verdicts
 (``digest.primary_endpoint``). Both are computed from the committed store (no data needed; the
@@ -26,11 +27,15 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
 from gca_lite.experiments import summary as S  # noqa: E402
+from gca_lite.experiments import v2_view  # noqa: E402
 from gca_lite.experiments.digest import N_BOOT, primary_endpoint  # noqa: E402
+from gca_lite.experiments.prereg import sealed  # noqa: E402
+from gca_lite.experiments.v2_progress import SNAPSHOT, read_snapshot  # noqa: E402
 from gca_lite.experiments.verdicts import verdict_frame  # noqa: E402
 from gca_lite.landing import answer_markdown_table, bottom_line, rows_from_verdicts  # noqa: E402
 
 STORE = "results"
+V2_STORE = "results_v2"
 
 
 def _wrap(text: str) -> str:
@@ -52,7 +57,21 @@ def passages(root: Path = REPO) -> list[tuple[str, str]]:
     n_runs = len(S.run_table(store))
     answer = (_minus(answer_markdown_table(rows)) + "\n\n"
               + _wrap(bottom_line(rows) + f" Computed from the {n_runs} runs of `{STORE}/`."))
-    return [_between("answer", answer), _between("primary endpoint", _minus(_wrap(primary_endpoint(verdicts))))]
+    return [_between("v2", _minus(_v2(root))), _between("answer", answer),
+            _between("primary endpoint", _minus(_wrap(primary_endpoint(verdicts))))]
+
+
+def _v2(root: Path) -> str:
+    """v2's paragraph: where the pre-registered runs stand (the store's committed snapshot, no data
+    needed) and, once its seal is lifted, its primary endpoint per dataset and reading."""
+    snap = read_snapshot(root / V2_STORE)
+    if snap is None:
+        raise SystemExit(f"{V2_STORE}/{SNAPSHOT} missing: python -m gca_lite.experiments.v2_progress --write")
+    text = _wrap(v2_view.status_markdown(snap, page="book/preregistration.md"))
+    if not sealed(root / V2_STORE):
+        v2 = verdict_frame(root / V2_STORE, n_boot=N_BOOT)
+        text += "\n\n" + _wrap(primary_endpoint(v2[v2["setting"] == v2_view.V2_SETTING]))
+    return text
 
 
 def _between(name: str, text: str) -> tuple[str, str]:

@@ -41,7 +41,7 @@ def status_markdown(snap: dict, page: str = "preregistration.md") -> str:
     if snap.get("sealed") or not choice:
         return head + (" Its test scores stay sealed until the reading of the GCA module for the "
                        "confirmatory runs is chosen, on validation scores only; until then the answer "
-                       f"here is v1's ({V1}).")
+                       "here is v1's.")
     reading = R.parse_label(choice["chosen"])
     when = datetime.fromisoformat(choice["made_at"]).date().isoformat()
     return head + (f" Reading chosen on {when} by the pre-registered rule: {R.describe(reading)} "
