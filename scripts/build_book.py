@@ -274,8 +274,8 @@ def execute_all(paths: list[str], plan: dict, root: Path, kernel: str, jobs: int
 
 # ----------------------------------------------------------------------------- landing page
 def write_answer(root: Path) -> Path:
-    """``book/generated/answer.md``, the landing page's answer table, from the verdicts the executed
-    results page recorded (so both pages show the same verdicts); a pointer to the results page
+    """``book/generated/answer.md``, the landing page's answer (v2's status or primary endpoint, then
+    v1's answer table), from what the executed results page recorded (so both pages show the same verdicts); a pointer to the results page
     when it has not been executed."""
     from gca_lite.book import read_record
     from gca_lite.landing import answer_markdown
@@ -285,6 +285,13 @@ def write_answer(root: Path) -> Path:
     try:
         record = read_record(results)
         text = answer_markdown(record["verdicts"], f"the {record['n_runs']} runs of `{record['store']}`")
+        if record.get("v2"):  # the pre-registered round first: its status, or its primary endpoint
+            import pandas as pd
+
+            from gca_lite.landing import v2_markdown
+
+            found = record.get("v2_verdicts")
+            text = v2_markdown(record["v2"], None if found is None else pd.DataFrame(found)) + "\n" + text
     except (FileNotFoundError, LookupError, KeyError) as e:
         text = f"*The answer table is computed by the results page, which this build did not execute ({e}).*\n"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -117,3 +117,17 @@ def test_v2_status_says_sealed_until_the_choice_and_names_the_choice_after():
     chosen = {**snap, "sealed": False, "choice": {"chosen": "cross_ffn4,out", "made_at": "2026-12-09T10:00:00+00:00"}}
     assert "Reading chosen on 2026-12-09" in v2_view.status_markdown(chosen) and "sealed" not in v2_view.status_markdown(chosen)
     assert list(v2_view.status_frame(snap)["stored"]) == ["12 of 40", "—"]
+
+
+def test_landing_opens_with_v2_then_labels_v1():
+    from gca_lite.landing import v2_markdown
+
+    snap = {"items": [{"item": "x", "reading": "attn,pre", "runs": 40, "stored": 40, "hours left": 0.0, "note": ""}],
+            "spent": {"runs": 40, "cpu_hours": 6.0, "gpu_hours": 0.0, "median_minutes": 9.0},
+            "choice": {"chosen": "cross_ffn4,out", "made_at": "2026-12-09T10:00:00+00:00"}, "sealed": False}
+    _, v2 = _frames()
+    sealed = v2_markdown({**snap, "sealed": True, "choice": None})
+    assert "sealed" in sealed and "Primary endpoint" not in sealed and sealed.rstrip().endswith("three seeds:")
+    opened = v2_markdown(snap, v2)
+    assert "{attn,pre}" in opened and "{cross_ffn4,out}" in opened and "Primary endpoint" in opened
+    assert opened.index("Primary endpoint") < opened.index("v1: attention-only")

@@ -109,3 +109,16 @@ def answer_markdown(verdicts, where: str) -> str:
     rows = rows_from_verdicts(verdicts)
     return (f"```{{raw}} html\n{answer_table(rows)}\n```\n\n{bottom_line(rows)} "
             f"Computed from {where}; the evidence is on the {{doc}}`results page <generated/results>`.\n")
+
+
+def v2_markdown(snap: dict, v2_verdicts=None, page: str = "preregistration.html") -> str:
+    """The landing page's opening paragraph on v2 (``experiments.v2_view``): where the pre-registered
+    round stands, and once its seal is lifted its primary endpoint per dataset and reading;
+    ``v2_verdicts``: the verdict rows the results page recorded for it (None while sealed)."""
+    from .experiments import v2_view
+    from .experiments.digest import primary_endpoint
+
+    text = v2_view.status_markdown(snap, page=page)
+    if v2_verdicts is not None and len(v2_verdicts):
+        text += "\n\n" + primary_endpoint(v2_verdicts[v2_verdicts["setting"] == v2_view.V2_SETTING])
+    return text + f"\n\n**{v2_view.V1}**, lite preset, three seeds:\n"
