@@ -249,6 +249,26 @@ def test_rerun_reproduces_a_stored_run_exactly(smoke_store, tmp_path):
     assert "5-minute training budget" in out.stdout and "trained on cuda (NVIDIA H200)" in out.stdout
 
 
+def test_rerun_of_a_sealed_store_compares_everything_and_prints_no_test_value(smoke_store, tmp_path):
+    """A v2 run rerun before the reading choice (book/preregistration.md): same verdict, values hidden."""
+    import json
+    import re
+    import shutil
+
+    from gca_lite.experiments.prereg import SEAL
+
+    run_dir = next(d for d in smoke_store.run_dirs()
+                   if json.loads((d / "record.json").read_text())["variant"] == "GCA[1]-sigmoid,True")
+    copy = tmp_path / "store" / run_dir.parent.name / run_dir.name
+    shutil.copytree(run_dir, copy)
+    (tmp_path / "store" / SEAL).write_text("{}")
+    out = _cli("rerun", str(copy), "--quiet", "--threads", "2", timeout=300)
+    assert out.returncode == 0 and "IDENTICAL" in out.stdout, out.stdout + out.stderr
+    metric_lines = [line for line in out.stdout.splitlines() if "NDCG@10" in line or "AUC" in line]
+    assert metric_lines and all("stored (sealed) == now (sealed)" in line for line in metric_lines)
+    assert not any(re.search(r"\d\.\d{4}", line) for line in metric_lines)
+
+
 def test_rerun_replay_trains_exactly_the_stored_epochs(smoke_store, tmp_path):
     """A run its time budget stopped comes back identical with --replay: the rerun trains exactly
     the epochs the stored run reached, whatever its config's epoch limit and budget say."""

@@ -136,6 +136,10 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
     if not found.ok:
         raise CliError(f"corrupt run: {found.reason}")
     record, counts, domain, cfg = found.record, found.counts, found.domain, found.config
+    from .experiments.prereg import sealed
+
+    # a run of a sealed v2 store: compare everything, print no test value (book/preregistration.md)
+    hide = bool(sealed(folder.resolve().parents[1]))
     device = _check_device(args.device)
     if args.threads:
         import torch
@@ -192,7 +196,8 @@ def _cmd_rerun(args: argparse.Namespace) -> int:
             now = new.record["test"].get(protocol, {}).get(key)
             mark = "==" if now == value else "!="
             if key.endswith(("NDCG@10", "AUC")):
-                print(f"  {protocol:8} {key:10} stored {_number(value)} {mark} now {_number(now)}")
+                shown = ("(sealed)", "(sealed)") if hide else (_number(value), _number(now))
+                print(f"  {protocol:8} {key:10} stored {shown[0]} {mark} now {shown[1]}")
     if problems:
         print("DIFFERENT: " + "; ".join(problems))
         return 1
