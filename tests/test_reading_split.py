@@ -131,3 +131,20 @@ def test_landing_opens_with_v2_then_labels_v1():
     opened = v2_markdown(snap, v2)
     assert "{attn,pre}" in opened and "{cross_ffn4,out}" in opened and "Primary endpoint" in opened
     assert opened.index("Primary endpoint") < opened.index("v1: attention-only")
+
+
+def test_screen_frame_gives_each_reading_its_contrasts_on_the_screen_seeds():
+    import dataclasses
+
+    from gca_lite.experiments import v2_view
+
+    ctxs = R.split(dataclasses.replace(_two_readings(), setting="lite_v2"))
+    frame = v2_view.screen_frame(ctxs, n_boot=50, seeds=(0, 1))
+    today = frame[(frame["reading"] == "attn,pre") & (frame["contrast"] == "GCA − base")]
+    ffn = frame[(frame["reading"] == "cross_ffn4,out") & (frame["contrast"] == "GCA − base")]
+    assert list(today["seeds"]) == [2, 2] and all(today["resolved"]) and (today["diff"] > 0.015).all()
+    assert all(ffn["resolved"]) and (ffn["diff"] < -0.015).all()
+    ln_today = frame[(frame["reading"] == "attn,pre") & (frame["contrast"] == "LayerNorm on − off")]
+    assert ln_today["note"].str.startswith("untestable").all() and ln_today["diff"].isna().all()
+    ln_ffn = frame[(frame["reading"] == "cross_ffn4,out") & (frame["contrast"] == "LayerNorm on − off")]
+    assert (ln_ffn["diff"] < -0.015).all() and ln_ffn["note"].eq("").all()  # -0.02 against 0

@@ -78,8 +78,66 @@ def beside(v1, v2, dataset: str, protocol: str = "full"):
     two = v2[(v2["dataset"] == dataset) & (v2["setting"] == V2_SETTING) & (v2["protocol"] == protocol)]
     claims = list(dict.fromkeys([*two["claim"], *one["claim"]]))
     table = pd.DataFrame({"claim": claims})
-    table["v1 (lite, 3 seeds)"] = table["claim"].map(dict(zip(one["claim"], one["verdict"]))).fillna("—")
+    def column(rows):
+        found = dict(zip(rows["claim"], rows["verdict"]))
+        return [found.get(c, "—") for c in claims]
+
+    table["v1 (lite, 3 seeds)"] = column(one)
     for reading in sorted(two["reading"].unique(), key=lambda x: R.order(R.parse_label(x))):
         rows = two[two["reading"] == reading]
-        table[f"v2 · {reading}"] = table["claim"].map(dict(zip(rows["claim"], rows["verdict"]))).fillna("—")
+        table[f"v2 · {reading}"] = column(rows)
     return table
+
+
+def screen_frame(ctxs, n_boot: int = 1000, seeds=None, protocol: str = "full", metric: str = "NDCG@10"):
+    """The readings screen (pre-registration, item 2): per dataset and reading of ``lite_v2``,
+    GCA[1]-sigmoid,True − base and LayerNorm on − off (GCA[1]-sigmoid,True − GCA[1]-sigmoid,False)
+    in test ``metric`` per domain, as numbers: difference, 95 % interval over test users and
+    seeds, and whether it excludes 0. ``seeds``: only these training seeds (default the screen's,
+    so every reading rests on the same ones). A pair whose LayerNorm flag is inert is *untestable*."""
+    import dataclasses
+
+    import pandas as pd
+
+    from .claims import inert
+    from .prereg import SCREEN_SEEDS
+    from .stats import compare
+    from .variants import HEADLINE, layernorm_partner
+
+    keep = set(SCREEN_SEEDS if seeds is None else seeds)
+
+    def only(g):
+        return None if g is None else dataclasses.replace(
+            g, seeds={s: v for s, v in g.seeds.items() if s in keep}, runs={s: v for s, v in g.runs.items() if s in keep})
+
+    rows = []
+    for ctx in ctxs:
+        if ctx.setting != V2_SETTING or HEADLINE not in ctx.groups:
+            continue
+        gca, base, off = (only(ctx.groups.get(v)) for v in (HEADLINE, "base", layernorm_partner(HEADLINE)))
+        for contrast, other in (("GCA − base", base), ("LayerNorm on − off", off)):
+            for dom, name in enumerate(("A", "B")):
+                untestable = contrast.startswith("LayerNorm") and inert(ctx, HEADLINE)
+                c = None if other is None or untestable else compare(gca, other, protocol, dom, metric, n_boot, seed=0)
+                ok = c is not None and c["per_seed"]
+                rows.append({"dataset": ctx.dataset, "reading": R.label(ctx.reading), "contrast": contrast,
+                             "domain": name, "seeds": len(c["per_seed"]) if ok else 0,
+                             "diff": c["diff"] if ok else float("nan"), "lo": c["lo"] if ok else float("nan"),
+                             "hi": c["hi"] if ok else float("nan"),
+                             "resolved": bool(ok and (c["lo"] > 0 or c["hi"] < 0)),
+                             "note": "untestable: the flag is inert here" if untestable else
+                             ("" if ok else "runs missing")})
+    return pd.DataFrame(rows, columns=["dataset", "reading", "contrast", "domain", "seeds", "diff", "lo", "hi",
+                                       "resolved", "note"])
+
+
+def screen_wide(frame):
+    """:func:`screen_frame` for reading: one row per dataset and reading, one column per contrast
+    and domain, ``+0.0012 [-0.0010, +0.0034]`` with ``*`` where the interval excludes 0."""
+    if frame.empty:
+        return frame
+    cell = [n if n and d != d else f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}]" + (" *" if r else "")
+            for d, lo, hi, r, n in zip(frame["diff"], frame["lo"], frame["hi"], frame["resolved"], frame["note"])]
+    wide = frame.assign(cell=cell, column=frame["contrast"] + ", " + frame["domain"]).pivot_table(
+        index=["dataset", "reading"], columns="column", values="cell", aggfunc="first", sort=False)
+    return wide.reset_index().rename_axis(columns=None)
