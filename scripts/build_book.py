@@ -278,20 +278,20 @@ def write_answer(root: Path) -> Path:
     v1's answer table), from what the executed results page recorded (so both pages show the same verdicts); a pointer to the results page
     when it has not been executed."""
     from gca_lite.book import read_record
-    from gca_lite.landing import answer_markdown
+    from gca_lite.landing import LEAD, answer_markdown, v2_markdown
 
     results = root / "book" / "generated" / "results.ipynb"
     out = root / "book" / "generated" / "answer.md"
     try:
         record = read_record(results)
         text = answer_markdown(record["verdicts"], f"the {record['n_runs']} runs of `{record['store']}`")
+        lead = LEAD
         if record.get("v2"):  # the pre-registered round first: its status, or its primary endpoint
             import pandas as pd
 
-            from gca_lite.landing import v2_markdown
-
             found = record.get("v2_verdicts")
-            text = v2_markdown(record["v2"], None if found is None else pd.DataFrame(found)) + "\n" + text
+            lead = v2_markdown(record["v2"], None if found is None else pd.DataFrame(found))
+        text = lead + "\n" + text
     except (FileNotFoundError, LookupError, KeyError) as e:
         text = f"*The answer table is computed by the results page, which this build did not execute ({e}).*\n"
     out.parent.mkdir(parents=True, exist_ok=True)

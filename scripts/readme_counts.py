@@ -67,7 +67,7 @@ def _v2(root: Path) -> str:
     snap = read_snapshot(root / V2_STORE)
     if snap is None:
         raise SystemExit(f"{V2_STORE}/{SNAPSHOT} missing: python -m gca_lite.experiments.v2_progress --write")
-    text = _wrap(v2_view.status_markdown(snap, page="book/preregistration.md"))
+    text = _wrap(v2_view.status_markdown(snap, link="[pre-registered](book/preregistration.md)"))
     if not sealed(root / V2_STORE):
         v2 = verdict_frame(root / V2_STORE, n_boot=N_BOOT)
         text += "\n\n" + _wrap(primary_endpoint(v2[v2["setting"] == v2_view.V2_SETTING]))

@@ -111,14 +111,24 @@ def answer_markdown(verdicts, where: str) -> str:
             f"Computed from {where}; the evidence is on the {{doc}}`results page <generated/results>`.\n")
 
 
-def v2_markdown(snap: dict, v2_verdicts=None, page: str = "preregistration.html") -> str:
-    """The landing page's opening paragraph on v2 (``experiments.v2_view``): where the pre-registered
-    round stands, and once its seal is lifted its primary endpoint per dataset and reading;
-    ``v2_verdicts``: the verdict rows the results page recorded for it (None while sealed)."""
+LEAD = "What we find on ABXI's two real datasets, claim by claim (computed from the committed runs):"
+
+
+def v2_markdown(snap: dict, v2_verdicts=None, link: str = "{doc}`pre-registered <preregistration>`") -> str:
+    """The landing page's lead when a v2 store is there (``experiments.v2_view``), in place of
+    :data:`LEAD`: while sealed, two lines (how far the pre-registered round is, and that the table
+    below is v1's), so the answer table stays on the first screen; once unsealed, the reading chosen
+    and v2's primary endpoint per dataset and reading. ``v2_verdicts``: the verdict rows the results
+    page recorded for it (None while sealed)."""
     from .experiments import v2_view
     from .experiments.digest import primary_endpoint
 
-    text = v2_view.status_markdown(snap, page=page)
-    if v2_verdicts is not None and len(v2_verdicts):
-        text += "\n\n" + primary_endpoint(v2_verdicts[v2_verdicts["setting"] == v2_view.V2_SETTING])
-    return text + f"\n\n**{v2_view.V1}**, lite preset, three seeds:\n"
+    stored, registered, left = v2_view._runs(snap)
+    head = (f"What we find on ABXI's two real datasets, from the committed runs. **v2**, the {link} round: "
+            f"{stored} of {registered} runs stored, about {left:.0f} h to go")
+    if v2_verdicts is None or not len(v2_verdicts):
+        return head + ("; its test scores stay sealed until the module's reading is chosen on validation "
+                       "scores, so the table is **v1**'s answer (attention-only module), claim by claim:\n")
+    part = v2_verdicts[v2_verdicts["setting"] == v2_view.V2_SETTING]
+    return (v2_view.status_markdown(snap, link=link) + "\n\n" + primary_endpoint(part)
+            + "\n\n**v1**'s answer (attention-only module), claim by claim:\n")

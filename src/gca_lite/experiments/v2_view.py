@@ -27,25 +27,23 @@ def _runs(snap: dict) -> tuple[int, int, float]:
             sum(r["hours left"] for r in items))
 
 
-def status_markdown(snap: dict, page: str = "preregistration.md") -> str:
+def status_markdown(snap: dict, link: str = "pre-registered") -> str:
     """One paragraph: how far v2 is, what it cost so far, and whether its test scores are sealed.
-    ``page``: the link to the pre-registration from where the text is shown."""
+    ``link``: the word "pre-registered" as a link to that page, in the markup of where the text is
+    shown (a Markdown link, an HTML anchor, a MyST role)."""
     stored, registered, left = _runs(snap)
     cost = snap["spent"]
-    so_far = (f"{cost['cpu_hours']:.1f} CPU hours so far"
-              + (f" and {cost['gpu_hours']:.1f} GPU hours" if cost["gpu_hours"] else "")
-              + (f", a median {cost['median_minutes']:.0f} minutes per run" if cost["median_minutes"] else ""))
-    head = (f"**v2, the [pre-registered]({page}) round: {stored} of {registered} registered runs stored**, "
-            f"about {left:.0f} h of runs still to go on 2 cores ({so_far}).")
+    spent = f"{cost['cpu_hours']:.1f} CPU h" + (f" and {cost['gpu_hours']:.1f} GPU h" if cost["gpu_hours"] else "")
+    head = (f"**v2, the {link} round: {stored} of {registered} runs stored**, about {left:.0f} h to go on "
+            f"2 cores ({spent} so far")
+    head += f", median {cost['median_minutes']:.0f} min per run)" if cost["median_minutes"] else ")"
     choice = snap.get("choice")
     if snap.get("sealed") or not choice:
-        return head + (" Its test scores stay sealed until the reading of the GCA module for the "
-                       "confirmatory runs is chosen, on validation scores only; until then the answer "
-                       "here is v1's.")
+        return head + ("; its test scores are sealed until the reading of the module is chosen on validation "
+                       "scores, so the answer here is still v1's.")
     reading = R.parse_label(choice["chosen"])
     when = datetime.fromisoformat(choice["made_at"]).date().isoformat()
-    return head + (f" Reading chosen on {when} by the pre-registered rule: {R.describe(reading)} "
-                   f"(`{choice['chosen']}`).")
+    return head + f"; reading chosen on {when} by the pre-registered rule: {R.describe(reading)} (`{choice['chosen']}`)."
 
 
 def status_frame(snap: dict):
