@@ -123,7 +123,7 @@ def v2_markdown(snap: dict, v2_verdicts=None, link: str = "{doc}`pre-registered 
     from .experiments import v2_view
     from .experiments.digest import primary_endpoint
 
-    stored, registered, left = v2_view._runs(snap)
+    stored, registered, left = v2_view.counts(snap)
     head = (f"What we find on ABXI's two real datasets, from the committed runs. **v2**, the {link} round: "
             f"{stored} of {registered} runs stored, about {left:.0f} h to go")
     if v2_verdicts is None or not len(v2_verdicts):

@@ -19,7 +19,7 @@ V1_SETTING = "lite"  # v1's paired-comparison preset (the paper preset is one se
 V2_SETTING = "lite_v2"
 
 
-def _runs(snap: dict) -> tuple[int, int, float]:
+def counts(snap: dict) -> tuple[int, int, float]:
     """(stored, registered, projected hours left) over the items; an item of the chosen reading
     counts its projected runs before the choice."""
     items = snap["items"]
@@ -31,7 +31,7 @@ def status_markdown(snap: dict, link: str = "pre-registered") -> str:
     """One paragraph: how far v2 is, what it cost so far, and whether its test scores are sealed.
     ``link``: the word "pre-registered" as a link to that page, in the markup of where the text is
     shown (a Markdown link, an HTML anchor, a MyST role)."""
-    stored, registered, left = _runs(snap)
+    stored, registered, left = counts(snap)
     cost = snap["spent"]
     spent = f"{cost['cpu_hours']:.1f} CPU h" + (f" and {cost['gpu_hours']:.1f} GPU h" if cost["gpu_hours"] else "")
     head = (f"**v2, the {link} round: {stored} of {registered} runs stored**, about {left:.0f} h to go on "
