@@ -23,7 +23,7 @@ import dataclasses
 from ..config import GCA_BLOCKS, GCA_LN
 from . import variants as V
 
-TODAY = ("attn", "pre")  # v1's reading
+from .prereg import TODAY  # v1's reading (one home: the pre-registration)
 _BLOCK_WORDS = {"attn": "attention-only module", "self_cross_ffn": "self- + cross-attention + FFN module",
                 "cross_ffn4": "cross-attention + FFN (4d) module"}
 _LN_WORDS = {"pre": "LayerNorm before the attention", "post": "LayerNorm after the residual sum",

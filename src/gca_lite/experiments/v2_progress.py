@@ -27,6 +27,7 @@ from pathlib import Path
 from ..config import RunConfig
 from . import prereg
 from . import v2_budget as B
+from .readings import parse_label
 from .store import ResultsStore
 
 _THREADS = re.compile(r"\((\d+) threads")  # the machine string: "...; torch 2.13.0+cpu (1 threads, AVX512); ..."
@@ -48,7 +49,7 @@ def progress(store: ResultsStore | str | Path, costs: B.Costs, data_dir: str | N
     the runs not stored, two side by side)."""
     store = store if isinstance(store, ResultsStore) else ResultsStore(store)
     choice = prereg.read_choice(store.root)
-    chosen = prereg._reading(choice["chosen"]) if choice else None
+    chosen = parse_label(choice["chosen"]) if choice else None
     projected = chosen or B.costliest_reading(costs)  # as the page's budget block projects it
     seeds = registered_seeds(costs, data_dir, root)
     have = {(folder.parent.name, folder.name) for folder in store.run_dirs() if (folder / "record.json").exists()}
@@ -63,9 +64,10 @@ def progress(store: ResultsStore | str | Path, costs: B.Costs, data_dir: str | N
         unknown = item.reading == B.CHOSEN and chosen is None
         reading = projected if item.reading == B.CHOSEN else item.reading
         configs = B._expand(item.grid, reading, keep, data_dir, str(root))
-        new = [c for c in configs if _key(store, c) not in seen]
-        seen.update(_key(store, c) for c in new)
-        missing = new if unknown else [c for c in new if _key(store, c) not in have]
+        keyed = [(c, _key(store, c)) for c in configs]
+        new = [(c, k) for c, k in keyed if k not in seen]
+        seen.update(k for _, k in new)
+        missing = [c for c, k in new if unknown or k not in have]
         held = {(c.model.gca_block, c.model.gca_ln) for c in configs if c.model.gca_points and c.model.gca_layernorm}
         label = ("chosen (not yet)" if unknown else f"{len(held)} readings" if len(held) > 1
                  else ",".join(reading or prereg.TODAY))
