@@ -172,6 +172,13 @@ def _expand(grid: str, reading: tuple[str, str] | None, seeds: int | None, data_
     return tuple(expand(spec, str(path), data_dir))
 
 
+@functools.lru_cache(maxsize=None)
+def _hashes(grid: str, reading: tuple[str, str] | None, seeds: int | None, data_dir: str | None,
+            root: str) -> tuple[str, ...]:
+    """The config hashes of :func:`_expand`'s configs (the cut rule counts them many times)."""
+    return tuple(config_hash(c) for c in _expand(grid, reading, seeds, data_dir, root))
+
+
 def plan(items: Sequence[Item], costs: Costs, seeds: dict[str, int] | None = None,
          data_dir: str | Path | None = None, root: str | Path = ".") -> list[dict]:
     """One row per item in run order: its seeds (``seeds`` = {item name: seeds kept}, 0 = dropped),
@@ -185,8 +192,9 @@ def plan(items: Sequence[Item], costs: Costs, seeds: dict[str, int] | None = Non
         reading = chosen if item.reading == CHOSEN else item.reading
         where = None if data_dir is None else str(data_dir)
         configs = () if keep == 0 else _expand(item.grid, reading, keep, where, str(root))
-        new = [c for c in configs if config_hash(c) not in seen]
-        seen.update(config_hash(c) for c in new)
+        hashes = () if keep == 0 else _hashes(item.grid, reading, keep, where, str(root))
+        new = [c for c, h in zip(configs, hashes) if h not in seen]
+        seen.update(hashes)
         hours = sum(costs.run_seconds(c) for c in new) / CORES / 3600
         registered = max((len(set(c.train.seed for c in configs if c.data.dataset == ds))
                           for ds in {c.data.dataset for c in configs}), default=0)
