@@ -32,7 +32,8 @@ from gca_lite.experiments.digest import N_BOOT, primary_endpoint  # noqa: E402
 from gca_lite.experiments.prereg import sealed  # noqa: E402
 from gca_lite.experiments.v2_progress import SNAPSHOT, read_snapshot  # noqa: E402
 from gca_lite.experiments.verdicts import verdict_frame  # noqa: E402
-from gca_lite.landing import answer_markdown_table, bottom_line, rows_from_verdicts  # noqa: E402
+from gca_lite.landing import (answer_markdown_table, bottom_line, markdown_table, primary_rows,  # noqa: E402
+                              rows_from_verdicts)
 
 STORE = "results"
 V2_STORE = "results_v2"
@@ -70,7 +71,12 @@ def _v2(root: Path) -> str:
     text = _wrap(v2_view.status_markdown(snap, link="[pre-registered](book/preregistration.md)"))
     if not sealed(root / V2_STORE):
         v2 = verdict_frame(root / V2_STORE, n_boot=N_BOOT)
-        text += "\n\n" + _wrap(primary_endpoint(v2[v2["setting"] == v2_view.V2_SETTING]))
+        v2 = v2[v2["setting"] == v2_view.V2_SETTING]
+        chosen = (snap.get("choice") or {}).get("chosen")
+        text += ("\n\n**Primary endpoint** per dataset, reading and domain (test NDCG@10, full ranking; MDE: the "
+                 "smallest difference these runs resolve):\n\n" + markdown_table(primary_rows(v2, chosen))
+                 + "\n\nEvery claim's verdict, v2 per reading beside v1:\n\n"
+                 + markdown_table(v2_view.beside_all(verdict_frame(root / STORE, n_boot=N_BOOT), v2)))
     return text
 
 

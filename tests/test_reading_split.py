@@ -129,7 +129,7 @@ def test_landing_opens_with_v2_then_labels_v1():
     sealed = v2_markdown({**snap, "sealed": True, "choice": None})
     assert "sealed" in sealed and "Primary endpoint" not in sealed and "40 of 40 runs stored" in sealed
     opened = v2_markdown(snap, v2)
-    assert "{attn,pre}" in opened and "{cross_ffn4,out}" in opened and "Primary endpoint" in opened
+    assert "<td>attn,pre</td>" in opened and "<td>cross_ffn4,out</td>" in opened and "Primary endpoint" in opened
     assert opened.index("reading chosen") < opened.index("Primary endpoint")
 
 

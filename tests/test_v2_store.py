@@ -48,3 +48,29 @@ def test_the_v2_store_splits_by_reading_and_tabulates_each(v2_store):
     assert len(screen) == 8 and set(screen["seeds"]) == {0, 2}  # 0: today's LayerNorm pair is untestable
     beside = v2_view.beside(verdicts, verdicts, "synthetic-tiny")
     assert list(beside.columns[2:]) == ["v2 · attn,pre", "v2 · cross_ffn4,out"]
+
+
+def test_once_unsealed_the_landing_page_leads_with_v2s_primary_endpoint_then_each_reading(v2_store):
+    """The landing page's lead (landing.v2_markdown) and the README's tables, on the unsealed tiny store."""
+    from gca_lite import landing
+
+    prereg.record_choice(v2_store, ("cross_ffn4", "out"), {("attn", "pre"): 0.0, ("cross_ffn4", "out"): 1.0}, 10)
+    try:
+        verdicts = verdict_frame(v2_store, protocols=("full",), n_boot=50)
+        snap = {"items": [{"item": "x", "reading": "attn,pre", "runs": 10, "stored": 10, "hours left": 0.0, "note": ""}],
+                "spent": {"runs": 10, "cpu_hours": 0.01, "gpu_hours": 0.0, "median_minutes": 0.1, "machines": []},
+                "choice": prereg.read_choice(v2_store), "sealed": False}
+        text = landing.v2_markdown(snap, verdicts)
+    finally:
+        (v2_store / prereg.CHOICE).unlink()
+    rows = landing.primary_rows(verdicts, "cross_ffn4,out")
+    assert list(rows["reading"]) == ["cross_ffn4,out"] * 2 + ["attn,pre"] * 2  # the chosen reading first
+    assert rows["difference [95 % interval]"].str.match(r"[+-]\d\.\d{4} \[").all()
+    order = [text.index(s) for s in ("reading chosen on", 'class="gca-answer gca-primary"', "(`cross_ffn4,out`, the reading chosen",
+                                     "(`attn,pre`, today's reading)", "**v1**'s answer")]
+    assert order == sorted(order)
+    assert text.count("<tr><td>primary endpoint") == 0  # stated once, in the primary table
+    both = v2_view.beside_all(verdicts.assign(setting="lite"), verdicts, datasets=("synthetic-tiny",))
+    assert list(both.columns) == ["claim", "v1 · synthetic-tiny", "v2 attn,pre · synthetic-tiny",
+                                  "v2 cross_ffn4,out · synthetic-tiny"]
+    assert landing.markdown_table(both.assign(claim="a|b")).splitlines()[2].startswith("| a\\|b | ")

@@ -39,16 +39,19 @@ def _combined(words: list[str]) -> str:
     return " / ".join(dict.fromkeys(words))
 
 
-def rows_from_verdicts(verdicts, setting: str = "lite", protocol: str = "full"):
+def rows_from_verdicts(verdicts, setting: str = "lite", protocol: str = "full", reading: str | None = None):
     """Today's verdict rows (``results`` record or ``verdicts.verdict_frame``: dataset, setting,
     protocol, claim, paper, verdict, evidence, key) -> one row per claim in :data:`COLUMNS`. Claims
     judged per domain (A, B) are merged into one row; the key difference is the row's ``key``, which
     the claim registry computes (``experiments.rules.key_difference``), afk's first (the paper's
-    dataset), else abe's."""
+    dataset), else abe's. ``reading`` (``block,ln``): only that reading's rows of a store holding
+    several (v2)."""
     import pandas as pd
 
     frame = pd.DataFrame(verdicts)
     frame = frame[(frame["setting"] == setting) & (frame["protocol"] == protocol)]
+    if reading is not None:
+        frame = frame[frame["reading"] == reading]
     frame = frame.assign(base_claim=frame["claim"].map(lambda c: _DOMAIN.sub("", c)))
     rows = []
     for claim, part in frame.groupby("base_claim", sort=False):
@@ -86,10 +89,7 @@ def answer_table(rows) -> str:
 
 def answer_markdown_table(rows) -> str:
     """The same table as :func:`answer_table`, as a Markdown table (the README opens with it)."""
-    cell = lambda v: str(v).replace("|", "\\|")  # noqa: E731  |cos| must not split a cell
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows[list(COLUMNS)].itertuples(index=False)]
-    return "\n".join(lines)
+    return markdown_table(rows[list(COLUMNS)])  # |cos| must not split a cell: markdown_table escapes it
 
 
 def bottom_line(rows) -> str:
@@ -121,7 +121,8 @@ def v2_markdown(snap: dict, v2_verdicts=None, link: str = "{doc}`pre-registered 
     and v2's primary endpoint per dataset and reading. ``v2_verdicts``: the verdict rows the results
     page recorded for it (None while sealed)."""
     from .experiments import v2_view
-    from .experiments.digest import primary_endpoint
+
+    from .experiments import readings as R
 
     stored, registered, left = v2_view.counts(snap)
     head = (f"What we find on ABXI's two real datasets, from the committed runs. **v2**, the {link} round: "
@@ -130,5 +131,60 @@ def v2_markdown(snap: dict, v2_verdicts=None, link: str = "{doc}`pre-registered 
         return head + ("; its test scores stay sealed until the module's reading is chosen on validation "
                        "scores, so the table is **v1**'s answer (attention-only module), claim by claim:\n")
     part = v2_verdicts[v2_verdicts["setting"] == v2_view.V2_SETTING]
-    return (v2_view.status_markdown(snap, link=link) + "\n\n" + primary_endpoint(part)
-            + "\n\n**v1**'s answer (attention-only module), claim by claim:\n")
+    chosen = (snap.get("choice") or {}).get("chosen")
+    found = sorted(part["reading"].unique(), key=lambda x: (x != chosen, R.order(R.parse_label(x))))
+    text = [v2_view.status_markdown(snap, link=link), "",
+            "**Primary endpoint**, per dataset, reading and domain (test NDCG@10, full ranking; MDE: the "
+            "smallest difference these runs resolve):", "", _html(primary_table(part, chosen)), ""]
+    for reading in found:
+        rows = rows_from_verdicts(part, setting=v2_view.V2_SETTING, reading=reading)
+        rows = rows[~rows["claim"].str.startswith("primary endpoint")]  # the table above has them
+        tag = "the reading chosen on validation" if reading == chosen else "today's reading"
+        text += [f"**v2, {R.describe(R.parse_label(reading))}** (`{reading}`, {tag}), claim by claim:", "",
+                 _html(answer_table(rows)), ""]
+    return "\n".join(text) + "\n**v1**'s answer (attention-only module), claim by claim:\n"
+
+
+def _html(table: str) -> str:
+    return f"```{{raw}} html\n{table}\n```"
+
+
+PRIMARY_COLUMNS = ("dataset", "reading", "domain", "difference [95 % interval]", "MDE", "δ (paper's gain)", "verdict")
+
+
+def primary_rows(verdicts, chosen: str | None = None):
+    """v2's primary endpoint, one row per dataset, reading (``block,ln``) and domain, in
+    :data:`PRIMARY_COLUMNS` (``experiments.v2_view.primary``); the ``chosen`` reading's rows first."""
+    import pandas as pd
+
+    from .experiments import v2_view
+
+    frame = v2_view.primary(verdicts, words=False)
+    if frame.empty:
+        return pd.DataFrame(columns=PRIMARY_COLUMNS)
+    frame = frame.rename(columns={c: "difference [95 % interval]" for c in frame.columns if "− base" in c})
+    return frame.sort_values("reading", key=lambda col: col != chosen, kind="stable")[list(PRIMARY_COLUMNS)]
+
+
+def primary_table(verdicts, chosen: str | None = None) -> str:
+    """:func:`primary_rows` as the landing page's HTML table, the verdict coloured as in
+    :func:`answer_table`."""
+    frame = primary_rows(verdicts, chosen)
+    if frame.empty:
+        return "<p>No primary-endpoint runs yet.</p>"
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in PRIMARY_COLUMNS)
+    body = []
+    for r in frame.itertuples(index=False):
+        word = _word(str(r[-1]))
+        cells = "".join(f"<td>{html.escape(str(v))}</td>" for v in r[:-1])
+        body.append(f'<tr>{cells}<td><span class="gca-verdict gca-{VERDICT_CLASS.get(word, "none")}">'
+                    f"{html.escape(str(r[-1]))}</span></td></tr>")
+    return (f'<table class="gca-answer gca-primary"><thead><tr>{head}</tr></thead><tbody>' + "".join(body)
+            + "</tbody></table>")
+
+
+def markdown_table(frame) -> str:
+    """Any frame as a Markdown table (cells' ``|`` escaped)."""
+    cell = lambda v: str(v).replace("|", "\\|")  # noqa: E731
+    lines = ["| " + " | ".join(map(str, frame.columns)) + " |", "|" + "---|" * len(frame.columns)]
+    return "\n".join(lines + ["| " + " | ".join(cell(v) for v in r) + " |" for r in frame.itertuples(index=False)])

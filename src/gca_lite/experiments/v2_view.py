@@ -55,14 +55,14 @@ def status_frame(snap: dict):
                           "hours left": round(r["hours left"], 1), "note": r["note"]} for r in snap["items"]])
 
 
-def primary(verdicts, protocol: str = "full"):
+def primary(verdicts, protocol: str = "full", words: bool = True):
     """v2's primary endpoint, one row per dataset, reading and domain (``digest.primary_frame`` with
-    the reading in words), today's reading first."""
+    the reading in words, or as ``block,ln`` where ``words`` is False)."""
     part = verdicts[verdicts["setting"] == V2_SETTING]
     frame = D.primary_frame(part, protocol)
     if frame.empty:
         return frame
-    frame.insert(1, "reading", [R.describe(R.parse_label(x)) for x in part[
+    frame.insert(1, "reading", [R.describe(R.parse_label(x)) if words else x for x in part[
         part["claim"].str.startswith("primary endpoint") & (part["protocol"] == protocol)]["reading"]])
     return frame.drop(columns="preset")
 
@@ -85,6 +85,18 @@ def beside(v1, v2, dataset: str, protocol: str = "full"):
         rows = two[two["reading"] == reading]
         table[f"v2 · {reading}"] = column(rows)
     return table
+
+
+def beside_all(v1, v2, datasets=("afk", "abe"), protocol: str = "full"):
+    """:func:`beside` of every dataset in one table: claims x [v1, v2 per reading] x dataset
+    (columns ``v1 · afk``, ``v2 attn,pre · afk``, ...), the claims of the first dataset's order."""
+    merged = None
+    for ds in datasets:
+        one = beside(v1, v2, ds, protocol)
+        one.columns = ["claim", *(f"{c.split(' (')[0].replace('v2 · ', 'v2 ')} · {ds}" for c in one.columns[1:])]
+        merged = one if merged is None else merged.merge(one, on="claim", how="outer", sort=False)
+    front = [c for c in merged.columns if c.startswith("v1")]
+    return merged[["claim", *front, *[c for c in merged.columns if c.startswith("v2")]]].fillna("—")
 
 
 def screen_frame(ctxs, n_boot: int = 1000, seeds=None, protocol: str = "full", metric: str = "NDCG@10"):
