@@ -92,3 +92,17 @@ def test_the_choice_is_made_once_on_a_complete_screen_and_recorded(monkeypatch, 
     assert picks == [False] and prereg.read_choice(store) is None and "not recorded" in said[0]
     assert R.run(store, COSTS, None, tmp_path, say=said.append) == 0
     assert picks == [False, True] and prereg.read_choice(store)["chosen"] == "attn,pre"
+
+
+@needs_data
+def test_every_committed_as_run_grid_is_the_file_the_runner_writes():
+    """A grid file behind stored runs is never edited by hand: each one in experiments/v2/as_run is
+    exactly what the runner writes for its item under the store's recorded choice."""
+    files = sorted((REPO / R.AS_RUN).glob("*.yaml"))
+    if not files:
+        pytest.skip("the runner has written no grid file yet")
+    expected = {s.grid: R.grid_text(s) for s in R.steps(REPO / "results_v2", COSTS, _data_dir(), REPO) if s.spec}
+    for path in files:
+        rel = str(path.relative_to(REPO))
+        assert rel in expected, f"{rel}: no item of the plan runs this file"
+        assert path.read_text() == expected[rel], f"{rel}: differs from what the runner writes"

@@ -84,7 +84,7 @@ def grid_text(step: Step) -> str:
     import yaml
 
     head = (f"# v2 item \"{step.item.name}\" (book/preregistration.md): {step.item.grid} for {step.note}.\n"
-            "# Written by python -m gca_lite.experiments.v2_run, which ran it into results_v2; do not edit.\n")
+            "# Written by python -m gca_lite.experiments.v2_run, which runs it into results_v2; do not edit.\n")
     return head + yaml.safe_dump(step.spec, sort_keys=False, default_flow_style=None, width=110)
 
 
