@@ -12,5 +12,5 @@ $py scripts/readme_counts.py --write > /dev/null
 git add results_v2 README.md $(ls -d experiments/v2/as_run 2>/dev/null)
 if git diff --cached --quiet; then echo "land_v2: nothing new"; exit 0; fi
 runs=$(git diff --cached --name-only -- 'results_v2/*/*/record.json' | wc -l)
-git commit -qm "v2 runs: $runs more stored ($(sed -n 1p /tmp/v2_progress.txt | sed 's/  */ /g'))"
+git commit -qm "v2 runs: $runs more stored ($(tail -1 /tmp/v2_progress.txt))"
 git log --oneline -1

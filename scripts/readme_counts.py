@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO / "src"))
 from gca_lite.experiments import summary as S  # noqa: E402
 from gca_lite.experiments import v2_view  # noqa: E402
 from gca_lite.experiments.digest import N_BOOT, primary_endpoint  # noqa: E402
-from gca_lite.experiments.prereg import sealed  # noqa: E402
+from gca_lite.experiments.prereg import against_paper, sealed  # noqa: E402
 from gca_lite.experiments.v2_progress import SNAPSHOT, read_snapshot  # noqa: E402
 from gca_lite.experiments.verdicts import verdict_frame  # noqa: E402
 from gca_lite.landing import (answer_markdown_table, bottom_line, markdown_table, primary_rows,  # noqa: E402
@@ -72,8 +72,11 @@ def _v2(root: Path) -> str:
     if not sealed(root / V2_STORE):
         v2 = verdict_frame(root / V2_STORE, n_boot=N_BOOT)
         v2 = v2[v2["setting"] == v2_view.V2_SETTING]
-        chosen = (snap.get("choice") or {}).get("chosen")
-        text += ("\n\n**Primary endpoint** per dataset, reading and domain (test NDCG@10, full ranking; MDE: the "
+        chosen = snap["choice"]["chosen"]
+        v2 = v2[v2["reading"].isin(v2_view.confirmatory(v2, chosen))]  # the screen's other readings: book
+        text += (f"\n\n**The pre-registered answer** (the chosen reading, `{chosen}`; the page's rule for what "
+                 "counts against the paper):\n\n" + markdown_table(against_paper(v2, chosen))
+                 + "\n\n**Primary endpoint** per dataset, reading and domain (test NDCG@10, full ranking; MDE: the "
                  "smallest difference these runs resolve):\n\n" + markdown_table(primary_rows(v2, chosen))
                  + "\n\nEvery claim's verdict, v2 per reading beside v1:\n\n"
                  + markdown_table(v2_view.beside_all(verdict_frame(root / STORE, n_boot=N_BOOT), v2)))

@@ -52,10 +52,10 @@ def test_the_runner_stops_at_the_choice_while_the_screen_is_incomplete(repo_copy
 def test_after_the_choice_every_item_runs_in_order_with_the_runs_the_budget_counted(repo_copy):
     store = repo_copy / "store"
     store.mkdir()
-    prereg.record_choice(store, ("cross_ffn4", "out"), {}, 0)
+    seeds = P.registered_seeds(COSTS, _data_dir(), REPO, ("cross_ffn4", "out"))  # as choose(record=True) does
+    prereg.record_choice(store, ("cross_ffn4", "out"), {}, 50, seeds)
     calls, said = [], []
     assert R.run(store, COSTS, _data_dir(), repo_copy, say=said.append, train=_recorder(calls)) == 0
-    seeds = P.registered_seeds(COSTS, _data_dir(), REPO)
     kept = [item.name for item in B.ITEMS if seeds.get(item.name) != 0]
     assert [c[0] for c in calls] == kept  # the registered order, the dropped items skipped
     from gca_lite.config import config_hash
@@ -80,11 +80,11 @@ def test_the_choice_is_made_once_on_a_complete_screen_and_recorded(monkeypatch, 
                         if prereg.read_choice(store) is None else [R.Step(B.ITEMS[2], None, note="dropped")])
     picks = []
 
-    def fake_choose(root, record=False, **kw):
+    def fake_choose(store, record=False, **kw):
         picks.append(record)
         if record:
-            prereg.record_choice(root, prereg.TODAY, gains, 80)
-        return prereg.TODAY, gains, 80
+            prereg.record_choice(store, prereg.TODAY, gains, 50)
+        return prereg.TODAY, gains, 50
 
     monkeypatch.setattr(R, "choose", fake_choose)
     said = []
@@ -106,3 +106,14 @@ def test_every_committed_as_run_grid_is_the_file_the_runner_writes():
         rel = str(path.relative_to(REPO))
         assert rel in expected, f"{rel}: no item of the plan runs this file"
         assert path.read_text() == expected[rel], f"{rel}: differs from what the runner writes"
+
+
+@needs_data
+def test_the_cut_rule_applied_at_the_choice_uses_the_chosen_readings_costs():
+    """Registered: before the choice the chosen reading is priced as the costliest one; at the choice the
+    rule is applied once more with the reading chosen. Today's reading shares its runs with today's items,
+    so nothing needs cutting then; the costliest reading gives the registered cut."""
+    registered = P.registered_seeds(COSTS, _data_dir(), REPO)
+    assert P.registered_seeds(COSTS, _data_dir(), REPO, B.costliest_reading(COSTS)) == registered
+    assert registered["variant table, chosen reading"] == 3
+    assert P.registered_seeds(COSTS, _data_dir(), REPO, prereg.TODAY) == {}

@@ -66,7 +66,8 @@ def test_once_unsealed_the_landing_page_leads_with_v2s_primary_endpoint_then_eac
     rows = landing.primary_rows(verdicts, "cross_ffn4,out")
     assert list(rows["reading"]) == ["cross_ffn4,out"] * 2 + ["attn,pre"] * 2  # the chosen reading first
     assert rows["difference [95 % interval]"].str.match(r"[+-]\d\.\d{4} \[").all()
-    order = [text.index(s) for s in ("reading chosen on", 'class="gca-answer gca-primary"', "(`cross_ffn4,out`, the reading chosen",
+    assert "The pre-registered answer" in text and "<th>runs</th>" in text
+    order = [text.index(s) for s in ("reading chosen on", "The pre-registered answer", 'class="gca-answer gca-primary"', "(`cross_ffn4,out`, the reading chosen",
                                      "(`attn,pre`, today's reading)", "**v1**'s answer")]
     assert order == sorted(order)
     assert text.count("<tr><td>primary endpoint") == 0  # stated once, in the primary table
@@ -74,3 +75,11 @@ def test_once_unsealed_the_landing_page_leads_with_v2s_primary_endpoint_then_eac
     assert list(both.columns) == ["claim", "v1 · synthetic-tiny", "v2 attn,pre · synthetic-tiny",
                                   "v2 cross_ffn4,out · synthetic-tiny"]
     assert landing.markdown_table(both.assign(claim="a|b")).splitlines()[2].startswith("| a\\|b | ")
+
+
+def test_the_chosen_readings_fresh_seeds_are_its_own_rows(v2_store):
+    ctxs = contexts(v2_store)
+    fresh = v2_view.fresh_seeds(ctxs, "cross_ffn4,out", n_boot=50)  # the tiny store has seeds 0-1 only
+    assert list(fresh["reading"]) == ["cross_ffn4,out"] * 2 and set(fresh["note"]) == {"runs missing"}
+    assert v2_view.confirmatory(verdict_frame(v2_store, protocols=("full",), n_boot=20, ctxs=ctxs),
+                                "cross_ffn4,out") == ["cross_ffn4,out", "attn,pre"]

@@ -117,39 +117,54 @@ LEAD = "What we find on ABXI's two real datasets, claim by claim (computed from 
 def v2_markdown(snap: dict, v2_verdicts=None, link: str = "{doc}`pre-registered <preregistration>`") -> str:
     """The landing page's lead when a v2 store is there (``experiments.v2_view``), in place of
     :data:`LEAD`: while sealed, two lines (how far the pre-registered round is, and that the table
-    below is v1's), so the answer table stays on the first screen; once unsealed, the reading chosen
-    and v2's primary endpoint per dataset and reading. ``v2_verdicts``: the verdict rows the results
-    page recorded for it (None while sealed)."""
-    from .experiments import v2_view
-
+    below is v1's), so the answer table stays on the first screen; once unsealed, the reading chosen,
+    the pre-registered answer (``prereg.against_paper``), v2's primary endpoint per dataset and
+    confirmatory reading (the chosen one and today's; the screen's other readings are on the results
+    page) and each confirmatory reading's claims. ``v2_verdicts``: the verdict rows the results page
+    recorded for it (None while sealed)."""
+    from .experiments import prereg, v2_view
     from .experiments import readings as R
 
     stored, registered, left = v2_view.counts(snap)
     head = (f"What we find on ABXI's two real datasets, from the committed runs. **v2**, the {link} round: "
             f"{stored} of {registered} runs stored, about {left:.0f} h to go")
-    if v2_verdicts is None or not len(v2_verdicts):
-        return head + ("; its test scores stay sealed until the module's reading is chosen on validation "
-                       "scores, so the table is **v1**'s answer (attention-only module), claim by claim:\n")
-    part = v2_verdicts[v2_verdicts["setting"] == v2_view.V2_SETTING]
     chosen = (snap.get("choice") or {}).get("chosen")
-    found = sorted(part["reading"].unique(), key=lambda x: (x != chosen, R.order(R.parse_label(x))))
+    if v2_verdicts is None or not len(v2_verdicts) or not chosen:
+        why = ("its test scores stay sealed until the module's reading is chosen on validation scores"
+               if snap.get("sealed") or not chosen else "this build did not compute its verdicts")
+        return head + f"; {why}, so the table is **v1**'s answer (attention-only module), claim by claim:\n"
+    part = v2_verdicts[v2_verdicts["setting"] == v2_view.V2_SETTING]
+    shown = v2_view.confirmatory(part, chosen)
     text = [v2_view.status_markdown(snap, link=link), "",
+            f"**The pre-registered answer** (the chosen reading, `{chosen}`; the page's rule for what counts "
+            "against the paper):", "", _html(plain_table(prereg.against_paper(part, chosen))), "",
             "**Primary endpoint**, per dataset, reading and domain (test NDCG@10, full ranking; MDE: the "
-            "smallest difference these runs resolve):", "", _html(primary_table(part, chosen)), ""]
-    for reading in found:
+            "smallest difference these runs resolve):", "",
+            _html(primary_table(part[part["reading"].isin(shown)], chosen)), ""]
+    for reading in shown:
         rows = rows_from_verdicts(part, setting=v2_view.V2_SETTING, reading=reading)
         rows = rows[~rows["claim"].str.startswith("primary endpoint")]  # the table above has them
-        tag = "the reading chosen on validation" if reading == chosen else "today's reading"
+        tag = "the reading chosen on validation" + (", also today's" if reading == ",".join(R.TODAY) else "") \
+            if reading == chosen else "today's reading"
         text += [f"**v2, {R.describe(R.parse_label(reading))}** (`{reading}`, {tag}), claim by claim:", "",
                  _html(answer_table(rows)), ""]
     return "\n".join(text) + "\n**v1**'s answer (attention-only module), claim by claim:\n"
+
+
+def plain_table(frame, cls: str = "gca-answer") -> str:
+    """Any frame as an HTML table of the landing page's style."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r) + "</tr>"
+                   for r in frame.itertuples(index=False))
+    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
 def _html(table: str) -> str:
     return f"```{{raw}} html\n{table}\n```"
 
 
-PRIMARY_COLUMNS = ("dataset", "reading", "domain", "difference [95 % interval]", "MDE", "δ (paper's gain)", "verdict")
+PRIMARY_COLUMNS = ("dataset", "reading", "domain", "difference [95 % interval]", "MDE", "δ (paper's gain)", "runs",
+                   "verdict")
 
 
 def primary_rows(verdicts, chosen: str | None = None):

@@ -24,6 +24,7 @@ import argparse
 import copy
 import dataclasses
 import json
+import re
 import subprocess
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -34,10 +35,15 @@ from ..config import GCA_BLOCKS, GCA_LN, ConfigError, ModelConfig
 SCREEN_POINT = 1  # the primary endpoint's insertion point: GCA[1]-sigmoid,True
 SCREEN_SEEDS = (0, 1, 2, 3, 4)  # the screen's training seeds, per dataset
 SCREEN_DATASETS = ("afk", "abe")
+FRESH_SEEDS = (5, 6, 7, 8, 9)  # the primary endpoint's seeds the choice does not read (a check on its bias)
 TODAY = ("attn", "pre")  # v1's reading: attention-only module, LayerNorm before the attention
 TIE = 1e-9  # gains closer than this are equal (float noise); the earlier reading in the order wins
 PAGE = "book/preregistration.md"
 SEAL, CHOICE = "sealed.json", "choice.json"  # in a v2 store's root: the seal, and the choice that lifts it
+
+
+class ScreenIncomplete(ValueError):
+    """The choice rule needs a screen run that is not stored yet."""
 
 
 class SealedError(ValueError):
@@ -112,7 +118,7 @@ def reading_gains(rows: Iterable[Mapping], seeds=SCREEN_SEEDS, datasets=SCREEN_D
 
     def get(ds, seed, variant):
         if (ds, seed, variant) not in score:
-            raise ValueError(f"readings screen incomplete: no run of {ds}/{variant}/seed{seed}")
+            raise ScreenIncomplete(f"readings screen incomplete: no run of {ds}/{variant}/seed{seed}")
         return score[(ds, seed, variant)]
 
     gains = {}
@@ -130,6 +136,51 @@ def choose_reading(rows: Iterable[Mapping], seeds=SCREEN_SEEDS, datasets=SCREEN_
     gains = reading_gains(rows, seeds, datasets)
     best = max(gains.values())
     return next(r for r in accepted_readings() if gains[r] >= best - TIE)
+
+
+# ------------------------------------------------------------------------------ what counts against the paper
+#: the page's "What counts against the paper": (claim text prefix, short name, the verdict words
+#: that count against the paper when a dataset's every row of the claim reads one of them)
+AGAINST = (
+    ("primary endpoint", "the headline: GCA[1]-sigmoid,True − base (NDCG@10)", ("absent at the paper's size", "not reproduced")),
+    ("GCA variants improve NDCG@10", "GCA variants improve NDCG@10", ("not reproduced",)),
+    ("GCA variants improve AUC", "GCA variants improve AUC", ("not reproduced",)),
+    ("LayerNorm on improves every variant", "LayerNorm on improves every variant", ("not reproduced",)),
+    ("Each further GCA module adds", "each further module adds NDCG@10", ("not reproduced", "absent at the paper's size")),
+    ("base + GCA beats the parameter-matched base", "GCA beats a base widened to its size", ("not reproduced", "absent at the paper's size")),
+)
+QUALIFIER = "check: the GCA gain over the base survives the same-day shuffle"  # qualifies, never counts against
+
+
+def against_paper(verdicts, chosen: str, protocol: str = "full", datasets=SCREEN_DATASETS):
+    """The page's "What counts against the paper", applied to the v2 verdict rows of the ``chosen``
+    reading (``block,ln``; if the screen chose today's reading, its runs are the chosen reading's).
+    One row per claim of :data:`AGAINST`, then the shuffle check: the verdict words per dataset and
+    the answer: *against the paper* (every row of the claim on both datasets reads a word that counts
+    against), *mixed* (on one dataset), *not against the paper* (neither, and some row judged
+    otherwise), *neither way* (nothing judged beyond *not resolved*, *untestable* or no runs)."""
+    import pandas as pd
+
+    part = verdicts[(verdicts["reading"] == chosen) & (verdicts["protocol"] == protocol)]
+    word = lambda v: str(v).split(" (")[0].strip()  # noqa: E731  "not resolved (provisional)" -> "not resolved"
+    rows = []
+    for prefix, name, counts in AGAINST:
+        found = {ds: [word(v) for v in part[(part["dataset"] == ds) & part["claim"].str.startswith(prefix)]["verdict"]]
+                 for ds in datasets}
+        against = [ds for ds in datasets if found[ds] and all(w in counts for w in found[ds])]
+        judged = any(w not in ("not resolved", "untestable", "no runs", "too few runs") for ws in found.values() for w in ws)
+        answer = ("against the paper" if len(against) == len(datasets) else
+                  f"mixed (against on {against[0]} only)" if against else
+                  "not against the paper" if judged else "neither way (not resolved)"
+                  if any(found.values()) else "not judged yet (no runs)")
+        rows.append({"claim": name, **{ds: " / ".join(dict.fromkeys(found[ds])) or "no runs" for ds in datasets},
+                     "counts": answer})
+    check = {ds: " / ".join(dict.fromkeys(word(v) for v in part[(part["dataset"] == ds)
+                                                                  & part["claim"].str.startswith(QUALIFIER)]["verdict"])) or "no runs"
+             for ds in datasets}
+    rows.append({"claim": "the gain survives the same-day shuffle (a check)", **check,
+                 "counts": "qualifies the headline; never counts against by itself"})
+    return pd.DataFrame(rows, columns=["claim", *datasets, "counts"])
 
 
 # ------------------------------------------------------------------------------ grid files
@@ -155,6 +206,10 @@ def instantiate(spec: Mapping, reading: tuple[str, str] | None = None, seeds: in
     tags = ([f"{reading[0]},{reading[1]}"] if reading else []) + ([f"{seeds} seeds"] if seeds else [])
     if tags:
         out["name"] = f"{out.get('name', 'grid')} ({'; '.join(tags)})"
+    if seeds is not None and out.get("description"):  # "..., 5 seeds" would now be wrong
+        out["description"] = re.sub(r"\b\d+ seeds\b", f"{seeds} seeds", str(out["description"]))
+    if reading is not None and out.get("description"):
+        out["description"] = f"{out['description']}; reading {reading[0]},{reading[1]}"
     return out
 
 
@@ -182,10 +237,19 @@ def sealed(root: str | Path) -> str:
     """Why the test scores of the store at ``root`` may not be read yet ("" when they may): the
     store carries :data:`SEAL` and no :data:`CHOICE`."""
     root = Path(root)
-    if not (root / SEAL).exists() or (root / CHOICE).exists():
+    if not (root / SEAL).exists():
         return ""
+    if (root / CHOICE).exists():
+        try:
+            chosen = tuple(json.loads((root / CHOICE).read_text())["chosen"].split(","))
+            if chosen in accepted_readings():
+                return ""
+            problem = f"{chosen} is not an accepted reading"
+        except (ValueError, KeyError, TypeError, AttributeError, OSError) as e:
+            problem = f"unreadable ({type(e).__name__}: {e})"
+        return f"{root / CHOICE}: {problem}, so the store stays sealed; record the choice again (choose --record)"
     return (f"{root}: test scores sealed until the reading is chosen on validation scores ({PAGE}); "
-            f"`python -m gca_lite.experiments.prereg choose --store {root} --record` lifts the seal "
+            f"`python -m gca_lite.experiments.prereg choose --store {root} --record --data-dir DIR` lifts the seal "
             "once the readings screen is complete; where the runs stand: python -m "
             "gca_lite.experiments.v2_progress")
 
@@ -196,19 +260,27 @@ def read_choice(root: str | Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def record_choice(root: str | Path, chosen: tuple[str, str], gains: Mapping, runs: int) -> dict:
-    """Write the choice into the store (once: a different second choice raises) and return it."""
+def record_choice(root: str | Path, chosen: tuple[str, str], gains: Mapping, runs: int,
+                  seeds: Mapping[str, int] | None = None) -> dict:
+    """Write the choice into the store (once: a different second choice raises; atomically, so a
+    killed write leaves no half file that would lift the seal) and return it. ``seeds``: the seeds
+    per item the cut rule gives with the chosen reading (``v2_progress.registered_seeds``), final
+    from then on."""
     from ..provenance import code_version
+    from ..results import _atomic_write
 
+    if tuple(chosen) not in accepted_readings():
+        raise ValueError(f"reading {chosen!r} is not one the screen runs; choose one of {accepted_readings()}")
     entry = {"chosen": ",".join(chosen), "rule": "gca_lite.experiments.prereg.choose_reading",
              "gains": {",".join(r): g for r, g in gains.items()}, "screen_runs": runs,
+             "seeds": None if seeds is None else dict(seeds),
              "made_at": datetime.now().astimezone().isoformat(timespec="seconds"), "code_version": code_version()}
     old = read_choice(root)
     if old is not None and old["chosen"] != entry["chosen"]:
         raise ValueError(f"{Path(root) / CHOICE}: the choice was already recorded as {old['chosen']}; "
                          "a pre-registered choice is made once")
     if old is None:
-        (Path(root) / CHOICE).write_text(json.dumps(entry, indent=1) + "\n")
+        _atomic_write(Path(root) / CHOICE, (json.dumps(entry, indent=1) + "\n").encode())
     return old or entry
 
 
@@ -234,7 +306,6 @@ def main(argv: list[str] | None = None) -> int:
     import yaml
 
     from .grid import read_grid_spec
-    from .store import ResultsStore
 
     ap = argparse.ArgumentParser(prog="python -m gca_lite.experiments.prereg", description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -243,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--store", default="results_v2")
     c.add_argument("--preset", default="lite_v2", help="only runs of this preset's setting (lite_v2)")
     c.add_argument("--record", action="store_true", help=f"write the choice into the store ({CHOICE}), "
-                   "which lifts its seal")
+                   "with the seeds the cut rule then gives, which lifts its seal")
+    c.add_argument("--data-dir", default=None, help="folder with the afk and abe data (needed by --record)")
     i = sub.add_parser("instantiate", help="print a grid file for another reading and/or fewer seeds")
     i.add_argument("grid")
     i.add_argument("--reading", type=_reading, default=None, metavar="BLOCK,LN")
@@ -252,15 +324,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "readings":
         print("\n".join(screen_variants()))
     elif args.cmd == "choose":
-        records = [r for _, r, _, _ in ResultsStore(args.store).iter_runs() if _of_preset(r, args.preset)]
-        rows = screen_rows(records)
-        for reading, gain in reading_gains(rows).items():
+        from . import v2_run
+
+        if args.record and not args.data_dir:
+            raise ValueError("choose --record: --data-dir is needed (the cut rule sizes the widened bases)")
+        chosen, gains, _ = v2_run.choose(args.store, args.preset, record=args.record, data_dir=args.data_dir)
+        for reading, gain in gains.items():
             print(f"{reading_variant(reading):40s} {gain:+.6f}")
-        chosen = choose_reading(rows)
         print("chosen:", ",".join(chosen))
         if args.record:
-            entry = record_choice(args.store, chosen, reading_gains(rows), len(records))
-            print(f"recorded in {Path(args.store) / CHOICE} ({entry['made_at']})")
+            print(f"recorded in {Path(args.store) / CHOICE} ({read_choice(args.store)['made_at']})")
     else:
         spec = instantiate(read_grid_spec(args.grid), args.reading, args.seeds)
         print(f"# {args.grid} for reading {args.reading} and seeds {args.seeds or 'as written'}, written by "

@@ -180,11 +180,13 @@ def _hashes(grid: str, reading: tuple[str, str] | None, seeds: int | None, data_
 
 
 def plan(items: Sequence[Item], costs: Costs, seeds: dict[str, int] | None = None,
-         data_dir: str | Path | None = None, root: str | Path = ".") -> list[dict]:
+         data_dir: str | Path | None = None, root: str | Path = ".",
+         chosen: tuple[str, str] | None = None) -> list[dict]:
     """One row per item in run order: its seeds (``seeds`` = {item name: seeds kept}, 0 = dropped),
-    the runs it adds that no earlier item holds, and their projected wall hours."""
+    the runs it adds that no earlier item holds, and their projected wall hours. ``chosen``: the
+    reading of the chosen reading's items (default: projected as the costliest)."""
     seeds = seeds or {}
-    chosen = costliest_reading(costs)
+    chosen = tuple(chosen) if chosen else costliest_reading(costs)
     seen: set[str] = set()
     rows = []
     for item in items:

@@ -33,12 +33,24 @@ from .store import ResultsStore
 _THREADS = re.compile(r"\((\d+) threads")  # the machine string: "...; torch 2.13.0+cpu (1 threads, AVX512); ..."
 
 
-def registered_seeds(costs: B.Costs, data_dir: str | None = None, root: str | Path = ".") -> dict[str, int]:
-    """{item name: seeds kept} under the pre-registered cut rule (items not named keep theirs)."""
+def registered_seeds(costs: B.Costs, data_dir: str | None = None, root: str | Path = ".",
+                     chosen: tuple[str, str] | None = None) -> dict[str, int]:
+    """{item name: seeds kept} under the pre-registered cut rule (items not named keep theirs), the
+    chosen reading's items projected as ``chosen`` (default: the costliest reading, as registered)."""
     def hours_of(seeds):
-        return B.total_hours(B.plan(B.ITEMS, costs, seeds, data_dir, root))
+        return B.total_hours(B.plan(B.ITEMS, costs, seeds, data_dir, root, chosen))
 
     return B.cut(B.ITEMS, hours_of)[0]
+
+
+def seeds_in_force(store: str | Path, costs: B.Costs, data_dir: str | None = None,
+                   root: str | Path = ".") -> dict[str, int]:
+    """The seeds the plan runs with: those recorded with the choice (the cut rule applied once more
+    with the chosen reading's own costs, then final), else :func:`registered_seeds` as registered."""
+    choice = prereg.read_choice(store)
+    if choice and choice.get("seeds") is not None:
+        return dict(choice["seeds"])
+    return registered_seeds(costs, data_dir, root)
 
 
 def progress(store: ResultsStore | str | Path, costs: B.Costs, data_dir: str | None = None,
@@ -51,7 +63,7 @@ def progress(store: ResultsStore | str | Path, costs: B.Costs, data_dir: str | N
     choice = prereg.read_choice(store.root)
     chosen = parse_label(choice["chosen"]) if choice else None
     projected = chosen or B.costliest_reading(costs)  # as the page's budget block projects it
-    seeds = registered_seeds(costs, data_dir, root)
+    seeds = seeds_in_force(store.root, costs, data_dir, root)
     have = {(folder.parent.name, folder.name) for folder in store.run_dirs() if (folder / "record.json").exists()}
     seen: set[tuple[str, str]] = set()
     rows = []

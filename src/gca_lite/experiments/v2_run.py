@@ -57,7 +57,7 @@ def steps(store: str | Path, costs: B.Costs, data_dir: str | None = None, root: 
     """The plan's items in run order, each with the grid file it runs under the recorded choice."""
     from .grid import read_grid_spec
 
-    seeds = P.registered_seeds(costs, data_dir, root)
+    seeds = P.seeds_in_force(store, costs, data_dir, root)
     choice = prereg.read_choice(store)
     chosen = parse_label(choice["chosen"]) if choice else None
     out = []
@@ -88,26 +88,35 @@ def grid_text(step: Step) -> str:
     return head + yaml.safe_dump(step.spec, sort_keys=False, default_flow_style=None, width=110)
 
 
-def choose(store: str | Path, preset: str = B.PRESET, record: bool = False) -> tuple[tuple[str, str], dict, int]:
+def choose(store: str | Path, preset: str = B.PRESET, record: bool = False, costs: B.Costs | None = None,
+           data_dir: str | None = None, root: str | Path = ".") -> tuple[tuple[str, str], dict, int]:
     """Apply the pre-registered choice rule to ``store``'s readings screen (validation scores only):
-    (chosen reading, {reading: gain}, screen runs read). Raises ValueError, naming a missing run,
-    while the screen is incomplete. ``record`` writes the choice into the store, lifting its seal."""
+    (chosen reading, {reading: gain}, screen runs the rule read). Raises
+    :class:`prereg.ScreenIncomplete`, naming a missing run, while the screen is incomplete.
+    ``record`` writes the choice into the store, lifting its seal, with the seeds per item that the
+    cut rule gives once the chosen reading's own costs replace the costliest reading's projection
+    (final from then on; book/preregistration.md)."""
     from .store import ResultsStore
 
     records = [r for _, r, _, _ in ResultsStore(store).iter_runs(warn=False) if prereg._of_preset(r, preset)]
     rows = prereg.screen_rows(records)
     gains = prereg.reading_gains(rows)
     chosen = prereg.choose_reading(rows)
+    used = len(prereg.SCREEN_DATASETS) * len(prereg.SCREEN_SEEDS) * (1 + len(prereg.accepted_readings()))
     if record:
-        prereg.record_choice(store, chosen, gains, len(records))
-    return chosen, gains, len(records)
+        costs = costs or B.load_costs(Path(root) / "benchmarks/results/throughput.json",
+                                      Path(root) / "benchmarks/results/epoch_time.json")
+        seeds = P.registered_seeds(costs, data_dir, root, chosen)
+        prereg.record_choice(store, chosen, gains, used, seeds)
+    return chosen, gains, used
 
 
 def run(store: str | Path, costs: B.Costs, data_dir: str | None = None, root: str | Path = ".", *,
         workers: int = 2, threads: int = 1, dry_run: bool = False, say=print, train=None) -> int:
     """Advance the plan as far as it goes; 0 when every item is complete, 1 when a run failed or
     another worker holds one, 2 when the chosen reading's items wait for an incomplete screen.
-    ``train`` stands in for :func:`sweep.sweep` (tests)."""
+    ``dry_run``: train, write and record nothing; 0 when every item is complete, 2 when the choice
+    waits for the screen, else 1. ``train`` stands in for :func:`sweep.sweep` (tests)."""
     from .grid import load_grid
     from .store import ResultsStore
     from .sweep import sweep
@@ -116,6 +125,7 @@ def run(store: str | Path, costs: B.Costs, data_dir: str | None = None, root: st
 
     plan = steps(store, costs, data_dir, root)
     waiting = ""  # why the choice cannot be made yet (dry run: said once)
+    incomplete = False  # dry run: an item with runs to go
     i = 0
     while i < len(plan):
         step = plan[i]
@@ -128,8 +138,8 @@ def run(store: str | Path, costs: B.Costs, data_dir: str | None = None, root: st
             continue
         if step.grid is None:
             try:
-                chosen, gains, n = choose(store, record=not dry_run)
-            except ValueError as error:
+                chosen, gains, n = choose(store, record=not dry_run, costs=costs, data_dir=data_dir, root=root)
+            except prereg.ScreenIncomplete as error:
                 if dry_run:  # list the rest of the plan
                     waiting = str(error)
                     say(f"{step.item.name}: {step.note}: {error}")
@@ -149,8 +159,11 @@ def run(store: str | Path, costs: B.Costs, data_dir: str | None = None, root: st
         if step.spec is not None and not dry_run:
             path.parent.mkdir(parents=True, exist_ok=True)
             text = grid_text(step)
-            if not path.exists() or path.read_text() != text:
-                path.write_text(text)
+            if path.exists() and path.read_text() != text:
+                raise ValueError(f"{path}: differs from the grid this item runs now ({step.note}); a grid file "
+                                 "behind stored runs is not rewritten: find out what changed (the choice's "
+                                 "seeds, the benchmarks) before moving or deleting it")
+            path.write_text(text)
         if step.spec is not None and dry_run:
             from .grid import expand
             configs = expand(step.spec, str(path), data_dir)
@@ -158,6 +171,7 @@ def run(store: str | Path, costs: B.Costs, data_dir: str | None = None, root: st
             configs = load_grid(path, data_dir)
         have = sum(ResultsStore(store).has(c) for c in configs)
         say(f"{step.item.name}: {have}/{len(configs)} stored  ({step.grid}{'; ' + step.note if step.note else ''})")
+        incomplete |= have < len(configs)
         if dry_run or have == len(configs):
             continue
         summary = train(configs, store, workers=workers, threads=threads, data_dir=data_dir,
@@ -166,7 +180,7 @@ def run(store: str | Path, costs: B.Costs, data_dir: str | None = None, root: st
         if summary.failures or summary.counts["busy"]:
             say(f"{step.item.name}: incomplete (failed or busy runs); stopping before the next item")
             return 1
-    return 0
+    return 2 if waiting else 1 if incomplete and dry_run else 0
 
 
 def main(argv: list[str] | None = None) -> int:

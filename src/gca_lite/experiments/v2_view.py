@@ -55,6 +55,14 @@ def status_frame(snap: dict):
                           "hours left": round(r["hours left"], 1), "note": r["note"]} for r in snap["items"]])
 
 
+def confirmatory(verdicts, chosen: str | None) -> list[str]:
+    """The readings v2's confirmatory runs hold (``block,ln``), as they appear in ``verdicts``: the
+    chosen one first, then today's. The screen's other readings (5 seeds, primary endpoint only)
+    count neither way and are shown with the screen."""
+    present = set(verdicts["reading"])
+    return [r for r in dict.fromkeys([chosen, R.label(R.TODAY)]) if r in present]
+
+
 def primary(verdicts, protocol: str = "full", words: bool = True):
     """v2's primary endpoint, one row per dataset, reading and domain (``digest.primary_frame`` with
     the reading in words, or as ``block,ln`` where ``words`` is False)."""
@@ -139,6 +147,17 @@ def screen_frame(ctxs, n_boot: int = 1000, seeds=None, protocol: str = "full", m
                              ("" if ok else "runs missing")})
     return pd.DataFrame(rows, columns=["dataset", "reading", "contrast", "domain", "seeds", "diff", "lo", "hi",
                                        "resolved", "note"])
+
+
+def fresh_seeds(ctxs, chosen: str, n_boot: int = 1000, protocol: str = "full"):
+    """The chosen reading's GCA − base on the primary endpoint's seeds the choice did not read
+    (``prereg.FRESH_SEEDS``, 5-9): :func:`screen_frame` rows of that reading and contrast only. The
+    10-seed estimate shares seeds 0-4 with the choice, which picked the reading with the largest
+    validation gain there, so it leans the chosen reading's way; these seeds do not."""
+    from .prereg import FRESH_SEEDS
+
+    frame = screen_frame(ctxs, n_boot, seeds=FRESH_SEEDS, protocol=protocol)
+    return frame[(frame["reading"] == chosen) & (frame["contrast"] == "GCA − base")].reset_index(drop=True)
 
 
 def screen_wide(frame):
