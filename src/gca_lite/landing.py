@@ -151,10 +151,23 @@ def v2_markdown(snap: dict, v2_verdicts=None, link: str = "{doc}`pre-registered 
     return "\n".join(text) + "\n**v1**'s answer (attention-only module), claim by claim:\n"
 
 
+#: the tone of ``prereg.against_paper``'s answers, by their first words
+_COUNTS_TONE = (("against the paper", "bad"), ("mixed", "part"), ("not against", "good"))
+
+
 def plain_table(frame, cls: str = "gca-answer") -> str:
-    """Any frame as an HTML table of the landing page's style."""
+    """Any frame as an HTML table of the landing page's style; a ``counts`` column (the
+    pre-registered answer) is coloured like the verdicts."""
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r) + "</tr>"
+
+    def cell(column, value):
+        text = html.escape(str(value))
+        if column != "counts":
+            return f"<td>{text}</td>"
+        tone = next((t for start, t in _COUNTS_TONE if str(value).startswith(start)), "none")
+        return f'<td><span class="gca-verdict gca-{tone}">{text}</span></td>'
+
+    body = "".join("<tr>" + "".join(cell(c, v) for c, v in zip(frame.columns, r)) + "</tr>"
                    for r in frame.itertuples(index=False))
     return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 

@@ -43,7 +43,15 @@ def status_markdown(snap: dict, link: str = "pre-registered") -> str:
                        "scores, so the answer here is still v1's.")
     reading = R.parse_label(choice["chosen"])
     when = datetime.fromisoformat(choice["made_at"]).date().isoformat()
-    return head + f"; reading chosen on {when} by the pre-registered rule: {R.describe(reading)} (`{choice['chosen']}`)."
+    gains = choice.get("gains") or {}
+    margin = ""
+    if len(gains) > 1:  # how clear the choice was: the chosen reading's gain and the runner-up's
+        ranked = sorted(gains.items(), key=lambda kv: -kv[1])
+        other = next((k, g) for k, g in ranked if k != choice["chosen"])
+        margin = (f" (validation gain in MRR A + B over the base: {gains.get(choice['chosen'], float('nan')):+.4f}; "
+                  f"next best `{other[0]}` {other[1]:+.4f})")
+    return (head + f"; reading chosen on {when} by the pre-registered rule: {R.describe(reading)} "
+            f"(`{choice['chosen']}`){margin}.")
 
 
 def status_frame(snap: dict):
