@@ -61,6 +61,10 @@ def test_once_unsealed_the_landing_page_leads_with_v2s_primary_endpoint_then_eac
                 "spent": {"runs": 10, "cpu_hours": 0.01, "gpu_hours": 0.0, "median_minutes": 0.1, "machines": []},
                 "choice": prereg.read_choice(v2_store), "sealed": False}
         text = landing.v2_markdown(snap, verdicts)
+        from gca_lite.experiments.digest import report_markdown
+
+        report = report_markdown(v2_store, n_boot=20, protocols=("full",))
+        assert report.index("### The pre-registered answer (chosen reading cross_ffn4,out)") < report.index("### In short")
     finally:
         (v2_store / prereg.CHOICE).unlink()
     rows = landing.primary_rows(verdicts, "cross_ffn4,out")

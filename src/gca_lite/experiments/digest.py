@@ -307,6 +307,7 @@ def report_markdown(store, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> str:
     each dataset and the evidence behind every judged verdict: the results page's text and verdict
     tables, as Markdown. Empty when no setting of the store has a base model to judge against."""
     from .artefact import artefact_frame
+    from .prereg import against_paper, read_choice
     from .report import markdown_table
     from .store import ResultsStore
     from .verdicts import contexts, verdict_frame
@@ -321,6 +322,11 @@ def report_markdown(store, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> str:
     art = artefact_frame(ctxs, protocols=tuple(protocols), n_boot=n_boot)
     blocks, final = in_short(ctxs, verdicts, art, runs, length, cut_short, n_boot, protocols)
     lines = ["### In short", "", *blocks, "", final]
+    choice = read_choice(store.root)
+    if choice:  # a pre-registered store (v2): its answer by the page's rule comes first
+        answer = against_paper(verdicts, choice["chosen"])
+        lines = [f"### The pre-registered answer (chosen reading {choice['chosen']})", "",
+                 markdown_table(list(answer.columns), answer.astype(str).values.tolist()), "", *lines]
     for dataset in sorted(verdicts["dataset"].unique()):
         matrix = S.verdict_matrix(verdicts, dataset)
         lines += ["", f"### Verdicts, claim by claim: {dataset}", "",

@@ -152,9 +152,10 @@ AGAINST = (
 QUALIFIER = "check: the GCA gain over the base survives the same-day shuffle"  # qualifies, never counts against
 
 
-def against_paper(verdicts, chosen: str, protocol: str = "full", datasets=SCREEN_DATASETS):
+def against_paper(verdicts, chosen: str, protocol: str = "full", datasets=SCREEN_DATASETS, setting: str = "lite_v2"):
     """The page's "What counts against the paper", applied to the v2 verdict rows of the ``chosen``
-    reading (``block,ln``; if the screen chose today's reading, its runs are the chosen reading's).
+    reading (``block,ln``; if the screen chose today's reading, its runs are the chosen reading's)
+    in the registered preset (``setting``).
     One row per claim of :data:`AGAINST`, then the shuffle check: the verdict words per dataset and
     the answer: *against the paper* (every row of the claim on both datasets reads a word that counts
     against), *mixed* (on one dataset), *not against the paper* (neither, and some row judged
@@ -162,6 +163,8 @@ def against_paper(verdicts, chosen: str, protocol: str = "full", datasets=SCREEN
     import pandas as pd
 
     part = verdicts[(verdicts["reading"] == chosen) & (verdicts["protocol"] == protocol)]
+    if "setting" in part:  # the preset the page registers (a paper-preset run is reported apart)
+        part = part[part["setting"] == setting]
     word = lambda v: str(v).split(" (")[0].strip()  # noqa: E731  "not resolved (provisional)" -> "not resolved"
     rows = []
     for prefix, name, counts in AGAINST:
