@@ -355,38 +355,6 @@ def test_the_v2_store_is_sealed_until_its_choice():
     assert bool(prereg.sealed(store)) == (prereg.read_choice(store) is None)
 
 
-def _verdicts(rows):
-    import pandas as pd
-
-    return pd.DataFrame([{"dataset": ds, "reading": rd, "protocol": "full", "claim": claim, "verdict": v}
-                         for ds, rd, claim, v in rows])
-
-
-def test_what_counts_against_the_paper_is_the_pages_rule():
-    head = "primary endpoint: GCA[1]-sigmoid,True − base in test NDCG@10 (domain {}; the full-ranking cell)"
-    rows = []
-    for ds in ("afk", "abe"):  # the headline: absent / not reproduced in both domains on both datasets
-        rows += [(ds, "x,out", head.format("A"), "absent at the paper's size"), (ds, "x,out", head.format("B"), "not reproduced")]
-    rows += [("afk", "x,out", "GCA variants improve NDCG@10 over the base model", "not reproduced"),  # one dataset only
-             ("abe", "x,out", "GCA variants improve NDCG@10 over the base model", "not resolved")]
-    rows += [(ds, "x,out", "GCA variants improve AUC over the base model", "not resolved (provisional)") for ds in ("afk", "abe")]
-    rows += [(ds, "x,out", "LayerNorm on improves every variant (NDCG@10)", "reproduced") for ds in ("afk", "abe")]
-    rows += [(ds, "attn,pre", "Each further GCA module adds NDCG@10 (GCA_early and GCA_stack curves rise)", "not reproduced")
-             for ds in ("afk", "abe")]  # another reading's runs never count
-    rows += [("afk", "x,out", "base + GCA beats the parameter-matched base (NDCG@10, domain A)", "absent at the paper's size"),
-             ("afk", "x,out", "base + GCA beats the parameter-matched base (NDCG@10, domain B)", "not resolved"),
-             ("abe", "x,out", "base + GCA beats the parameter-matched base (NDCG@10, domain A)", "not reproduced"),
-             ("abe", "x,out", "base + GCA beats the parameter-matched base (NDCG@10, domain B)", "not reproduced")]
-    rows += [(ds, "x,out", "check: the GCA gain over the base survives the same-day shuffle (NDCG@10)", "fails") for ds in ("afk", "abe")]
-    answer = prereg.against_paper(_verdicts(rows), "x,out").set_index("claim")["counts"]
-    assert list(answer) == ["against the paper", "mixed (against on afk only)", "neither way (not resolved)",
-                            "not against the paper", "not judged yet (no runs)", "mixed (against on abe only)",
-                            "qualifies the headline; never counts against by itself"]
-    # one domain not resolved: that dataset is not against (not resolved anywhere counts neither way)
-    rows[1] = ("afk", "x,out", head.format("B"), "not resolved")
-    assert prereg.against_paper(_verdicts(rows), "x,out")["counts"][0] == "mixed (against on abe only)"
-
-
 def test_a_broken_choice_file_keeps_the_store_sealed(tmp_path):
     (tmp_path / prereg.SEAL).write_text("{}")
     (tmp_path / prereg.CHOICE).write_text('{"chosen": "attn,p')  # a write cut short

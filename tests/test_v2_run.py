@@ -87,11 +87,13 @@ def test_the_choice_is_made_once_on_a_complete_screen_and_recorded(monkeypatch, 
         return prereg.TODAY, gains, 50
 
     monkeypatch.setattr(R, "choose", fake_choose)
+    monkeypatch.setattr(P, "snapshot", lambda *a, **k: {"written": True})
     said = []
-    assert R.run(store, COSTS, None, tmp_path, dry_run=True, say=said.append) == 0
+    assert R.run(store, COSTS, None, tmp_path, dry_run=True, say=said.append) == 1  # the chosen items: to run
     assert picks == [False] and prereg.read_choice(store) is None and "not recorded" in said[0]
     assert R.run(store, COSTS, None, tmp_path, say=said.append) == 0
     assert picks == [False, True] and prereg.read_choice(store)["chosen"] == "attn,pre"
+    assert (store / P.SNAPSHOT).read_text().startswith('{\n "written": true')  # the book sees the choice at once
 
 
 @needs_data

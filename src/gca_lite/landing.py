@@ -118,12 +118,13 @@ def v2_markdown(snap: dict, v2_verdicts=None, link: str = "{doc}`pre-registered 
     """The landing page's lead when a v2 store is there (``experiments.v2_view``), in place of
     :data:`LEAD`: while sealed, two lines (how far the pre-registered round is, and that the table
     below is v1's), so the answer table stays on the first screen; once unsealed, the reading chosen,
-    the pre-registered answer (``prereg.against_paper``), v2's primary endpoint per dataset and
+    the pre-registered answer (``v2_answer.against_paper``), v2's primary endpoint per dataset and
     confirmatory reading (the chosen one and today's; the screen's other readings are on the results
     page) and each confirmatory reading's claims. ``v2_verdicts``: the verdict rows the results page
     recorded for it (None while sealed)."""
-    from .experiments import prereg, v2_view
+    from .experiments import v2_view
     from .experiments import readings as R
+    from .experiments.v2_answer import against_paper
 
     stored, registered, left = v2_view.counts(snap)
     head = (f"What we find on ABXI's two real datasets, from the committed runs. **v2**, the {link} round: "
@@ -137,9 +138,10 @@ def v2_markdown(snap: dict, v2_verdicts=None, link: str = "{doc}`pre-registered 
     shown = v2_view.confirmatory(part, chosen)
     text = [v2_view.status_markdown(snap, link=link), "",
             f"**The pre-registered answer** (the chosen reading, `{chosen}`; the page's rule for what counts "
-            "against the paper):", "", _html(plain_table(prereg.against_paper(part, chosen))), "",
+            "against the paper):", "", _html(plain_table(against_paper(part, chosen, snap.get("items")))), "",
             "**Primary endpoint**, per dataset, reading and domain (test NDCG@10, full ranking; MDE: the "
-            "smallest difference these runs resolve):", "",
+            "smallest difference these runs detect with 80 % power; today's reading's rows count only for or "
+            "against that reading, unless it is the chosen one):", "",
             _html(primary_table(part[part["reading"].isin(shown)], chosen)), ""]
     for reading in shown:
         rows = rows_from_verdicts(part, setting=v2_view.V2_SETTING, reading=reading)
@@ -151,7 +153,7 @@ def v2_markdown(snap: dict, v2_verdicts=None, link: str = "{doc}`pre-registered 
     return "\n".join(text) + "\n**v1**'s answer (attention-only module), claim by claim:\n"
 
 
-#: the tone of ``prereg.against_paper``'s answers, by their first words
+#: the tone of ``v2_answer.against_paper``'s answers, by their first words
 _COUNTS_TONE = (("against the paper", "bad"), ("mixed", "part"), ("not against", "good"))
 
 

@@ -307,7 +307,9 @@ def report_markdown(store, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> str:
     each dataset and the evidence behind every judged verdict: the results page's text and verdict
     tables, as Markdown. Empty when no setting of the store has a base model to judge against."""
     from .artefact import artefact_frame
-    from .prereg import against_paper, read_choice
+    from .prereg import read_choice
+    from .v2_answer import against_paper
+    from .v2_progress import read_snapshot
     from .report import markdown_table
     from .store import ResultsStore
     from .verdicts import contexts, verdict_frame
@@ -324,7 +326,7 @@ def report_markdown(store, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> str:
     lines = ["### In short", "", *blocks, "", final]
     choice = read_choice(store.root)
     if choice:  # a pre-registered store (v2): its answer by the page's rule comes first
-        answer = against_paper(verdicts, choice["chosen"])
+        answer = against_paper(verdicts, choice["chosen"], (read_snapshot(store.root) or {}).get("items"))
         lines = [f"### The pre-registered answer (chosen reading {choice['chosen']})", "",
                  markdown_table(list(answer.columns), answer.astype(str).values.tolist()), "", *lines]
     for dataset in sorted(verdicts["dataset"].unique()):

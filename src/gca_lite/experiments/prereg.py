@@ -138,54 +138,6 @@ def choose_reading(rows: Iterable[Mapping], seeds=SCREEN_SEEDS, datasets=SCREEN_
     return next(r for r in accepted_readings() if gains[r] >= best - TIE)
 
 
-# ------------------------------------------------------------------------------ what counts against the paper
-#: the page's "What counts against the paper": (claim text prefix, short name, the verdict words
-#: that count against the paper when a dataset's every row of the claim reads one of them)
-AGAINST = (
-    ("primary endpoint", "the headline: GCA[1]-sigmoid,True − base (NDCG@10)", ("absent at the paper's size", "not reproduced")),
-    ("GCA variants improve NDCG@10", "GCA variants improve NDCG@10", ("not reproduced",)),
-    ("GCA variants improve AUC", "GCA variants improve AUC", ("not reproduced",)),
-    ("LayerNorm on improves every variant", "LayerNorm on improves every variant", ("not reproduced",)),
-    ("Each further GCA module adds", "each further module adds NDCG@10", ("not reproduced", "absent at the paper's size")),
-    ("base + GCA beats the parameter-matched base", "GCA beats a base widened to its size", ("not reproduced", "absent at the paper's size")),
-)
-QUALIFIER = "check: the GCA gain over the base survives the same-day shuffle"  # qualifies, never counts against
-
-
-def against_paper(verdicts, chosen: str, protocol: str = "full", datasets=SCREEN_DATASETS, setting: str = "lite_v2"):
-    """The page's "What counts against the paper", applied to the v2 verdict rows of the ``chosen``
-    reading (``block,ln``; if the screen chose today's reading, its runs are the chosen reading's)
-    in the registered preset (``setting``).
-    One row per claim of :data:`AGAINST`, then the shuffle check: the verdict words per dataset and
-    the answer: *against the paper* (every row of the claim on both datasets reads a word that counts
-    against), *mixed* (on one dataset), *not against the paper* (neither, and some row judged
-    otherwise), *neither way* (nothing judged beyond *not resolved*, *untestable* or no runs)."""
-    import pandas as pd
-
-    part = verdicts[(verdicts["reading"] == chosen) & (verdicts["protocol"] == protocol)]
-    if "setting" in part:  # the preset the page registers (a paper-preset run is reported apart)
-        part = part[part["setting"] == setting]
-    word = lambda v: str(v).split(" (")[0].strip()  # noqa: E731  "not resolved (provisional)" -> "not resolved"
-    rows = []
-    for prefix, name, counts in AGAINST:
-        found = {ds: [word(v) for v in part[(part["dataset"] == ds) & part["claim"].str.startswith(prefix)]["verdict"]]
-                 for ds in datasets}
-        against = [ds for ds in datasets if found[ds] and all(w in counts for w in found[ds])]
-        judged = any(w not in ("not resolved", "untestable", "no runs", "too few runs") for ws in found.values() for w in ws)
-        answer = ("against the paper" if len(against) == len(datasets) else
-                  f"mixed (against on {against[0]} only)" if against else
-                  "not against the paper" if judged else "neither way (not resolved)"
-                  if any(found.values()) else "not judged yet (no runs)")
-        rows.append({"claim": name, **{ds: " / ".join(dict.fromkeys(found[ds])) or "no runs" for ds in datasets},
-                     "counts": answer})
-    check = {ds: " / ".join(dict.fromkeys(word(v) for v in part[(part["dataset"] == ds)
-                                                                  & part["claim"].str.startswith(QUALIFIER)]["verdict"])) or "no runs"
-             for ds in datasets}
-    rows.append({"claim": "the gain survives the same-day shuffle (a check)", **check,
-                 "counts": "qualifies the headline; never counts against by itself"})
-    return pd.DataFrame(rows, columns=["claim", *datasets, "counts"])
-
-
 # ------------------------------------------------------------------------------ grid files
 def instantiate(spec: Mapping, reading: tuple[str, str] | None = None, seeds: int | None = None) -> dict:
     """A grid spec for another reading and/or fewer seeds. ``reading`` replaces the values of every

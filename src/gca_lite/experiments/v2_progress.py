@@ -46,11 +46,12 @@ def registered_seeds(costs: B.Costs, data_dir: str | None = None, root: str | Pa
 def seeds_in_force(store: str | Path, costs: B.Costs, data_dir: str | None = None,
                    root: str | Path = ".") -> dict[str, int]:
     """The seeds the plan runs with: those recorded with the choice (the cut rule applied once more
-    with the chosen reading's own costs, then final), else :func:`registered_seeds` as registered."""
+    with the chosen reading's own costs, then final; computed so for a choice recorded without
+    them), else :func:`registered_seeds` as registered (the chosen reading priced as the costliest)."""
     choice = prereg.read_choice(store)
     if choice and choice.get("seeds") is not None:
         return dict(choice["seeds"])
-    return registered_seeds(costs, data_dir, root)
+    return registered_seeds(costs, data_dir, root, parse_label(choice["chosen"]) if choice else None)
 
 
 def progress(store: ResultsStore | str | Path, costs: B.Costs, data_dir: str | None = None,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import re
 from pathlib import Path
 
@@ -151,7 +152,9 @@ def run(store: str | Path, costs: B.Costs, data_dir: str | None = None, root: st
                 + (" (dry run: not recorded)" if dry_run else f" (recorded in {Path(store) / prereg.CHOICE})"))
             if dry_run:
                 say("the chosen reading's items are listed once the choice is recorded")
-                return 0
+                return 1  # they have runs to go
+            snap = P.snapshot(store, costs, data_dir, root)  # the book reads the choice's state from here
+            (Path(store) / P.SNAPSHOT).write_text(json.dumps(snap, indent=1) + "\n")
             plan = steps(store, costs, data_dir, root)
             i = [s.item for s in plan].index(step.item)
             continue
@@ -186,7 +189,8 @@ def run(store: str | Path, costs: B.Costs, data_dir: str | None = None, root: st
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m gca_lite.experiments.v2_run", description=__doc__.split("\n\n")[0])
     ap.add_argument("--store", default="results_v2")
-    ap.add_argument("--data-dir", default=None, help="folder with the afk and abe data files")
+    ap.add_argument("--data-dir", required=True, help="folder with the afk and abe data files (the widened "
+                    "bases' sizes, and the seeds recorded with the choice, depend on them)")
     ap.add_argument("--throughput", default="benchmarks/results/throughput.json")
     ap.add_argument("--epoch-time", default="benchmarks/results/epoch_time.json")
     ap.add_argument("--workers", type=int, default=2, help="runs side by side (2, as the budget assumes)")

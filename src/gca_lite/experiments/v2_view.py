@@ -50,8 +50,13 @@ def status_markdown(snap: dict, link: str = "pre-registered") -> str:
         other = next((k, g) for k, g in ranked if k != choice["chosen"])
         margin = (f" (validation gain in MRR A + B over the base: {gains.get(choice['chosen'], float('nan')):+.4f}; "
                   f"next best `{other[0]}` {other[1]:+.4f})")
-    return (head + f"; reading chosen on {when} by the pre-registered rule: {R.describe(reading)} "
+    text = (head + f"; reading chosen on {when} by the pre-registered rule: {R.describe(reading)} "
             f"(`{choice['chosen']}`){margin}.")
+    if reading == R.TODAY:  # the pre-registration's addition 2: say what this reading is
+        text += (" That is v1's module, with about a quarter of the blog's parameters per module; no larger "
+                 "composition beat it on validation, so its runs are the chosen reading's and can count against "
+                 "the paper.")
+    return text
 
 
 def status_frame(snap: dict):
@@ -157,15 +162,31 @@ def screen_frame(ctxs, n_boot: int = 1000, seeds=None, protocol: str = "full", m
                                        "resolved", "note"])
 
 
-def fresh_seeds(ctxs, chosen: str, n_boot: int = 1000, protocol: str = "full"):
+def fresh_seeds(ctxs, chosen: str, n_boot: int = 1000, protocol: str = "full", seeds=None):
     """The chosen reading's GCA − base on the primary endpoint's seeds the choice did not read
     (``prereg.FRESH_SEEDS``, 5-9): :func:`screen_frame` rows of that reading and contrast only. The
     10-seed estimate shares seeds 0-4 with the choice, which picked the reading with the largest
-    validation gain there, so it leans the chosen reading's way; these seeds do not."""
+    validation gain there, so it leans the chosen reading's way; these seeds do not. ``seeds``:
+    others in their place (seeds 0-9 give the 10-seed estimate, for :func:`fresh_sentence`)."""
     from .prereg import FRESH_SEEDS
 
-    frame = screen_frame(ctxs, n_boot, seeds=FRESH_SEEDS, protocol=protocol)
+    frame = screen_frame(ctxs, n_boot, seeds=FRESH_SEEDS if seeds is None else seeds, protocol=protocol)
     return frame[(frame["reading"] == chosen) & (frame["contrast"] == "GCA − base")].reset_index(drop=True)
+
+
+def fresh_sentence(fresh, full) -> str:
+    """The pre-registration's addition 3: "" when the chosen reading's GCA − base on seeds 5-9
+    (:func:`fresh_seeds`) has the sign of its 10-seed estimate (``full``: the same rows on seeds
+    0-9) in every dataset and domain, else a sentence naming where it does not."""
+    keys = ["dataset", "domain"]
+    both = fresh.merge(full, on=keys, suffixes=("", "_all"))
+    flips = both[(both["diff"] * both["diff_all"] < 0)]
+    if flips.empty:
+        return ""
+    where = ", ".join(f"{r.dataset} {r.domain} ({r.diff:+.4f} on seeds 5-9, {r.diff_all:+.4f} on all 10)"
+                      for r in flips.itertuples())
+    return (f"On the seeds the choice did not read, the sign of GCA − base differs from the 10-seed estimate in: "
+            f"{where}; the 10-seed estimate leans toward the chosen reading.")
 
 
 def screen_wide(frame):
