@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from book_build import book_root, built_html, train_root  # noqa: F401  (the book tests' shared build)
 from gca_lite.experiments import ResultsStore
 
 REPO = Path(__file__).resolve().parents[1]

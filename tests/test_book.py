@@ -1,146 +1,31 @@
 """The book pipeline end to end: papermill -> Jupyter Book -> pages in a headless browser.
 
-One module-scoped build (in a temporary copy of the book sources, so the working tree's
-``book/generated`` and ``_build`` are left alone) feeds three kinds of checks:
+One session-scoped build (``book_build.py``: a temporary copy of the book sources, so the working
+tree's ``book/generated`` and ``_build`` are left alone) feeds three kinds of checks:
 
 1. every notebook executes under papermill, with its defaults and, for the training path, with tiny
    parameters (synthetic-tiny, d 16, 2 epochs, one seed, one results store shared by all chapters
-   and built once per module), and records
+   and built once per session), and records
    numbers that the tests recompute from the library and the store: ``data`` (dataset
    statistics), ``gca_variants`` (variant table), ``orthogonality`` (Pearson r), ``scaling``
    (parameter-matched sizes), ``protocols`` (full vs sampled) and ``explorer`` (attention rows);
 2. ``jupyter-book build --warningiserror`` succeeds and the HTML loads nothing from the internet;
-3. every chapter opens in Chromium at 1400 x 900 (Playwright driving the system browser): plotly
-   figures render, math is typeset, no console errors, no request leaves the local server, no code
-   cell is visible, no table is wider than its column, plotly and MathJax load only where used,
-   the landing page's answer table is in the first screen, and the real-data explorer's dropdown
-   and slider change its figure.
+3. every chapter opens in Chromium and reads as it should (``test_book_browser.py``).
 
 The default build (``book_root``) is what a reader gets: real data from the committed store and
 summaries, nothing trained. The training path (``source=train``, ``train_root``) is executed apart
 on synthetic-tiny and checked against the library.
-
-The browser test is skipped without ``chromium`` unless ``GCA_LITE_REQUIRE_BROWSER=1``.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-BUILD_SCRIPT = REPO / "scripts" / "build_book.py"
-VENDOR_FILES = ("plotly.min.js", "require.js", "jupyter-widgets/embed-amd.js", "mathjax/tex-svg.js")
-TINY = {"dataset": "synthetic-tiny", "seed": 0}
-#: Parameters of the result chapters for the tests: a tiny model, 2 epochs, one training seed.
-TINY_RESULTS = {"epochs": 2, "seeds": [0],
-                "overrides": {"model.d": 16, "model.ffn_hidden": 32, "model.rank_d": 4, "model.rank_i": 4,
-                              "train.batch_size": 64, "train.n_neg": 32, "eval.n_candidates": 99,
-                              "eval.probe_users": 64}}
-RESULT_CHAPTERS = ("gca_variants", "orthogonality", "scaling", "protocols", "explorer")
-
-# Known harmless console errors (shared/reference/TOOLING.md section 8): none left.
-WHITELISTED_ERRORS: tuple[str, ...] = ()
-
-
-def _load_build_module():
-    spec = importlib.util.spec_from_file_location("build_book", BUILD_SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def _run(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(BUILD_SCRIPT), *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=REPO)
-
-
-def _toc_pages(root: Path) -> list[str]:
-    """Document names in _toc.yml order (root first)."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
-    pages = [toc["root"]]
-
-    def walk(entries):
-        for e in entries:
-            if "file" in e:
-                pages.append(e["file"])
-            walk(e.get("sections", []))
-
-    walk(toc.get("chapters", []))
-    for part in toc.get("parts", []):
-        walk(part.get("chapters", []))
-    return pages
-
-
-# ----------------------------------------------------------------------------- fixtures
-def _copy_sources(root: Path) -> None:
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy(REPO / name, root / name)
-    shutil.copytree(REPO / "book", root / "book",
-                    ignore=shutil.ignore_patterns("generated", "_build", ".ipynb_checkpoints"))
-    # the chapters read a snapshot of results/, so a sweep storing runs meanwhile cannot make
-    # a page and the test count different stores
-    for store in ("results", "results_v2"):
-        shutil.copytree(REPO / store, root / store, ignore=shutil.ignore_patterns("_cache", "lock"))
-
-
-def _params(params: dict) -> list[str]:
-    return [a for k, v in params.items() for a in ("--param", f"{k}={v if isinstance(v, str) else json.dumps(v)}")]
-
-
-@pytest.fixture(scope="module")
-def book_root(tmp_path_factory) -> Path:
-    """A copy of the book sources with the vendored JS, every notebook executed with its defaults
-    (real data from the committed store and summaries, nothing trained; fewer bootstrap resamples)."""
-    if not all((REPO / "book" / "_vendor" / f).is_file() for f in VENDOR_FILES):
-        proc = subprocess.run(["bash", str(REPO / "scripts" / "vendor_assets.sh")], cwd=REPO,
-                              capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
-        assert proc.returncode == 0, f"scripts/vendor_assets.sh failed:\n{proc.stdout}\n{proc.stderr}"
-    root = tmp_path_factory.mktemp("book")
-    _copy_sources(root)
-    snapshot = {"results_store": str(root / "results")}
-    chapters = [n for n in ("data", *RESULT_CHAPTERS)]
-    proc = _run("--root", str(root), "--no-build", *sum((["--only", n] for n in chapters), []),
-                *_params({**snapshot, "n_boot": 100}))
-    assert proc.returncode == 0, f"build_book.py (execute) failed:\n{proc.stdout}\n{proc.stderr}"
-    proc = _run("--root", str(root), "--no-build", "--only", "results", "--only", "results_appendix",
-                *_params({**snapshot, "v2_store": str(root / "results_v2")}))
-    assert proc.returncode == 0, f"build_book.py (results) failed:\n{proc.stdout}\n{proc.stderr}"
-    return root
-
-
-@pytest.fixture(scope="module")
-def train_root(tmp_path_factory) -> Path:
-    """The training path: data and result chapters executed with ``source=train`` on synthetic-tiny,
-    a tiny model, 2 epochs, one seed, one results store shared by all chapters."""
-    root = tmp_path_factory.mktemp("book-train")
-    _copy_sources(root)
-    params = {"source": "train", **TINY, **TINY_RESULTS, "store": str(root / "store")}
-    proc = _run("--root", str(root), "--no-build", *sum((["--only", n] for n in ("data", *RESULT_CHAPTERS)), []),
-                *_params(params))
-    assert proc.returncode == 0, f"build_book.py (execute, source=train) failed:\n{proc.stdout}\n{proc.stderr}"
-    return root
-
-
-@pytest.fixture(scope="module")
-def built_html(book_root: Path) -> Path:
-    proc = _run("--root", str(book_root), "--no-execute")
-    assert proc.returncode == 0, f"jupyter-book build failed:\n{proc.stdout}\n{proc.stderr}"
-    html = book_root / "_build" / "html"
-    assert (html / "index.html").is_file()
-    return html
+from book_build import REPO, RESULT_CHAPTERS, TINY, TINY_RESULTS, _load_build_module, _load_record, _run, _toc_pages
 
 
 # ----------------------------------------------------------------------------- 1. notebook
@@ -537,192 +422,6 @@ def test_book_builds_offline(built_html: Path, book_root: Path):
             assert target.is_file(), f"broken link {where}"
             if href[1]:
                 assert f'id="{href[1]}"' in target.read_text(encoding="utf-8"), f"missing anchor {where}"
-
-
-# ----------------------------------------------------------------------------- 3. browser
-def _chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        reason = "chromium not found on PATH (install Debian's chromium: make chromium)"
-        if os.environ.get("GCA_LITE_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"GCA_LITE_REQUIRE_BROWSER=1 but {reason}")
-        pytest.skip(reason)
-    return path
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # keep pytest output clean
-        pass
-
-
-@pytest.fixture(scope="module")
-def served(built_html: Path):
-    handler = functools.partial(_QuietHandler, directory=str(built_html))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@pytest.mark.browser
-def test_pages_render_in_chromium(served: str, book_root: Path):
-    chromium = _chromium()
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-    from playwright.sync_api import sync_playwright
-
-    pages = _toc_pages(book_root)
-    assert "book/generated/results_appendix" in pages  # the appendix is checked like every page
-    external: list[str] = []
-    problems: list[str] = []
-    n_figures = n_math = 0
-    with sync_playwright() as p:
-        try:
-            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
-        except Exception as e:  # a broken browser install is a skip unless required
-            if os.environ.get("GCA_LITE_REQUIRE_BROWSER") == "1":
-                raise
-            pytest.skip(f"chromium at {chromium} does not start under Playwright: {e}")
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-
-        def route(r):  # record and block everything not addressed to the local server
-            url = r.request.url
-            if url.startswith(served + "/") or url.startswith(("data:", "blob:")):
-                r.continue_()
-            else:
-                external.append(url)
-                r.abort()
-
-        context.route("**/*", route)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-        page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
-        page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
-
-        # the landing page redirects to the root chapter
-        page.goto(f"{served}/index.html")
-        page.wait_for_url(f"**/{pages[0]}.html", timeout=10_000)
-
-        for name in pages:
-            errors.clear()
-            page.goto(f"{served}/{name}.html", wait_until="load")
-            fig_ids = page.eval_on_selector_all(".plotly-graph-div", "els => els.map(e => e.id)")
-            for fid in fig_ids:
-                try:
-                    page.wait_for_selector(f"#{fid} .main-svg", timeout=10_000)
-                except PlaywrightTimeout:
-                    problems.append(f"{name}: plotly figure {fid} did not render (no .main-svg)")
-                    continue
-                if not page.evaluate(f"(document.getElementById('{fid}').data || []).length"):
-                    problems.append(f"{name}: figure {fid} has no traces")
-            n_figures += len(fig_ids)
-            if page.locator(".math").count():
-                n_math += 1
-                try:
-                    page.wait_for_function(
-                        "() => [...document.querySelectorAll('.math')].every(e => e.querySelector('mjx-container svg'))",
-                        timeout=10_000)
-                except PlaywrightTimeout:
-                    problems.append(f"{name}: math not typeset by MathJax")
-            if name == pages[0]:  # the answer is in the first screen
-                bottom = page.evaluate("() => { const t = document.querySelector('table.gca-answer');"
-                                       " return t ? t.getBoundingClientRect().bottom + window.scrollY : null; }")
-                if bottom is None or bottom > 900:
-                    problems.append(f"{name}: the answer table is not inside the first 900 px (bottom {bottom})")
-            if name.endswith("/results"):  # the primary comparison starts in the first screen, the verdicts follow
-                # (v2's once its seal is lifted, else v1's)
-                tops = page.evaluate("() => ['T_v2-primary', 'T_primary', 'T_verdicts-afk'].map(id => { const t = document.getElementById(id);"
-                                     " return t ? t.getBoundingClientRect().top + window.scrollY : null; })")
-                tops = [tops[0] if tops[0] is not None else tops[1], tops[2]]
-                if tops[0] is None or tops[0] > 900 or tops[1] is None or tops[1] < tops[0]:
-                    problems.append(f"{name}: the primary table does not open the page, then the verdicts (tops {tops})")
-            if name.endswith("/explorer") and "fig-attn" in fig_ids:
-                problems.extend(f"explorer: {p}" for p in _explorer_controls(page))
-            page.wait_for_timeout(200)  # let late console errors arrive (and the load-time resize finish)
-            too_wide = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].filter(d => d._fullLayout"
-                                     " && d._fullLayout.width > d.parentElement.getBoundingClientRect().width + 1)"
-                                     ".map(d => d.id)")
-            problems.extend(f"{name}: figure {fid} is drawn wider than its column (clipped)" for fid in too_wide)
-            problems.extend(f"{name}: {p}" for p in _layout_problems(page, bool(fig_ids)))
-            bad = [e for e in errors if not any(w in e for w in WHITELISTED_ERRORS)]
-            problems.extend(f"{name}: {e}" for e in bad)
-        browser.close()
-
-    assert not external, f"requests left the local server: {external}"
-    assert not problems, "\n".join(problems)
-    data_record = _load_record(book_root)
-    assert n_figures >= len(data_record["figures"]) > 0
-    assert n_math >= 1  # the landing page has formulas
-
-
-def _layout_problems(page, has_figures: bool) -> list[str]:
-    """What a reader at 1400 px must not meet: a visible code cell, a table wider than its column
-    (cut, or boxed with its own scrollbar), plotly or MathJax loaded on a page that does not use it."""
-    problems = []
-    code = page.evaluate("() => [...document.querySelectorAll('.cell_input, div.highlight-ipython3')]"
-                         ".filter(e => !e.closest('details:not([open])') && e.offsetParent !== null"
-                         " && e.getBoundingClientRect().height > 0).length")
-    if code:
-        problems.append(f"{code} visible code cell(s)")
-    page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
-    page.wait_for_timeout(100)
-    wide = page.evaluate("() => [...document.querySelectorAll('article table')].filter(t => {"
-                         " const col = t.closest('article').getBoundingClientRect();"
-                         " const box = t.getBoundingClientRect();"
-                         " return box.width > col.width + 1 || box.right > col.right + 1"
-                         " || t.closest('.gca-scroll'); }).map(t => t.id || t.className || 'table')")
-    problems.extend(f"table {t} is wider than its column" for t in wide)
-    if not has_figures and page.evaluate("() => typeof window.Plotly !== 'undefined'"):
-        problems.append("plotly.js loaded on a page without figures")
-    if not page.locator(".math").count() and page.evaluate("() => typeof window.MathJax !== 'undefined'"
-                                                           " && !!window.MathJax.version"):
-        problems.append("MathJax loaded on a page without math")
-    return problems
-
-
-def _load_record(book_root: Path) -> dict:
-    from gca_lite.book import read_record
-
-    return read_record(book_root / "book" / "generated" / "data.ipynb")
-
-
-def _explorer_controls(page) -> list[str]:
-    """Pick another module in the dropdown and another user on the slider; both must change the
-    heatmaps (visibility, then data) without touching the other control's choice."""
-    problems = []
-    fig = "document.getElementById('fig-attn')"
-
-    def visible():
-        return page.evaluate(f"() => JSON.stringify({fig}.data.map(t => t.visible))")
-
-    def heat():
-        return page.evaluate(f"() => JSON.stringify({fig}.data.filter(t => t.type === 'heatmap').map(t => t.z))")
-
-    v0, z0 = visible(), heat()
-    page.locator("#fig-attn .updatemenu-header").scroll_into_view_if_needed()
-    page.click("#fig-attn .updatemenu-header")
-    page.locator("#fig-attn .updatemenu-dropdown-button").nth(1).click()
-    page.wait_for_timeout(300)
-    v1 = visible()
-    if v1 == v0:
-        problems.append("choosing a module in the dropdown did not change which heatmaps are visible")
-    title = page.evaluate(f"() => {fig}.layout.title.text")
-    if "B queries A" not in title:
-        problems.append(f"dropdown did not update the title (direction and gate of the module): {title}")
-    touch = page.locator("#fig-attn .slider-rail-touch-rect")
-    touch.scroll_into_view_if_needed()
-    rail = touch.bounding_box()  # viewport coordinates, so scroll first
-    page.mouse.click(rail["x"] + rail["width"] - 2, rail["y"] + rail["height"] / 2)
-    page.wait_for_timeout(300)
-    if heat() == z0:
-        problems.append("moving the user slider did not change the heatmap data")
-    if visible() != v1:
-        problems.append("the slider changed the module chosen in the dropdown")
-    return problems
 
 
 def test_setting_line_says_how_far_short_synthetic_runs_reach():
