@@ -59,13 +59,14 @@ def passages(root: Path = REPO) -> list[tuple[str, str]]:
     n_runs = len(S.run_table(store))
     answer = (_minus(answer_markdown_table(rows)) + "\n\n"
               + _wrap(bottom_line(rows) + f" Computed from the {n_runs} runs of `{STORE}/`."))
-    return [_between("v2", _minus(_v2(root))), _between("answer", answer),
+    return [_between("v2", _minus(_v2(root, verdicts))), _between("answer", answer),
             _between("primary endpoint", _minus(_wrap(primary_endpoint(verdicts))))]
 
 
-def _v2(root: Path) -> str:
+def _v2(root: Path, v1_verdicts) -> str:
     """v2's paragraph: where the pre-registered runs stand (the store's committed snapshot, no data
-    needed) and, once its seal is lifted, its primary endpoint per dataset and reading."""
+    needed) and, once its seal is lifted, its primary endpoint per dataset and reading beside v1's
+    verdicts (``v1_verdicts``, computed once by :func:`passages`)."""
     snap = read_snapshot(root / V2_STORE)
     if snap is None:
         raise SystemExit(f"{V2_STORE}/{SNAPSHOT} missing: python -m gca_lite.experiments.v2_progress --write")
@@ -82,7 +83,7 @@ def _v2(root: Path) -> str:
                  "smallest difference these runs detect with 80 % power; today's reading's rows count only "
                  "for or against that reading, unless it is the chosen one):\n\n" + markdown_table(primary_rows(v2, chosen))
                  + "\n\nEvery claim's verdict, v2 per reading beside v1:\n\n"
-                 + markdown_table(v2_view.beside_all(verdict_frame(root / STORE, n_boot=N_BOOT), v2)))
+                 + markdown_table(v2_view.beside_all(v1_verdicts, v2)))
     return text
 
 
