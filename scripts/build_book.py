@@ -274,28 +274,12 @@ def execute_all(paths: list[str], plan: dict, root: Path, kernel: str, jobs: int
 
 # ----------------------------------------------------------------------------- landing page
 def write_answer(root: Path) -> Path:
-    """``book/generated/answer.md``, the landing page's answer (v2's status or primary endpoint, then
-    v1's answer table), from what the executed results page recorded (so both pages show the same verdicts); a pointer to the results page
-    when it has not been executed."""
-    from gca_lite.book import read_record
-    from gca_lite.landing import LEAD, answer_markdown, v2_markdown
+    """``book/generated/answer.md``, the landing page's answer (:func:`gca_lite.landing.answer_page`)."""
+    from gca_lite.landing import answer_page
 
-    results = root / "book" / "generated" / "results.ipynb"
     out = root / "book" / "generated" / "answer.md"
-    try:
-        record = read_record(results)
-        text = answer_markdown(record["verdicts"], f"the {record['n_runs']} runs of `{record['store']}`")
-        lead = LEAD
-        if record.get("v2"):  # the pre-registered round first: its status, or its primary endpoint
-            import pandas as pd
-
-            found = record.get("v2_verdicts")
-            lead = v2_markdown(record["v2"], None if found is None else pd.DataFrame(found))
-        text = lead + "\n" + text
-    except (FileNotFoundError, LookupError, KeyError) as e:
-        text = f"*The answer table is computed by the results page, which this build did not execute ({e}).*\n"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    out.write_text(answer_page(out.parent / "results.ipynb"), encoding="utf-8")
     return out
 
 
@@ -346,33 +330,10 @@ def build_book(root: Path, incremental: bool = False) -> float:
     if proc.returncode:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-40:])
         raise BuildError(f"jupyter-book build failed (exit {proc.returncode}):\n{tail}")
+    from gca_lite.book import dedupe_inline_scripts
+
     dedupe_inline_scripts(root / "_build" / "html")
     return dt
-
-
-def dedupe_inline_scripts(html_dir: Path) -> int:
-    """Drop repeated inline ``<script>`` lines from every page; returns how many were dropped.
-
-    Jupyter Book 1 registers the inline configuration scripts of sphinx-thebe and
-    sphinx-togglebutton twice, and the second ``const THEBE_JS_URL`` throws "Identifier has
-    already been declared" in every page's console. Script files are deduplicated by Sphinx
-    itself; only identical inline lines (``<script>...</script>`` without ``src``) are dropped."""
-    dropped = 0
-    for page in html_dir.rglob("*.html"):
-        seen, kept = set(), []
-        lines = page.read_text(encoding="utf-8").splitlines(keepends=True)
-        for line in lines:
-            text = line.strip()
-            inline = text.startswith("<script>") and text.endswith("</script>")
-            if inline and text in seen:
-                dropped += 1
-                continue
-            if inline:
-                seen.add(text)
-            kept.append(line)
-        if len(kept) != len(lines):
-            page.write_text("".join(kept), encoding="utf-8")
-    return dropped
 
 
 # ----------------------------------------------------------------------------- main

@@ -447,6 +447,8 @@ def test_repeated_inline_scripts_are_dropped(tmp_path):
     page.write_text('<head>\n  <script>const A = 1;</script>\n  <script src="x.js"></script>\n'
                     '  <script src="x.js"></script>\n  <script>const A = 1;</script>\n  <script>const B = 2;</script>\n'
                     '</head>\n', encoding="utf-8")
-    assert _load_build_module().dedupe_inline_scripts(tmp_path) == 1
+    from gca_lite.book import dedupe_inline_scripts
+
+    assert dedupe_inline_scripts(tmp_path) == 1
     text = page.read_text(encoding="utf-8")
     assert text.count("const A = 1;") == 1 and text.count('src="x.js"') == 2 and "const B = 2;" in text

@@ -6,6 +6,7 @@
 * :data:`TEMPLATE`, :data:`DOMAIN_COLORS`, :data:`COLORWAY`: one look for every figure.
 * :func:`record` stores a notebook's key numbers as a custom MIME output; :func:`read_record` reads
   them back from an executed ``.ipynb`` (used by the tests and by later notebooks).
+* :func:`dedupe_inline_scripts` tidies the built site's pages (``scripts/build_book.py`` calls it).
 """
 
 from __future__ import annotations
@@ -159,3 +160,28 @@ def setting_line(dataset: str, preset: str, cfg, seeds, store: str) -> str:
                  + ": what they show need not hold for converged models on the real data, which the results "
                    "page reports.")
     return line
+
+
+def dedupe_inline_scripts(html_dir: Path) -> int:
+    """Drop repeated inline ``<script>`` lines from every page; returns how many were dropped.
+
+    Jupyter Book 1 registers the inline configuration scripts of sphinx-thebe and
+    sphinx-togglebutton twice, and the second ``const THEBE_JS_URL`` throws "Identifier has
+    already been declared" in every page's console. Script files are deduplicated by Sphinx
+    itself; only identical inline lines (``<script>...</script>`` without ``src``) are dropped."""
+    dropped = 0
+    for page in html_dir.rglob("*.html"):
+        seen, kept = set(), []
+        lines = page.read_text(encoding="utf-8").splitlines(keepends=True)
+        for line in lines:
+            text = line.strip()
+            inline = text.startswith("<script>") and text.endswith("</script>")
+            if inline and text in seen:
+                dropped += 1
+                continue
+            if inline:
+                seen.add(text)
+            kept.append(line)
+        if len(kept) != len(lines):
+            page.write_text("".join(kept), encoding="utf-8")
+    return dropped

@@ -4,8 +4,8 @@
 says, what we find on afk and on abe, the key difference with its 95 % interval, verdict), so it can
 be fed by any source of verdicts. Today's source is the verdict rows the results page computes and
 records (:func:`rows_from_verdicts`, the one adapter to re-point when the verdict layer changes).
-``scripts/build_book.py`` writes the table to ``book/generated/answer.md``, which the landing page
-includes.
+:func:`answer_page` is the text ``scripts/build_book.py`` writes to ``book/generated/answer.md``,
+which the landing page includes.
 """
 
 from __future__ import annotations
@@ -152,6 +152,27 @@ def v2_markdown(snap: dict, v2_verdicts=None, link: str = "{doc}`pre-registered 
                  _html(answer_table(rows)), ""]
     return "\n".join(text) + "\n**v1**'s answer (attention-only module), claim by claim:\n"
 
+
+
+def answer_page(results_ipynb) -> str:
+    """The landing page's include file (``book/generated/answer.md``): v2's lead (:func:`v2_markdown`)
+    or :data:`LEAD`, then v1's answer table, from what the executed results page ``results_ipynb``
+    recorded (so both pages show the same verdicts); a pointer to the results page when that page
+    was not executed."""
+    from .book import read_record
+
+    try:
+        record = read_record(results_ipynb)
+        text = answer_markdown(record["verdicts"], f"the {record['n_runs']} runs of `{record['store']}`")
+        lead = LEAD
+        if record.get("v2"):  # the pre-registered round first: its status, or its primary endpoint
+            import pandas as pd
+
+            found = record.get("v2_verdicts")
+            lead = v2_markdown(record["v2"], None if found is None else pd.DataFrame(found))
+        return lead + "\n" + text
+    except (FileNotFoundError, LookupError, KeyError) as e:
+        return f"*The answer table is computed by the results page, which this build did not execute ({e}).*\n"
 
 #: the tone of ``v2_answer.against_paper``'s answers, by their first words
 _COUNTS_TONE = (("against the paper", "bad"), ("mixed", "part"), ("not against", "good"))
