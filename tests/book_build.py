@@ -3,7 +3,8 @@ notebook executed by papermill (``book_root``: real data from the committed stor
 the training path executed apart on synthetic-tiny (``train_root``), and the HTML Jupyter Book
 renders from the first (``built_html``). Built in temporary folders, so the working tree's
 ``book/generated`` and ``_build`` are left alone. ``conftest.py`` registers the fixtures; the tests
-are ``test_book.py`` (notebooks, build) and ``test_book_browser.py`` (the pages in Chromium).
+are ``test_book.py`` (notebooks, build), ``test_book_train.py`` (the training path) and
+``test_book_browser.py`` (the pages in Chromium).
 """
 
 from __future__ import annotations
@@ -126,3 +127,19 @@ def built_html(book_root: Path) -> Path:
     html = book_root / "_build" / "html"
     assert (html / "index.html").is_file()
     return html
+
+
+def _chapter(book_root: Path, name: str) -> tuple[dict, dict]:
+    """(record, executed notebook JSON) of a result chapter; asserts it ran without errors."""
+    from gca_lite.book import read_record
+
+    path = book_root / "book" / "generated" / f"{name}.ipynb"
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o["output_type"] == "error"], f"{name} has error outputs"
+    rec = read_record(path)
+    html = "".join("".join(o.get("data", {}).get("text/html", "")) for o in outputs)
+    for div_id in rec["figures"]:
+        assert f'id="{div_id}"' in html, f"{name}: figure {div_id} missing from the outputs"
+    assert "cdn.plot.ly" not in html and "<script src=" not in html
+    return rec, nb
