@@ -30,7 +30,7 @@ from gca_lite.experiments import summary as S  # noqa: E402
 from gca_lite.experiments import v2_view  # noqa: E402
 from gca_lite.experiments.digest import N_BOOT, primary_endpoint  # noqa: E402
 from gca_lite.experiments.prereg import read_choice, sealed  # noqa: E402
-from gca_lite.experiments.v2_answer import against_paper  # noqa: E402
+from gca_lite.experiments.v2_answer import ANSWER_LEAD, against_paper, in_words  # noqa: E402
 from gca_lite.experiments.v2_progress import SNAPSHOT, read_snapshot  # noqa: E402
 from gca_lite.experiments.verdicts import verdict_frame  # noqa: E402
 from gca_lite.landing import (answer_markdown_table, bottom_line, markdown_table, primary_rows,  # noqa: E402
@@ -71,19 +71,21 @@ def _v2(root: Path, v1_verdicts) -> str:
     if snap is None:
         raise SystemExit(f"{V2_STORE}/{SNAPSHOT} missing: python -m gca_lite.experiments.v2_progress --write")
     snap = {**snap, "choice": read_choice(root / V2_STORE), "sealed": bool(sealed(root / V2_STORE))}  # live
-    text = _wrap(v2_view.status_markdown(snap, link="[pre-registered](book/preregistration.md)"))
-    if not sealed(root / V2_STORE):
-        v2 = verdict_frame(root / V2_STORE, n_boot=N_BOOT)
-        v2 = v2[v2["setting"] == v2_view.V2_SETTING]
-        chosen = snap["choice"]["chosen"]
-        v2 = v2[v2["reading"].isin(v2_view.confirmatory(v2, chosen))]  # the screen's other readings: book
-        text += (f"\n\n**The pre-registered answer** (the chosen reading, `{chosen}`; the page's rule for what "
-                 "counts against the paper):\n\n" + markdown_table(against_paper(v2, chosen, snap["items"]))
-                 + "\n\n**Primary endpoint** per dataset, reading and domain (test NDCG@10, full ranking; MDE: the "
-                 "smallest difference these runs detect with 80 % power; today's reading's rows count only "
-                 "for or against that reading, unless it is the chosen one):\n\n" + markdown_table(primary_rows(v2, chosen))
-                 + "\n\nEvery claim's verdict, v2 per reading beside v1:\n\n"
-                 + markdown_table(v2_view.beside_all(v1_verdicts, v2)))
+    status = _wrap(v2_view.status_markdown(snap, link="[pre-registered](book/preregistration.md)"))
+    if sealed(root / V2_STORE):
+        return status
+    v2 = verdict_frame(root / V2_STORE, n_boot=N_BOOT)
+    v2 = v2[v2["setting"] == v2_view.V2_SETTING]
+    chosen = snap["choice"]["chosen"]
+    v2 = v2[v2["reading"].isin(v2_view.confirmatory(v2, chosen))]  # the screen's other readings: book
+    answer = against_paper(v2, chosen, snap["items"])
+    # the answer in words and its table first, then the primary endpoint; how far v2 is after them
+    text = (_wrap(f"{in_words(answer, chosen)} {ANSWER_LEAD}") + "\n\n" + markdown_table(answer)
+            + "\n\n**Primary endpoint** per dataset, reading and domain (test NDCG@10, full ranking; MDE: the "
+            "smallest difference these runs detect with 80 % power; today's reading's rows count only "
+            "for or against that reading, unless it is the chosen one):\n\n" + markdown_table(primary_rows(v2, chosen))
+            + "\n\n" + status + "\n\nEvery claim's verdict, v2 per reading beside v1:\n\n"
+            + markdown_table(v2_view.beside_all(v1_verdicts, v2)))
     return text
 
 

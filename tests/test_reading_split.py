@@ -130,7 +130,8 @@ def test_landing_opens_with_v2_then_labels_v1():
     assert "sealed" in sealed and "Primary endpoint" not in sealed and "40 of 40 runs stored" in sealed
     opened = v2_markdown(snap, v2)
     assert "<td>attn,pre</td>" in opened and "<td>cross_ffn4,out</td>" in opened and "Primary endpoint" in opened
-    assert opened.index("reading chosen") < opened.index("Primary endpoint")
+    # the answer in words first, then the primary endpoint; how the reading was chosen after them
+    assert opened.index("In short") < opened.index("Primary endpoint") < opened.index("reading chosen")
 
 
 def test_screen_frame_gives_each_reading_its_contrasts_on_the_screen_seeds():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from gca_lite.experiments.v2_answer import against_paper, dataset_state
+from gca_lite.experiments.v2_answer import against_paper, dataset_state, in_words
 
 HEAD = "primary endpoint: GCA[1]-sigmoid,True − base in test NDCG@10 (domain {}; the full-ranking cell)"
 MATCHED = "base + GCA beats the parameter-matched base (NDCG@10, domain {})"
@@ -48,7 +48,7 @@ def test_nothing_counts_before_the_registered_runs_are_there():
     items = [{"item": "primary endpoint, chosen reading", "runs": 20, "stored": 10, "note": ""},
              {"item": "scaling curves, chosen reading", "runs": 0, "stored": 0, "note": "dropped by the cut rule"}]
     answers = _answers(rows, items)
-    assert answers[0] == "not judged yet (primary endpoint, chosen reading: 10 of 20 runs)"
+    assert answers[0] == "not judged yet (primary endpoint: 10 of 20 runs)"
     assert answers[3] == answers[4] == "not judged (the cut rule dropped its runs)"
     assert _answers(rows, [{**items[0], "stored": 20}])[0] == "against the paper"
     # only the chosen reading's rows count; a frame with none at all gives no answer, and no error
@@ -62,3 +62,21 @@ def test_dataset_state_reads_every_row_of_a_claim():
     assert dataset_state(["not reproduced", "partly"], ("not reproduced",)) == "not against"
     assert dataset_state(["untestable", "not resolved"], ("not reproduced",)) == "neither"
     assert dataset_state([], ("not reproduced",)) == "unjudged"
+
+
+def test_the_answer_in_words_follows_the_table():
+    rows = [(ds, HEAD.format(d), "absent at the paper's size") for ds in BOTH for d in "AB"]
+    rows += [(ds, MATCHED.format(d), "not reproduced") for ds in BOTH for d in "AB"]
+    items = [{"item": "variant table, chosen reading", "runs": 140, "stored": 0, "note": ""}]
+    answer = against_paper(_frame(rows, reading="attn,pre"), "attn,pre", items)
+    text = in_words(answer, "attn,pre")
+    assert text.startswith("**In short: the pre-registered headline test counts against the paper.**")
+    assert "v1's module" in text and "as large as the paper's would have shown on afk and abe, and none did" in text
+    # the other claims: 2 wait for the variant table, 1 counts against, 1 has no runs; the shuffle check is no claim
+    assert text.endswith("Of the paper's 4 other claims, 3 are not judged yet and 1 counts against it.")
+    resolved = [(ds, c, "not reproduced" if "domain A" in c else v) for ds, c, v in rows]
+    assert "reads absent at the paper's size / not reproduced" in in_words(against_paper(_frame(resolved, reading="cross_ffn4,out"), "cross_ffn4,out"), "cross_ffn4,out")
+    mixed = [(ds, c, "reproduced" if ds == "abe" and "primary" in c else v) for ds, c, v in rows]
+    text = in_words(against_paper(_frame(mixed, reading="cross_ffn4,out"), "cross_ffn4,out"), "cross_ffn4,out")
+    assert text.startswith("**In short: the pre-registered headline test is mixed** (against on afk only)")
+    assert "v1's module" not in text and "abe reproduced" in text

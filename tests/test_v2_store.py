@@ -70,8 +70,9 @@ def test_once_unsealed_the_landing_page_leads_with_v2s_primary_endpoint_then_eac
     rows = landing.primary_rows(verdicts, "cross_ffn4,out")
     assert list(rows["reading"]) == ["cross_ffn4,out"] * 2 + ["attn,pre"] * 2  # the chosen reading first
     assert rows["difference [95 % interval]"].str.match(r"[+-]\d\.\d{4} \[").all()
-    assert "The pre-registered answer" in text and "<th>runs</th>" in text
-    order = [text.index(s) for s in ("reading chosen on", "The pre-registered answer", 'class="gca-answer gca-primary"', "(`cross_ffn4,out`, the reading chosen",
+    assert "the pre-registered headline test" in text and "<th>runs</th>" in text
+    order = [text.index(s) for s in ("In short", "<th>counts</th>", 'class="gca-answer gca-primary"', "reading chosen on",
+                                     "(`cross_ffn4,out`, the reading chosen",
                                      "(`attn,pre`, today's reading)", "**v1**'s answer")]
     assert order == sorted(order)
     assert text.count("<tr><td>primary endpoint") == 0  # stated once, in the primary table

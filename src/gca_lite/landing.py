@@ -117,14 +117,14 @@ LEAD = "What we find on ABXI's two real datasets, claim by claim (computed from 
 def v2_markdown(snap: dict, v2_verdicts=None, link: str = "{doc}`pre-registered <preregistration>`") -> str:
     """The landing page's lead when a v2 store is there (``experiments.v2_view``), in place of
     :data:`LEAD`: while sealed, two lines (how far the pre-registered round is, and that the table
-    below is v1's), so the answer table stays on the first screen; once unsealed, the reading chosen,
-    the pre-registered answer (``v2_answer.against_paper``), v2's primary endpoint per dataset and
+    below is v1's), so the answer table stays on the first screen; once unsealed, the pre-registered
+    answer in words and as a table (``v2_answer``), v2's primary endpoint per dataset and
     confirmatory reading (the chosen one and today's; the screen's other readings are on the results
-    page) and each confirmatory reading's claims. ``v2_verdicts``: the verdict rows the results page
+    page), how far v2 is and how its reading was chosen, then each confirmatory reading's claims. ``v2_verdicts``: the verdict rows the results page
     recorded for it (None while sealed)."""
     from .experiments import v2_view
     from .experiments import readings as R
-    from .experiments.v2_answer import against_paper
+    from .experiments.v2_answer import ANSWER_LEAD, against_paper, in_words
 
     stored, registered, left = v2_view.counts(snap)
     head = (f"What we find on ABXI's two real datasets, from the committed runs. **v2**, the {link} round: "
@@ -136,13 +136,14 @@ def v2_markdown(snap: dict, v2_verdicts=None, link: str = "{doc}`pre-registered 
         return head + f"; {why}, so the table is **v1**'s answer (attention-only module), claim by claim:\n"
     part = v2_verdicts[v2_verdicts["setting"] == v2_view.V2_SETTING]
     shown = v2_view.confirmatory(part, chosen)
-    text = [v2_view.status_markdown(snap, link=link), "",
-            f"**The pre-registered answer** (the chosen reading, `{chosen}`; the page's rule for what counts "
-            "against the paper):", "", _html(plain_table(against_paper(part, chosen, snap.get("items")))), "",
+    answer = against_paper(part, chosen, snap.get("items"))
+    # the answer in words and its table first, then the primary endpoint; how far v2 is comes after them
+    text = [f"{in_words(answer, chosen)} {ANSWER_LEAD}", "", _html(plain_table(answer)), "",
             "**Primary endpoint**, per dataset, reading and domain (test NDCG@10, full ranking; MDE: the "
             "smallest difference these runs detect with 80 % power; today's reading's rows count only for or "
             "against that reading, unless it is the chosen one):", "",
-            _html(primary_table(part[part["reading"].isin(shown)], chosen)), ""]
+            _html(primary_table(part[part["reading"].isin(shown)], chosen)), "",
+            v2_view.status_markdown(snap, link=link), ""]
     for reading in shown:
         rows = rows_from_verdicts(part, setting=v2_view.V2_SETTING, reading=reading)
         rows = rows[~rows["claim"].str.startswith("primary endpoint")]  # the table above has them

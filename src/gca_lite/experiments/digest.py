@@ -108,7 +108,7 @@ def findings(ctx, art, cut_short, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> 
         runs = len(cos[["variant", "seed"]].drop_duplicates())
         out.append(f"Pearson r of |cos(X, X')| against test NDCG@10 (full ranking) over the means of "
                    f"{cos['variant'].nunique()} variants: " + ", ".join(means)
-                   + (f"; within variants given the selected epoch: " + ", ".join(within) if within else "")
+                   + ("; within variants given the selected epoch: " + ", ".join(within) if within else "")
                    + f"; pooled over {runs} GCA runs, shown only (seeds of one variant are not independent): "
                    + ", ".join(pooled) + " (the paper's claim is a negative r; the blog's ABXI panel, pooled: "
                    + ", ".join(f"{d} {r:+.3f}" for d, r in _paper_r().items()) + ").")
@@ -308,7 +308,7 @@ def report_markdown(store, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> str:
     tables, as Markdown. Empty when no setting of the store has a base model to judge against."""
     from .artefact import artefact_frame
     from .prereg import read_choice
-    from .v2_answer import against_paper
+    from .v2_answer import against_paper, in_words
     from .v2_progress import read_snapshot
     from .report import markdown_table
     from .store import ResultsStore
@@ -328,6 +328,7 @@ def report_markdown(store, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> str:
     if choice:  # a pre-registered store (v2): its answer by the page's rule comes first
         answer = against_paper(verdicts, choice["chosen"], (read_snapshot(store.root) or {}).get("items"))
         lines = [f"### The pre-registered answer (chosen reading {choice['chosen']})", "",
+                 in_words(answer, choice["chosen"]), "",
                  markdown_table(list(answer.columns), answer.astype(str).values.tolist()), "", *lines]
     for dataset in sorted(verdicts["dataset"].unique()):
         matrix = S.verdict_matrix(verdicts, dataset)

@@ -42,6 +42,8 @@ AGAINST = (
 SHUFFLE = ("the gain survives the same-day shuffle (a check)",
            "check: the GCA gain over the base survives the same-day shuffle", SHUFFLE_ITEM)
 NEITHER = ("not resolved", "untestable")
+#: the words that lead from :func:`in_words` to :func:`against_paper`'s table, wherever both are shown
+ANSWER_LEAD = "Claim by claim, by the pre-registration's rule for what counts against the paper:"
 
 
 def _word(verdict: str) -> str:
@@ -66,7 +68,7 @@ def item_state(items: list[dict] | None, name: str) -> str:
     if "dropped" in (row.get("note") or ""):
         return "not judged (the cut rule dropped its runs)"
     if row["stored"] is None or row["stored"] < row["runs"]:
-        return f"not judged yet ({name}: {row['stored'] or 0} of {row['runs']} runs)"
+        return f"not judged yet ({name.split(',')[0]}: {row['stored'] or 0} of {row['runs']} runs)"  # chosen reading's
     return ""
 
 
@@ -108,3 +110,54 @@ def against_paper(verdicts, chosen: str, items: list[dict] | None = None, protoc
     out.append({"claim": name, **{ds: cell(ds, ((prefix, ""),)) for ds in datasets},
                 "counts": item_state(items, item) or "qualifies the headline; never counts against by itself"})
     return pd.DataFrame(out, columns=["claim", *datasets, "counts"])
+
+
+#: how each answer of :func:`against_paper` reads as a predicate, (one claim, several claims)
+_PREDICATES = (("against the paper", ("counts against it", "count against it")),
+               ("mixed", ("is mixed", "are mixed")),
+               ("not against the paper", ("does not count against it", "do not count against it")),
+               ("neither way", ("counts neither way", "count neither way")),
+               ("not judged yet", ("is not judged yet", "are not judged yet")),
+               ("not judged", ("was dropped by the cut rule", "were dropped by the cut rule")))
+
+
+def _predicate(answer: str, n: int) -> str:
+    forms = next(forms for start, forms in _PREDICATES if answer.startswith(start))
+    return forms[n != 1]
+
+
+def in_words(answer, chosen: str) -> str:
+    """:func:`against_paper`'s table in two plain sentences, for the first screen: what the headline
+    test counts for, and how the paper's other claims stand (the shuffle check is not a claim)."""
+    from . import readings as R
+
+    head, others = answer.iloc[0], answer.iloc[1:][~answer.iloc[1:]["claim"].eq(SHUFFLE[0])]
+    datasets = [c for c in answer.columns if c not in ("claim", "counts")]
+    words = {_word(v) for ds in datasets for v in str(head[ds]).split(" / ")}
+    reading = R.parse_label(chosen)
+    what = (f"under the reading of the module chosen on validation ({R.describe(reading)}, `{chosen}`"
+            + (", v1's module" if reading == R.TODAY else "") + ")")
+    verdict = head["counts"]
+    if verdict == "against the paper":
+        found = ("a gain in test NDCG@10 as large as the paper's would have shown on " + " and ".join(datasets)
+                 + ", and none did" if words == {ABSENT} else
+                 "on " + " and ".join(datasets) + " its test NDCG@10 reads " + " / ".join(sorted(words)))
+        text = (f"**In short: the pre-registered headline test counts against the paper.** {what[0].upper()}"
+                f"{what[1:]}, GCA[1]-sigmoid,True against the base: {found}.")
+    else:  # the predicate, then what the answer adds in brackets ("mixed (against on afk only)")
+        kind = next(start for start, _ in _PREDICATES if verdict.startswith(start))
+        predicate = _predicate(kind, 1).replace("against it", "against the paper")
+        detail = verdict[len(kind):] if kind in ("mixed", "not judged yet") else ""
+        cells = "" if kind.startswith("not judged") else ": " + "; ".join(f"{ds} {head[ds]}" for ds in datasets)
+        text = f"**In short: the pre-registered headline test {predicate}**{detail}, {what}{cells}."
+    tally = others["counts"].map(lambda a: next(start for start, _ in _PREDICATES if a.startswith(start)))
+    if len(tally):
+        counted = tally.value_counts(sort=False)
+        text += (f" The paper's {len(others)} other claims {_predicate(counted.index[0], 2)}." if len(counted) == 1 else
+                 f" Of the paper's {len(others)} other claims, "
+                 + _join([f"{n} {_predicate(kind, n)}" for kind, n in counted.items()]) + ".")
+    return text
+
+
+def _join(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
