@@ -79,11 +79,18 @@ def _v2(root: Path, v1_verdicts) -> str:
     chosen = snap["choice"]["chosen"]
     v2 = v2[v2["reading"].isin(v2_view.confirmatory(v2, chosen))]  # the screen's other readings: book
     answer = against_paper(v2, chosen, snap["items"])
+    primary = primary_rows(v2, chosen)
+    paper = v2_view.paper_item(chosen, str(root / v2_view.PAPER_GRID), str(root / v2_view.PAPER_STORE))
+    lead = in_words(answer, chosen, primary[primary["reading"] == chosen], v2_view.scope_sentence(paper))
     # the answer in words and its table first, then the primary endpoint; how far v2 is after them
-    text = (_wrap(f"{in_words(answer, chosen)} {ANSWER_LEAD}") + "\n\n" + markdown_table(answer)
-            + "\n\n**Primary endpoint** per dataset, reading and domain (test NDCG@10, full ranking; MDE: the "
-            "smallest difference these runs detect with 80 % power; today's reading's rows count only "
-            "for or against that reading, unless it is the chosen one):\n\n" + markdown_table(primary_rows(v2, chosen))
+    text = (_wrap(f"{lead} {ANSWER_LEAD}") + "\n\n" + markdown_table(answer)
+            + "\n\n**Primary endpoint** per dataset, reading and domain (GCA[1]-sigmoid,True − base, test NDCG@10, "
+            "full ranking, 95 % interval over test users and seeds"
+            + ("" if set(primary["reading"]) == {chosen} else "; today's reading's rows count only for or against "
+               "that reading") + "):\n\n" + markdown_table(primary)
+            + "\n\n" + _wrap(v2_view.KEY)
+            + "\n\nThe same comparison under ABXI's sampled protocol (secondary: the target ranked against 999 "
+            "sampled items of its domain):\n\n" + markdown_table(primary_rows(v2, chosen, protocol="sampled"))
             + "\n\n" + status + "\n\nEvery claim's verdict, v2 per reading beside v1:\n\n"
             + markdown_table(v2_view.beside_all(v1_verdicts, v2)))
     return text

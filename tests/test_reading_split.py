@@ -117,6 +117,7 @@ def test_v2_status_says_sealed_until_the_choice_and_names_the_choice_after():
     chosen = {**snap, "sealed": False, "choice": {"chosen": "cross_ffn4,out", "made_at": "2026-12-09T10:00:00+00:00"}}
     assert "reading chosen on 2026-12-09" in v2_view.status_markdown(chosen) and "sealed" not in v2_view.status_markdown(chosen)
     assert list(v2_view.status_frame(snap)["stored"]) == ["12 of 40", "—"]
+    assert "(1.8 CPU h so far, about 1 h on 2 cores, median 9 min per run)" in text  # CPU and wall hours apart
 
 
 def test_landing_opens_with_v2_then_labels_v1():
@@ -131,7 +132,7 @@ def test_landing_opens_with_v2_then_labels_v1():
     opened = v2_markdown(snap, v2)
     assert "<td>attn,pre</td>" in opened and "<td>cross_ffn4,out</td>" in opened and "Primary endpoint" in opened
     # the answer in words first, then the primary endpoint; how the reading was chosen after them
-    assert opened.index("In short") < opened.index("Primary endpoint") < opened.index("reading chosen")
+    assert opened.index("In short") < opened.index("Primary endpoint") < opened.index("reading chosen on 2026")
 
 
 def test_screen_frame_gives_each_reading_its_contrasts_on_the_screen_seeds():

@@ -66,3 +66,22 @@ def test_device_script_runs_the_recorded_reading_only(monkeypatch, tmp_path, cap
     assert len(lines) == 10 and all(line.split()[1] == "missing" for line in lines)
     with pytest.raises(SystemExit, match="INDEX 10"):
         script.main(["run", "abe", "10", str(tmp_path / "paper")])
+
+
+def test_the_results_page_row_counts_the_paper_runs_stored(tmp_path, monkeypatch):
+    """v2_view.paper_item: the item's 20 runs under the chosen reading, as many stored as the store
+    holds (none in a missing store), so the results page says what ran where."""
+    from gca_lite.experiments import v2_view
+    from gca_lite.experiments.store import ResultsStore
+
+    row = v2_view.paper_item("cross_ffn4,out", grid=str(GRID), store=str(tmp_path / "missing"))
+    assert (row["runs"], row["stored"], row["hours left"]) == (20, 0, None) and "lent GPU" in row["note"]
+    frame = v2_view.status_frame({"items": [{"item": "primary endpoint, chosen reading", "reading": "attn,pre",
+                                             "runs": 0, "stored": 0, "hours left": 0.0, "note": ""}]}, [row])
+    assert list(frame["stored"]) == ["0 of 0", "0 of 20"] and list(frame["hours left"]) == ["0.0", "—"]
+    assert frame["note"][0].startswith("no runs of its own")
+    # a stored run counts when the store has its config (ResultsStore.has, keyed on the config)
+    configs = expand(prereg.instantiate(read_grid_spec(GRID), ("cross_ffn4", "out")), str(GRID), ".")
+    (tmp_path / "store").mkdir()
+    monkeypatch.setattr(ResultsStore, "has", lambda self, cfg, warn=True: cfg.name == configs[3].name)
+    assert v2_view.paper_item("cross_ffn4,out", grid=str(GRID), store=str(tmp_path / "store"))["stored"] == 1

@@ -71,7 +71,7 @@ def test_once_unsealed_the_landing_page_leads_with_v2s_primary_endpoint_then_eac
     assert list(rows["reading"]) == ["cross_ffn4,out"] * 2 + ["attn,pre"] * 2  # the chosen reading first
     assert rows["difference [95 % interval]"].str.match(r"[+-]\d\.\d{4} \[").all()
     assert "the pre-registered headline test" in text and "<th>runs</th>" in text
-    order = [text.index(s) for s in ("In short", "<th>counts</th>", 'class="gca-answer gca-primary"', "reading chosen on",
+    order = [text.index(s) for s in ("In short", "<th>counts</th>", 'class="gca-answer gca-primary"', "reading chosen on 20",
                                      "(`cross_ffn4,out`, the reading chosen",
                                      "(`attn,pre`, today's reading)", "**v1**'s answer")]
     assert order == sorted(order)

@@ -97,8 +97,9 @@ def bottom_line(rows) -> str:
     words = [w for v in rows["verdict"] for w in v.split(" / ")]
     counts = {w: words.count(w) for w in dict.fromkeys(words)}
     n = len(rows)
-    line = (f"**Bottom line.** Of {n} claims and checks judged on the real data (lite preset, full ranking, "
-            "both datasets): " + ", ".join(f"{c} {w}" for w, c in counts.items()) + ".")
+    line = (f"**v1's bottom line.** {n} claims and checks judged on the real data (lite preset, full ranking, "
+            "both datasets); the verdicts in their rows, each distinct verdict of a row counted once: "
+            + ", ".join(f"{c} {w}" for w, c in counts.items()) + ".")
     if counts.get("not resolved", 0) > len(words) / 2:
         line += " Most differences are smaller than what these runs (three training seeds) can resolve."
     return line
@@ -137,13 +138,15 @@ def v2_markdown(snap: dict, v2_verdicts=None, link: str = "{doc}`pre-registered 
     part = v2_verdicts[v2_verdicts["setting"] == v2_view.V2_SETTING]
     shown = v2_view.confirmatory(part, chosen)
     answer = against_paper(part, chosen, snap.get("items"))
+    primary = primary_rows(part[part["reading"] == chosen], chosen)
     # the answer in words and its table first, then the primary endpoint; how far v2 is comes after them
-    text = [f"{in_words(answer, chosen)} {ANSWER_LEAD}", "", _html(plain_table(answer)), "",
-            "**Primary endpoint**, per dataset, reading and domain (test NDCG@10, full ranking; MDE: the "
-            "smallest difference these runs detect with 80 % power; today's reading's rows count only for or "
-            "against that reading, unless it is the chosen one):", "",
-            _html(primary_table(part[part["reading"].isin(shown)], chosen)), "",
-            v2_view.status_markdown(snap, link=link), ""]
+    text = [f"{in_words(answer, chosen, primary, v2_view.scope_sentence(snap.get('paper')))} {ANSWER_LEAD}", "",
+            _html(plain_table(answer)), "",
+            "**Primary endpoint**, per dataset, reading and domain (GCA[1]-sigmoid,True − base, test NDCG@10, "
+            "full ranking, 95 % interval over test users and seeds"
+            + ("" if shown == [chosen] else "; today's reading's rows count only for or against that reading")
+            + "):", "", _html(primary_table(part[part["reading"].isin(shown)], chosen)), "",
+            v2_view.KEY, "", v2_view.status_markdown(snap, link=link), ""]
     for reading in shown:
         rows = rows_from_verdicts(part, setting=v2_view.V2_SETTING, reading=reading)
         rows = rows[~rows["claim"].str.startswith("primary endpoint")]  # the table above has them
@@ -204,14 +207,14 @@ PRIMARY_COLUMNS = ("dataset", "reading", "domain", "difference [95 % interval]",
                    "verdict")
 
 
-def primary_rows(verdicts, chosen: str | None = None):
+def primary_rows(verdicts, chosen: str | None = None, protocol: str = "full"):
     """v2's primary endpoint, one row per dataset, reading (``block,ln``) and domain, in
     :data:`PRIMARY_COLUMNS` (``experiments.v2_view.primary``); the ``chosen`` reading's rows first."""
     import pandas as pd
 
     from .experiments import v2_view
 
-    frame = v2_view.primary(verdicts, words=False)
+    frame = v2_view.primary(verdicts, protocol, words=False)
     if frame.empty:
         return pd.DataFrame(columns=PRIMARY_COLUMNS)
     frame = frame.rename(columns={c: "difference [95 % interval]" for c in frame.columns if "− base" in c})

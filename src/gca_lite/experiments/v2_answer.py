@@ -43,7 +43,7 @@ SHUFFLE = ("the gain survives the same-day shuffle (a check)",
            "check: the GCA gain over the base survives the same-day shuffle", SHUFFLE_ITEM)
 NEITHER = ("not resolved", "untestable")
 #: the words that lead from :func:`in_words` to :func:`against_paper`'s table, wherever both are shown
-ANSWER_LEAD = "Claim by claim, by the pre-registration's rule for what counts against the paper:"
+ANSWER_LEAD = "Claim by claim, by the pre-registered rule:"
 
 
 def _word(verdict: str) -> str:
@@ -126,21 +126,27 @@ def _predicate(answer: str, n: int) -> str:
     return forms[n != 1]
 
 
-def in_words(answer, chosen: str) -> str:
-    """:func:`against_paper`'s table in two plain sentences, for the first screen: what the headline
-    test counts for, and how the paper's other claims stand (the shuffle check is not a claim)."""
+def in_words(answer, chosen: str, primary=None, scope: str = "") -> str:
+    """:func:`against_paper`'s table in plain sentences, for the first screen: what the headline
+    test counts for (with ``primary``, the chosen reading's primary-endpoint rows of
+    ``digest.primary_frame``, how much of the paper's gain the intervals still allow), ``scope``
+    (a sentence on what the runs are, e.g. ``v2_view.scope_sentence``), and how the other
+    pre-registered claims stand (the shuffle check is not a claim)."""
     from . import readings as R
 
     head, others = answer.iloc[0], answer.iloc[1:][~answer.iloc[1:]["claim"].eq(SHUFFLE[0])]
     datasets = [c for c in answer.columns if c not in ("claim", "counts")]
     words = {_word(v) for ds in datasets for v in str(head[ds]).split(" / ")}
     reading = R.parse_label(chosen)
-    what = (f"under the reading of the module chosen on validation ({R.describe(reading)}, `{chosen}`"
-            + (", v1's module" if reading == R.TODAY else "") + ")")
+    whose = "v1's " if reading == R.TODAY else ""
+    what = f"under the reading chosen on validation ({whose}{R.describe(reading)}, `{chosen}`)"
     verdict = head["counts"]
     if verdict == "against the paper":
+        allowed = _allowed(primary)
         found = ("a gain in test NDCG@10 as large as the paper's would have shown on " + " and ".join(datasets)
-                 + ", and none did" if words == {ABSENT} else
+                 + ", and none did" + (f"; the 95 % intervals still allow gains of up to {allowed * 100:.0f} % of it"
+                                       if allowed is not None and allowed > 0 else "")
+                 if words == {ABSENT} else
                  "on " + " and ".join(datasets) + " its test NDCG@10 reads " + " / ".join(sorted(words)))
         text = (f"**In short: the pre-registered headline test counts against the paper.** {what[0].upper()}"
                 f"{what[1:]}, GCA[1]-sigmoid,True against the base: {found}.")
@@ -150,13 +156,34 @@ def in_words(answer, chosen: str) -> str:
         detail = verdict[len(kind):] if kind in ("mixed", "not judged yet") else ""
         cells = "" if kind.startswith("not judged") else ": " + "; ".join(f"{ds} {head[ds]}" for ds in datasets)
         text = f"**In short: the pre-registered headline test {predicate}**{detail}, {what}{cells}."
+    if scope:
+        text += " " + scope
     tally = others["counts"].map(lambda a: next(start for start, _ in _PREDICATES if a.startswith(start)))
     if len(tally):
         counted = tally.value_counts(sort=False)
-        text += (f" The paper's {len(others)} other claims {_predicate(counted.index[0], 2)}." if len(counted) == 1 else
-                 f" Of the paper's {len(others)} other claims, "
+        text += (f" The {len(others)} other pre-registered claims {_predicate(counted.index[0], 2)}." if len(counted) == 1
+                 else f" Of the {len(others)} other pre-registered claims, "
                  + _join([f"{n} {_predicate(kind, n)}" for kind, n in counted.items()]) + ".")
     return text
+
+
+def _allowed(primary) -> float | None:
+    """The largest upper interval bound of the primary endpoint as a fraction of its δ (the paper's
+    gain), over the rows of ``primary`` (``digest.primary_frame`` or ``landing.primary_rows``)."""
+    import re
+
+    if primary is None or not len(primary):
+        return None
+    interval = next((c for c in primary.columns if "[95 % interval]" in str(c)), None)
+    delta = next((c for c in primary.columns if str(c).startswith("δ")), None)
+    fractions = []
+    for cell, d in zip(primary[interval], primary[delta]) if interval and delta else ():
+        m = re.search(r"\[[^,]+,\s*([^\]]+)\]", str(cell).replace("−", "-"))
+        try:
+            fractions.append(float(m.group(1)) / float(d))
+        except (AttributeError, TypeError, ValueError, ZeroDivisionError):
+            return None  # a row without its interval or δ: say nothing rather than part of it
+    return max(fractions) if fractions else None
 
 
 def _join(parts: list[str]) -> str:

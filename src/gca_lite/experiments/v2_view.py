@@ -34,8 +34,8 @@ def status_markdown(snap: dict, link: str = "pre-registered") -> str:
     stored, registered, left = counts(snap)
     cost = snap["spent"]
     spent = f"{cost['cpu_hours']:.1f} CPU h" + (f" and {cost['gpu_hours']:.1f} GPU h" if cost["gpu_hours"] else "")
-    head = (f"**v2, the {link} round: {stored} of {registered} runs stored**, about {left:.0f} h to go on "
-            f"2 cores ({spent} so far")
+    head = (f"**v2, the {link} round: {stored} of {registered} runs stored**, about {left:.0f} h of wall time "
+            f"to go on 2 cores ({spent} so far, about {cost['cpu_hours'] / 2:.0f} h on 2 cores")
     head += f", median {cost['median_minutes']:.0f} min per run)" if cost["median_minutes"] else ")"
     choice = snap.get("choice")
     if snap.get("sealed") or not choice:
@@ -59,13 +59,62 @@ def status_markdown(snap: dict, link: str = "pre-registered") -> str:
     return text
 
 
-def status_frame(snap: dict):
-    """The items in run order: reading, runs stored of registered, projected hours left."""
+def status_frame(snap: dict, extra: list[dict] = ()):
+    """The items in run order: reading, runs stored of registered, projected hours left on 2 cores;
+    an item with no runs of its own says so; ``extra``: rows of the same keys after them (e.g.
+    :func:`paper_item`, whose hours are not CPU hours: None shows as a dash)."""
     import pandas as pd
+
+    def note(r):
+        return r["note"] or ("no runs of its own: an item above holds them" if r["runs"] == 0 else "")
 
     return pd.DataFrame([{"item": r["item"], "reading": r["reading"],
                           "stored": "—" if r["stored"] is None else f"{r['stored']} of {r['runs']}",
-                          "hours left": round(r["hours left"], 1), "note": r["note"]} for r in snap["items"]])
+                          "hours left": "—" if r["hours left"] is None else f"{r['hours left']:.1f}",
+                          "note": note(r)} for r in [*snap["items"], *extra]])
+
+
+def scope_sentence(paper: dict | None = None) -> str:
+    """What the v2 answer rests on, for the sentence under it: the ``lite`` preset, and where the
+    same test at ABXI's size stands (``paper``: :func:`paper_item`'s row, None when not known)."""
+    text = "These are `lite` runs (a quarter of ABXI's width)"
+    if paper is None:
+        return text + "."
+    done = "all" if paper["stored"] == paper["runs"] else paper["stored"] or "none"
+    return text + f"; the same test at ABXI's size ({paper['runs']} runs on a lent GPU) has {done} so far."
+
+
+#: the first screen's key to its two tables (results page, landing page, README)
+KEY = ("*Key.* Each difference is paired (same test users, same training seeds), its 95 % interval taken over "
+       "test users and seeds. GCA[1]-sigmoid,True: one GCA module at insertion point 1, sigmoid gate, LayerNorm on. "
+       "A and B: the two domains (afk: Food, Kitchen; abe: Beauty, Electronics). δ, the paper's gain: the "
+       "blog's NDCG@10 gain for one module (GCA_early, k = 1), scaled to our base's level, a stand-in, as "
+       "the paper's own gain for this variant is not known (decisions D13, D14). MDE: the smallest "
+       "difference these runs detect with 80 % power. *Absent at the paper's size*: the interval lies "
+       "inside ±δ. *Provisional*: fewer than three seeds, or configurations of the claim still missing. "
+       "Today's reading: v1's module (attention-only, LayerNorm before the attention).")
+
+
+PAPER_GRID, PAPER_STORE = "experiments/device/v2_paper.yaml", "results_v2_paper"
+
+
+def paper_item(chosen: str, grid: str = PAPER_GRID, store: str = PAPER_STORE) -> dict:
+    """The paper-preset item (the pre-registration's addition 5: ABXI's dimensions, on a lent GPU,
+    outside the CPU budget) as a row of :func:`status_frame`: its runs under the ``chosen`` reading
+    and how many ``store`` holds."""
+    import os
+
+    from .grid import expand, read_grid_spec
+    from .prereg import instantiate
+    from .store import ResultsStore
+
+    configs = expand(instantiate(read_grid_spec(grid), R.parse_label(chosen)), grid, ".")
+    held = ResultsStore(store) if os.path.isdir(store) else None
+    stored = sum(held.has(c, warn=False) for c in configs) if held else 0
+    return {"item": "paper preset (ABXI's dimensions, GPU)", "reading": chosen, "runs": len(configs),
+            "stored": stored, "hours left": None,
+            "note": "" if stored == len(configs) else
+            f"runs only on a lent GPU ({grid}); {'none' if not stored else f'{len(configs) - stored}'} run yet"}
 
 
 def confirmatory(verdicts, chosen: str | None) -> list[str]:
@@ -183,10 +232,9 @@ def fresh_sentence(fresh, full) -> str:
     flips = both[(both["diff"] * both["diff_all"] < 0)]
     if flips.empty:
         return ""
-    where = ", ".join(f"{r.dataset} {r.domain} ({r.diff:+.4f} on seeds 5-9, {r.diff_all:+.4f} on all 10)"
-                      for r in flips.itertuples())
-    return (f"On the seeds the choice did not read, the sign of GCA − base differs from the 10-seed estimate in: "
-            f"{where}; the 10-seed estimate leans toward the chosen reading.")
+    where = "; ".join(f"{r.dataset} {r.domain}: {r.diff:+.4f} on seeds 5-9, {r.diff_all:+.4f} on all 10 (the seeds "
+                      f"the choice read pull it {'up' if r.diff_all > r.diff else 'down'})" for r in flips.itertuples())
+    return f"On the seeds the choice did not read, GCA − base has the other sign than its 10-seed estimate in {where}."
 
 
 def screen_wide(frame):
