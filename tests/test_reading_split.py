@@ -150,3 +150,16 @@ def test_screen_frame_gives_each_reading_its_contrasts_on_the_screen_seeds():
     assert ln_today["note"].str.startswith("untestable").all() and ln_today["diff"].isna().all()
     ln_ffn = frame[(frame["reading"] == "cross_ffn4,out") & (frame["contrast"] == "LayerNorm on − off")]
     assert (ln_ffn["diff"] < -0.015).all() and ln_ffn["note"].eq("").all()  # -0.02 against 0
+
+
+def test_the_fresh_seed_sentence_names_each_flip_and_its_pull():
+    import pandas as pd
+
+    from gca_lite.experiments import v2_view
+
+    fresh = pd.DataFrame({"dataset": ["afk", "afk", "abe"], "domain": ["A", "B", "A"], "diff": [-0.0008, 0.0002, 0.001]})
+    full = fresh.assign(diff=[0.0006, -0.0003, 0.002])
+    text = v2_view.fresh_sentence(fresh, full)
+    assert "afk A (-0.0008 on seeds 5-9, +0.0006 on all 10: the seeds the choice read pull it up)" in text
+    assert "afk B (+0.0002 on seeds 5-9, -0.0003 on all 10: the seeds the choice read pull it down)" in text
+    assert "abe" not in text and v2_view.fresh_sentence(fresh.iloc[2:], full.iloc[2:]) == ""

@@ -232,9 +232,9 @@ def fresh_sentence(fresh, full) -> str:
     flips = both[(both["diff"] * both["diff_all"] < 0)]
     if flips.empty:
         return ""
-    where = "; ".join(f"{r.dataset} {r.domain}: {r.diff:+.4f} on seeds 5-9, {r.diff_all:+.4f} on all 10 (the seeds "
+    where = "; ".join(f"{r.dataset} {r.domain} ({r.diff:+.4f} on seeds 5-9, {r.diff_all:+.4f} on all 10: the seeds "
                       f"the choice read pull it {'up' if r.diff_all > r.diff else 'down'})" for r in flips.itertuples())
-    return f"On the seeds the choice did not read, GCA − base has the other sign than its 10-seed estimate in {where}."
+    return f"On the seeds the choice did not read, GCA − base has the opposite sign to its 10-seed estimate in {where}."
 
 
 def screen_wide(frame):
