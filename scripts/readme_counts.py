@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from gca_lite.experiments import summary as S  # noqa: E402
 from gca_lite.experiments import v2_view  # noqa: E402
-from gca_lite.experiments.digest import N_BOOT, primary_endpoint  # noqa: E402
+from gca_lite.experiments.digest import N_BOOT, primary_endpoint, primary_numbers  # noqa: E402
 from gca_lite.experiments.prereg import read_choice, sealed  # noqa: E402
 from gca_lite.experiments.v2_answer import ANSWER_LEAD, against_paper, in_words  # noqa: E402
 from gca_lite.experiments.v2_progress import SNAPSHOT, read_snapshot  # noqa: E402
@@ -81,7 +81,7 @@ def _v2(root: Path, v1_verdicts) -> str:
     answer = against_paper(v2, chosen, snap["items"])
     primary = primary_rows(v2, chosen)
     paper = v2_view.paper_item(chosen, str(root / v2_view.PAPER_GRID), str(root / v2_view.PAPER_STORE))
-    lead = in_words(answer, chosen, primary[primary["reading"] == chosen], v2_view.scope_sentence(paper))
+    lead = in_words(answer, chosen, primary_numbers(v2[v2["reading"] == chosen]), v2_view.scope_sentence(paper))
     # the answer in words and its table first, then the primary endpoint; how far v2 is after them
     text = (_wrap(f"{lead} {ANSWER_LEAD}") + "\n\n" + markdown_table(answer)
             + "\n\n**Primary endpoint** per dataset, reading and domain (GCA[1]-sigmoid,True − base, test NDCG@10, "

@@ -76,11 +76,11 @@ def test_the_answer_in_words_follows_the_table():
     assert text.endswith("Of the 4 other pre-registered claims, 3 are not judged yet and 1 counts against it.")
     # with the primary rows: how much of the paper's gain the intervals still allow (the largest upper
     # bound over δ: 0.0037 / 0.0065 on afk); a scope sentence goes between the headline and the rest
-    primary = pd.DataFrame({"GCA[1] − base [95 % interval]": ["+0.0006 [−0.0025, +0.0037]", "−0.0003 [−0.0015, +0.0010]"],
-                            "δ (paper's gain)": ["0.0065", "0.0042"]})
+    primary = pd.DataFrame({"diff": [0.0006, -0.0003], "lo": [-0.0025, -0.0015], "hi": [0.0037, 0.0010],
+                            "delta": [0.0065, 0.0042]})
     text = in_words(answer, "attn,pre", primary, scope="These are lite runs.")
     assert "and none did; the 95 % intervals still allow gains of up to 57 % of it. These are lite runs. Of the 4" in text
-    assert "still allow" not in in_words(answer, "attn,pre", primary.assign(**{"δ (paper's gain)": ["", "0.0042"]}))
+    assert "still allow" not in in_words(answer, "attn,pre", primary.assign(delta=[float("nan"), 0.0042]))
     resolved = [(ds, c, "not reproduced" if "domain A" in c else v) for ds, c, v in rows]
     assert "reads absent at the paper's size / not reproduced" in in_words(against_paper(_frame(resolved, reading="cross_ffn4,out"), "cross_ffn4,out"), "cross_ffn4,out")
     mixed = [(ds, c, "reproduced" if ds == "abe" and "primary" in c else v) for ds, c, v in rows]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import REPO, _cli
+from gca_lite.experiments import digest as D
 from gca_lite.experiments import prereg, v2_view
 from gca_lite.experiments.report import collect
 from gca_lite.experiments.store import ResultsStore
@@ -44,6 +45,13 @@ def test_the_v2_store_splits_by_reading_and_tabulates_each(v2_store):
     assert set(verdicts["reading"]) == {"attn,pre", "cross_ffn4,out"}
     primary = v2_view.primary(verdicts)
     assert len(primary) == 4 and primary["MDE"].astype(float).gt(0).all()
+    # the same rows as numbers, for sentences: they agree with the table to the digits it shows
+    numbers = D.primary_numbers(verdicts)
+    assert list(numbers["reading"]) == list(verdicts[verdicts["claim"].str.startswith("primary endpoint")]["reading"])
+    shown = D.primary_frame(verdicts)
+    for (_, n), (_, t) in zip(numbers.iterrows(), shown.iterrows()):
+        assert t.iloc[3] == f"{n['diff']:+.4f} [{n['lo']:+.4f}, {n['hi']:+.4f}]" and float(t["MDE"]) == n["mde"]
+        assert n["lo"] <= n["diff"] <= n["hi"]
     screen = v2_view.screen_frame(ctxs, n_boot=50, seeds=(0, 1))
     assert len(screen) == 8 and set(screen["seeds"]) == {0, 2}  # 0: today's LayerNorm pair is untestable
     beside = v2_view.beside(verdicts, verdicts, "synthetic-tiny")

@@ -124,6 +124,7 @@ def v2_markdown(snap: dict, v2_verdicts=None, link: str = "{doc}`pre-registered 
     page), how far v2 is and how its reading was chosen, then each confirmatory reading's claims. ``v2_verdicts``: the verdict rows the results page
     recorded for it (None while sealed)."""
     from .experiments import v2_view
+    from .experiments.digest import primary_numbers
     from .experiments import readings as R
     from .experiments.v2_answer import ANSWER_LEAD, against_paper, in_words
 
@@ -138,7 +139,7 @@ def v2_markdown(snap: dict, v2_verdicts=None, link: str = "{doc}`pre-registered 
     part = v2_verdicts[v2_verdicts["setting"] == v2_view.V2_SETTING]
     shown = v2_view.confirmatory(part, chosen)
     answer = against_paper(part, chosen, snap.get("items"))
-    primary = primary_rows(part[part["reading"] == chosen], chosen)
+    primary = primary_numbers(part[part["reading"] == chosen])  # how much of δ the intervals allow
     # the answer in words and its table first, then the primary endpoint; how far v2 is comes after them
     text = [f"{in_words(answer, chosen, primary, v2_view.scope_sentence(snap.get('paper')))} {ANSWER_LEAD}", "",
             _html(plain_table(answer)), "",

@@ -265,23 +265,44 @@ def primary_endpoint(verdicts) -> str:
             + "; ".join(cells) + ".")
 
 
-_PRIMARY = re.compile(r"([+-]\d\.\d+ \[[+-]\d\.\d+, [+-]\d\.\d+\]), MDE (\d\.\d+)(?:, δ (\d\.\d+))?")
+_PRIMARY = re.compile(r"(([+-]\d\.\d+) \[([+-]\d\.\d+), ([+-]\d\.\d+)\]), MDE (\d\.\d+)(?:, δ (\d\.\d+))?")
+
+
+def _primary_rows(verdicts, protocol: str):
+    """(verdict row, match of its evidence) of the primary endpoint's rows under ``protocol``; the
+    one place its evidence (``claims.with_effect``) is read back."""
+    part = verdicts[verdicts["claim"].str.startswith("primary endpoint") & (verdicts["protocol"] == protocol)]
+    return [(r, _PRIMARY.search(r.evidence)) for r in part.itertuples()]
+
+
+def primary_numbers(verdicts, protocol: str = "full"):
+    """The primary endpoint as numbers: one row per dataset, preset, reading and domain with
+    ``diff``, ``lo``, ``hi`` (its 95 % interval), ``mde`` and ``delta`` (δ, the paper's gain), NaN
+    where a row has none; what sentences about the endpoint compute from (``v2_answer.in_words``)."""
+    import pandas as pd
+
+    nan = float("nan")
+    rows = [{"dataset": r.dataset, "preset": r.setting, "reading": r.reading, "domain": r.claim.split("(domain ")[1][0],
+             "diff": float(m.group(2)) if m else nan, "lo": float(m.group(3)) if m else nan,
+             "hi": float(m.group(4)) if m else nan, "mde": float(m.group(5)) if m else nan,
+             "delta": float(m.group(6)) if m and m.group(6) else nan, "verdict": r.verdict}
+            for r, m in _primary_rows(verdicts, protocol)]
+    return pd.DataFrame(rows, columns=["dataset", "preset", "reading", "domain", "diff", "lo", "hi", "mde", "delta",
+                                       "verdict"])
 
 
 def primary_frame(verdicts, protocol: str = "full"):
     """The primary endpoint as a table (the results page opens with it): one row per dataset,
     preset and domain, with the difference and its 95 % interval, the minimum detectable effect, δ,
-    the runs it rests on and the verdict, all read from the claim registry's first claim."""
+    the runs it rests on and the verdict, all read from the claim registry's first claim (as
+    written there; :func:`primary_numbers` has the same rows as numbers)."""
     import pandas as pd
 
-    part = verdicts[verdicts["claim"].str.startswith("primary endpoint") & (verdicts["protocol"] == protocol)]
-    rows = []
-    for r in part.itertuples():
-        m = _PRIMARY.search(r.evidence)
-        rows.append({"dataset": r.dataset, "preset": r.setting, "domain": r.claim.split("(domain ")[1][0],
-                     f"{points_name(HEADLINE)} − base [95 % interval]": m.group(1) if m else "n/a",
-                     "MDE": m.group(2) if m else "", "δ (paper's gain)": (m.group(3) or "") if m else "",
-                     "runs": r.runs, "verdict": r.verdict})
+    rows = [{"dataset": r.dataset, "preset": r.setting, "domain": r.claim.split("(domain ")[1][0],
+             f"{points_name(HEADLINE)} − base [95 % interval]": m.group(1) if m else "n/a",
+             "MDE": m.group(5) if m else "", "δ (paper's gain)": (m.group(6) or "") if m else "",
+             "runs": r.runs, "verdict": r.verdict}
+            for r, m in _primary_rows(verdicts, protocol)]
     return pd.DataFrame(rows)
 
 
@@ -328,7 +349,7 @@ def report_markdown(store, n_boot: int = N_BOOT, protocols=PROTOCOLS) -> str:
     if choice:  # a pre-registered store (v2): its answer by the page's rule comes first
         answer = against_paper(verdicts, choice["chosen"], (read_snapshot(store.root) or {}).get("items"))
         lines = [f"### The pre-registered answer (chosen reading {choice['chosen']})", "",
-                 in_words(answer, choice["chosen"]), "",
+                 in_words(answer, choice["chosen"], primary_numbers(verdicts[verdicts["reading"] == choice["chosen"]])), "",
                  markdown_table(list(answer.columns), answer.astype(str).values.tolist()), "", *lines]
     for dataset in sorted(verdicts["dataset"].unique()):
         matrix = S.verdict_matrix(verdicts, dataset)

@@ -129,7 +129,7 @@ def _predicate(answer: str, n: int) -> str:
 def in_words(answer, chosen: str, primary=None, scope: str = "") -> str:
     """:func:`against_paper`'s table in plain sentences, for the first screen: what the headline
     test counts for (with ``primary``, the chosen reading's primary-endpoint rows of
-    ``digest.primary_frame``, how much of the paper's gain the intervals still allow), ``scope``
+    ``digest.primary_numbers``, how much of the paper's gain the intervals still allow), ``scope``
     (a sentence on what the runs are, e.g. ``v2_view.scope_sentence``), and how the other
     pre-registered claims stand (the shuffle check is not a claim)."""
     from . import readings as R
@@ -169,21 +169,14 @@ def in_words(answer, chosen: str, primary=None, scope: str = "") -> str:
 
 def _allowed(primary) -> float | None:
     """The largest upper interval bound of the primary endpoint as a fraction of its δ (the paper's
-    gain), over the rows of ``primary`` (``digest.primary_frame`` or ``landing.primary_rows``)."""
-    import re
-
+    gain), over the rows of ``primary`` (``digest.primary_numbers``); None where a row lacks
+    either (say nothing rather than part of it)."""
     if primary is None or not len(primary):
         return None
-    interval = next((c for c in primary.columns if "[95 % interval]" in str(c)), None)
-    delta = next((c for c in primary.columns if str(c).startswith("δ")), None)
-    fractions = []
-    for cell, d in zip(primary[interval], primary[delta]) if interval and delta else ():
-        m = re.search(r"\[[^,]+,\s*([^\]]+)\]", str(cell).replace("−", "-"))
-        try:
-            fractions.append(float(m.group(1)) / float(d))
-        except (AttributeError, TypeError, ValueError, ZeroDivisionError):
-            return None  # a row without its interval or δ: say nothing rather than part of it
-    return max(fractions) if fractions else None
+    fractions = primary["hi"] / primary["delta"]
+    if fractions.isna().any() or (primary["delta"] <= 0).any():
+        return None
+    return float(fractions.max())
 
 
 def _join(parts: list[str]) -> str:
