@@ -81,6 +81,9 @@ def _v2(root: Path, v1_verdicts) -> str:
     answer = against_paper(v2, chosen, snap["items"])
     primary = primary_rows(v2, chosen)
     paper = v2_view.paper_item(chosen, str(root / v2_view.PAPER_GRID), str(root / v2_view.PAPER_STORE))
+    found = v2_view.paper_section(chosen, str(root / v2_view.PAPER_STORE), n_boot=N_BOOT)  # ABXI's size, once run
+    at_size = ("" if not found else "\n\n" + _wrap(found[0])
+               + ("\n\n" + markdown_table(found[1]) if found[1] is not None and len(found[1]) else ""))
     lead = in_words(answer, chosen, primary_numbers(v2[v2["reading"] == chosen]), v2_view.scope_sentence(paper))
     # the answer in words and its table first, then the primary endpoint; how far v2 is after them
     text = (_wrap(f"{lead} {ANSWER_LEAD}") + "\n\n" + markdown_table(answer)
@@ -91,6 +94,7 @@ def _v2(root: Path, v1_verdicts) -> str:
             + "\n\n" + _wrap(v2_view.KEY)
             + "\n\nThe same comparison under ABXI's sampled protocol (secondary: the target ranked against 999 "
             "sampled items of its domain):\n\n" + markdown_table(primary_rows(v2, chosen, protocol="sampled"))
+            + at_size
             + "\n\n" + status + "\n\nEvery claim's verdict, v2 per reading beside v1:\n\n"
             + markdown_table(v2_view.beside_all(v1_verdicts, v2)))
     return text

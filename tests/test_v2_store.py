@@ -96,3 +96,14 @@ def test_the_chosen_readings_fresh_seeds_are_its_own_rows(v2_store):
     assert list(fresh["reading"]) == ["cross_ffn4,out"] * 2 and set(fresh["note"]) == {"runs missing"}
     assert v2_view.confirmatory(verdict_frame(v2_store, protocols=("full",), n_boot=20, ctxs=ctxs),
                                 "cross_ffn4,out") == ["cross_ffn4,out", "attn,pre"]
+
+
+def test_the_paper_preset_section_says_what_ran_where_and_shows_its_primary_endpoint(v2_store, tmp_path):
+    """v2_view.paper_section on the tiny store standing in for results_v2_paper/: what ran where,
+    then the chosen reading's primary endpoint per domain; nothing while the store holds no run."""
+    assert v2_view.paper_section("attn,pre", store=str(tmp_path / "missing")) is None
+    text, frame = v2_view.paper_section("cross_ffn4,out", store=str(v2_store), n_boot=20)
+    assert "10 runs, synthetic-tiny on cpu" in text and "10 epochs for every run" in text and "seeds 0, 1" in text
+    assert "not counted in it" in text and "No comparison yet" not in text
+    assert list(frame["domain"]) == ["A", "B"] and "reading" not in frame.columns
+    assert frame["runs"].eq("2 of 2 configs, 2 seeds").all()

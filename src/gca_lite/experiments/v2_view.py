@@ -114,7 +114,41 @@ def paper_item(chosen: str, grid: str = PAPER_GRID, store: str = PAPER_STORE) ->
     return {"item": "paper preset (ABXI's dimensions, GPU)", "reading": chosen, "runs": len(configs),
             "stored": stored, "hours left": None,
             "note": "" if stored == len(configs) else
-            f"runs only on a lent GPU ({grid}); {'none' if not stored else f'{len(configs) - stored}'} run yet"}
+            f"runs only on a lent GPU ({grid}); " + ("none run yet" if not stored else f"{len(configs) - stored} still to run")}
+
+
+def paper_section(chosen: str, store: str = PAPER_STORE, n_boot: int = 1000, protocol: str = "full"):
+    """The paper-preset item's result, for the results page below the headline: (a paragraph on what
+    ran where, the ``chosen`` reading's primary endpoint per dataset and domain as :func:`primary`
+    gives it, without the reading); None while ``store`` holds no run. Reported beside the headline,
+    never counted in it: the pre-registration judges the paper at the ``lite`` preset."""
+    import os
+
+    from .store import ResultsStore, record_config
+    from .verdicts import verdict_frame
+
+    held = [(record, cfg) for folder, record, _, _ in (ResultsStore(store).iter_runs(warn=False) if os.path.isdir(store) else ())
+            if (cfg := record_config(folder, record)) is not None]
+    if not held:
+        return None
+    where = {}
+    for record, cfg in held:
+        where.setdefault(cfg.data.dataset, set()).add(str(record.get("device", "cpu")).replace("cuda (", "").rstrip(")"))
+    epochs = sorted({cfg.train.epochs for _, cfg in held})
+    seeds = sorted({cfg.train.seed for _, cfg in held})
+    verdicts = verdict_frame(store, protocols=(protocol,), n_boot=n_boot)
+    frame = primary(verdicts[verdicts["reading"] == chosen], protocol, words=False) if len(verdicts) else None
+    frame = frame.drop(columns="reading") if frame is not None and len(frame) else frame
+    text = (f"**At ABXI's size** (pre-registered item 4, `{store}/`: preset `paper`, ABXI's dimensions; "
+            f"{' or '.join(map(str, epochs))} epochs for every run, no early stop; seeds "
+            f"{', '.join(map(str, seeds))}; {len(held)} runs, "
+            + "; ".join(f"{ds} on {' and '.join(sorted(devs))}" for ds, devs in sorted(where.items()))
+            + "). Reported beside the headline, not counted in it: the pre-registration judges the paper at "
+            "the `lite` preset. Base and GCA train the same fixed number of epochs, fewer than ABXI's "
+            "schedule, so this compares them at equal, short training.")
+    if frame is None or not len(frame):
+        text += " No comparison yet: the store has no base and GCA pair of one dataset."
+    return text, frame
 
 
 def confirmatory(verdicts, chosen: str | None) -> list[str]:
